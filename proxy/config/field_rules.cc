@@ -1,0 +1,164 @@
+#include "config/field_rules.h"
+
+#include <charconv>
+
+#include <re2/re2.h>
+
+namespace laneproxy::config {
+
+namespace {
+bool is_lower_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
+bool is_alnum(char c) { return is_lower_alnum(c) || (c >= 'A' && c <= 'Z'); }
+}  // namespace
+
+bool is_dns1123_label(std::string_view s) {
+  if (s.empty() || s.size() > 63) return false;
+  if (!is_lower_alnum(s.front()) || !is_lower_alnum(s.back())) return false;
+  for (char c : s) {
+    if (!is_lower_alnum(c) && c != '-') return false;
+  }
+  return true;
+}
+
+bool is_dns1123_subdomain(std::string_view s) {
+  if (s.empty() || s.size() > 253) return false;
+  std::size_t start = 0;
+  while (true) {
+    const auto dot = s.find('.', start);
+    const auto part = s.substr(start, dot == std::string_view::npos ? s.npos : dot - start);
+    if (!is_dns1123_label(part)) return false;
+    if (dot == std::string_view::npos) return true;
+    start = dot + 1;
+  }
+}
+
+bool is_valid_host(std::string_view s, bool allow_wildcard) {
+  if (s == "*") return allow_wildcard;
+  if (s.size() > 2 && s.substr(0, 2) == "*.") {
+    if (!allow_wildcard) return false;
+    s.remove_prefix(2);
+  }
+  if (s.empty() || s.size() > 255) return false;
+  // Hosts are case-insensitive; Istio accepts upper case and folds it.
+  std::size_t start = 0;
+  while (true) {
+    const auto dot = s.find('.', start);
+    const auto part = s.substr(start, dot == std::string_view::npos ? s.npos : dot - start);
+    if (part.empty() || part.size() > 63 || part.front() == '-' || part.back() == '-') {
+      return false;
+    }
+    for (char c : part) {
+      if (!is_alnum(c) && c != '-') return false;
+    }
+    if (dot == std::string_view::npos) return true;
+    start = dot + 1;
+  }
+}
+
+bool is_header_name(std::string_view s) {
+  if (!s.empty() && s.front() == ':') s.remove_prefix(1);
+  if (s.empty()) return false;
+  static constexpr std::string_view extra = "!#$%&'*+-.^_`|~";
+  for (char c : s) {
+    if (!is_alnum(c) && extra.find(c) == std::string_view::npos) return false;
+  }
+  return true;
+}
+
+namespace {
+bool is_label_name(std::string_view s) {
+  if (s.empty() || s.size() > 63) return false;
+  if (!is_alnum(s.front()) || !is_alnum(s.back())) return false;
+  for (char c : s) {
+    if (!is_alnum(c) && c != '-' && c != '_' && c != '.') return false;
+  }
+  return true;
+}
+}  // namespace
+
+bool is_label_key(std::string_view s) {
+  const auto slash = s.find('/');
+  if (slash == std::string_view::npos) return is_label_name(s);
+  return is_dns1123_subdomain(s.substr(0, slash)) && is_label_name(s.substr(slash + 1));
+}
+
+bool is_label_value(std::string_view s) { return s.empty() || is_label_name(s); }
+
+std::optional<string_match> decode_string_match(const yaml_field& f, bool* presence) {
+  if (!f.expect_map()) return std::nullopt;
+  f.check_keys({"exact", "prefix", "regex"});
+  std::optional<string_match> out;
+  int count = 0;
+  const std::pair<const char*, string_match::kind> kinds[] = {
+      {"exact", string_match::kind::exact},
+      {"prefix", string_match::kind::prefix},
+      {"regex", string_match::kind::regex}};
+  for (const auto& [key, kind] : kinds) {
+    const auto child = f[key];
+    if (!child.present()) continue;
+    ++count;
+    const auto value = child.string();
+    if (!value) continue;
+    if (kind == string_match::kind::regex) {
+      RE2::Options options;
+      options.set_log_errors(false);
+      const RE2 re(*value, options);
+      if (!re.ok()) {
+        child.error("invalid regex \"" + *value + "\": " + re.error());
+        continue;
+      }
+    }
+    out = string_match{kind, *value};
+  }
+  if (count > 1) {
+    f.error("only one of exact, prefix or regex may be set");
+    return std::nullopt;
+  }
+  if (count == 0) {
+    if (presence) {
+      *presence = true;
+    } else {
+      f.error("one of exact, prefix or regex is required");
+    }
+  }
+  return out;
+}
+
+label_map decode_labels(const yaml_field& f) {
+  label_map labels = f.string_map();
+  for (const auto& [key, value] : labels) {
+    if (!is_label_key(key)) f[key].error("invalid label key \"" + key + "\"");
+    if (!is_label_value(value)) f[key].error("invalid label value \"" + value + "\"");
+  }
+  return labels;
+}
+
+std::optional<std::chrono::nanoseconds> decode_min_duration(const yaml_field& f,
+                                                            bool allow_zero) {
+  auto d = f.duration();
+  if (!d) return d;
+  if (allow_zero && d->count() == 0) return d;
+  if (*d < std::chrono::milliseconds(1)) {
+    const auto dot = f.path().rfind('.');
+    f.error((dot == std::string::npos ? f.path() : f.path().substr(dot + 1)) + " \"" +
+            f.string().value_or("") + "\" < 1ms");
+    return std::nullopt;
+  }
+  return d;
+}
+
+void check_percent(const yaml_field& f) {
+  if (!f.expect_map()) return;
+  f.check_keys({"value"});
+  const auto v = f["value"].string();
+  if (!v) return;
+  double value = -1;
+  const auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), value);
+  if (ec != std::errc() || p != v->data() + v->size()) {
+    f["value"].error("expected a number, got \"" + *v + "\"");
+  } else if (value < 0 || value > 100) {
+    f["value"].error("percentage " + *v + " is not within [0, 100]");
+  }
+}
+
+}  // namespace laneproxy::config

@@ -1,0 +1,43 @@
+// Field-level rules shared by the decoders: names, hosts, header names and
+// Istio's StringMatch, checked the way the Kubernetes API server and Istio's
+// validating webhook check them.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "config/resources.h"
+#include "config/yaml_field.h"
+
+namespace laneproxy::config {
+
+// RFC 1123 label: [a-z0-9]([-a-z0-9]*[a-z0-9])?, at most 63 characters.
+bool is_dns1123_label(std::string_view s);
+// RFC 1123 subdomain: dot-separated labels, at most 253 characters.
+bool is_dns1123_subdomain(std::string_view s);
+// A host as Istio accepts it in VirtualService/DestinationRule: `*`, `*.suffix`
+// or a (possibly short) DNS name.
+bool is_valid_host(std::string_view s, bool allow_wildcard);
+// An HTTP header name (RFC 9110 token; `:authority`-style pseudo headers too).
+bool is_header_name(std::string_view s);
+// A label key ([prefix/]name) and value as Kubernetes validates them.
+bool is_label_key(std::string_view s);
+bool is_label_value(std::string_view s);
+
+// Decodes an Istio StringMatch, reporting "only one of exact, prefix or regex"
+// and regexes that RE2 rejects. An empty mapping yields nullopt with
+// `*presence = true` when `presence` is given (header presence match);
+// otherwise it is an error.
+std::optional<string_match> decode_string_match(const yaml_field& f, bool* presence = nullptr);
+
+// Reports label keys and values Kubernetes would reject.
+label_map decode_labels(const yaml_field& f);
+
+// A duration that must be at least 1ms when given (0 allowed when `allow_zero`).
+std::optional<std::chrono::nanoseconds> decode_min_duration(const yaml_field& f, bool allow_zero);
+
+// A percentage `{value: double}` in [0, 100].
+void check_percent(const yaml_field& f);
+
+}  // namespace laneproxy::config

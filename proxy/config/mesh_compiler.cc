@@ -1,0 +1,334 @@
+#include "config/mesh_compiler.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+#include <set>
+
+#include "config/resource_decoder.h"
+#include "config/route_compiler.h"
+
+namespace laneproxy::config {
+
+bool selects(const label_map& selector, const label_map& labels) {
+  for (const auto& [k, v] : selector) {
+    const auto it = labels.find(k);
+    if (it == labels.end() || it->second != v) return false;
+  }
+  return true;
+}
+
+std::string host_to_service_key(std::string_view host, std::string_view from_ns) {
+  std::string h(host);
+  if (const auto colon = h.rfind(':'); colon != std::string::npos) h.resize(colon);
+  for (char& c : h) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (!h.empty() && h.back() == '.') h.pop_back();
+  for (std::string_view suffix : {".svc.cluster.local", ".svc"}) {
+    if (h.size() > suffix.size() &&
+        h.compare(h.size() - suffix.size(), suffix.size(), suffix) == 0) {
+      h.resize(h.size() - suffix.size());
+      break;
+    }
+  }
+  if (h.empty()) return {};
+  const auto dot = h.find('.');
+  if (dot == std::string::npos) return h + "." + std::string(from_ns);
+  if (h.find('.', dot + 1) == std::string::npos) return h;
+  return {};
+}
+
+const service_info* mesh_snapshot::resolve_host(std::string_view host,
+                                                std::string_view from_ns) const {
+  const auto it = services.find(host_to_service_key(host, from_ns));
+  return it == services.end() ? nullptr : &it->second;
+}
+
+const lane_group_info* mesh_snapshot::group_of(const service_info& svc) const {
+  if (svc.lane_group.empty()) return nullptr;
+  const auto it = lane_groups.find(svc.lane_group);
+  return it == lane_groups.end() ? nullptr : &it->second;
+}
+
+std::string content_hash(std::string_view text) {
+  std::uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : text) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+namespace {
+
+std::string where_text(const source_mark& m) {
+  return m.file + ":" + std::to_string(m.line);
+}
+
+// Kubernetes rejects a second object of the same kind, namespace and name.
+void check_duplicates(const mesh_documents& docs, diagnostics& diag) {
+  std::map<std::string, source_mark> seen;
+  auto check = [&](const object_meta& m) {
+    const std::string key = m.kind + " " + (m.ns.empty() ? "" : m.ns + "/") + m.name;
+    if (m.name.empty()) return;
+    const auto [it, fresh] = seen.emplace(key, m.where);
+    if (!fresh) {
+      diag.error(m.where, "metadata.name",
+                 "duplicate " + key + " (first defined at " + where_text(it->second) + ")");
+    }
+  };
+  for (const auto& o : docs.virtual_services) check(o.meta);
+  for (const auto& o : docs.destination_rules) check(o.meta);
+  for (const auto& o : docs.gateways) check(o.meta);
+  for (const auto& o : docs.services) check(o.meta);
+  for (const auto& o : docs.deployments) check(o.meta);
+  for (const auto& o : docs.lane_groups) check(o.meta);
+  for (const auto& o : docs.lanes) check(o.meta);
+}
+
+void add_services_and_workloads(const mesh_documents& docs, mesh_snapshot& snap) {
+  for (const auto& s : docs.services) {
+    service_info info;
+    info.name = s.meta.name;
+    info.ns = s.meta.ns;
+    info.ports = s.ports;
+    info.selector = s.selector;
+    snap.services.emplace(info.key(), std::move(info));
+  }
+  for (const auto& d : docs.deployments) {
+    workload_info w;
+    w.name = d.meta.name;
+    w.ns = d.meta.ns;
+    w.labels = d.pod_labels;
+    w.replicas = d.replicas;
+    w.containers = d.containers;
+    for (auto& [key, svc] : snap.services) {
+      // A Service without a selector has hand-managed endpoints: it selects no pod.
+      if (svc.ns == w.ns && !svc.selector.empty() && selects(svc.selector, w.labels)) {
+        w.services.push_back(key);
+        svc.workloads.push_back(w.name);
+      }
+    }
+    snap.workloads.emplace(w.name + "." + w.ns, std::move(w));
+  }
+}
+
+void add_gateways(const mesh_documents& docs, mesh_snapshot& snap) {
+  for (const auto& g : docs.gateways) {
+    gateway_info info;
+    info.name = g.meta.name;
+    info.ns = g.meta.ns;
+    info.selector = g.selector;
+    info.servers = g.servers;
+    snap.gateways.emplace(g.meta.ns + "/" + g.meta.name, std::move(info));
+  }
+}
+
+void add_lane_groups(const mesh_documents& docs, mesh_snapshot& snap, diagnostics& diag) {
+  for (const auto& g : docs.lane_groups) {
+    lane_group_info info;
+    info.name = g.meta.name;
+    info.permissive = g.permissive;
+    info.route_header = g.route_header.empty() ? "x-asm-prefer-tag" : g.route_header;
+    for (char& c : info.route_header) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    info.trace_header = g.trace_header;
+    for (char& c : info.trace_header) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    info.fallback_target = g.fallback_target;
+    for (const auto& ref : g.services) {
+      const std::string key = ref.name + "." + ref.ns;
+      auto it = snap.services.find(key);
+      if (it == snap.services.end()) {
+        diag.error(ref.where, ref.path,
+                   "referenced service not found: \"" + ref.ns + "/" + ref.name + "\"");
+        continue;
+      }
+      if (!it->second.lane_group.empty() && it->second.lane_group != info.name) {
+        diag.error(ref.where, ref.path,
+                   "service \"" + ref.ns + "/" + ref.name + "\" is already in lane group \"" +
+                       it->second.lane_group + "\"");
+        continue;
+      }
+      it->second.lane_group = info.name;
+      info.services.push_back(key);
+    }
+    if (g.gateway_type == "ASM" && !g.gateway_name.empty()) {
+      const std::string key = g.gateway_namespace + "/" + g.gateway_name;
+      if (snap.gateways.count(key) == 0) {
+        diag.error(g.gateway_where, "spec.ingress.gateway",
+                   "referenced gateway not found: \"" + key + "\"");
+      } else {
+        info.gateway = key;
+      }
+    }
+    for (const auto& [svc, lane_name] : g.service_fallback) {
+      const auto slash = svc.find('/');
+      const std::string key = svc.substr(slash + 1) + "." + svc.substr(0, slash);
+      if (std::find(info.services.begin(), info.services.end(), key) == info.services.end()) {
+        diag.error(g.service_fallback_where.at(svc),
+                   "spec.permissiveModeConfiguration.serviceLevelFallbackTarget." + svc,
+                   "service \"" + svc + "\" not found in lane group \"" + info.name + "\"");
+        continue;
+      }
+      info.service_fallback[key] = lane_name;
+    }
+    snap.lane_groups.emplace(info.name, std::move(info));
+  }
+}
+
+void add_lanes(const mesh_documents& docs, mesh_snapshot& snap, diagnostics& diag) {
+  for (const auto& l : docs.lanes) {
+    if (l.group.empty()) continue;
+    auto group = snap.lane_groups.find(l.group);
+    if (group == snap.lane_groups.end()) {
+      diag.error(l.meta.where, "metadata.labels.swimlane-group",
+                 "referenced lane group not found: \"" + l.group + "\"");
+      continue;
+    }
+    lane_info info;
+    info.name = l.meta.name;
+    info.group = l.group;
+    info.selector = l.selector;
+    for (const auto& key : group->second.services) {
+      auto& svc = snap.services.at(key);
+      for (const auto& wname : svc.workloads) {
+        auto& w = snap.workloads.at(wname + "." + svc.ns);
+        if (!l.selector.empty() && selects(l.selector, w.labels)) {
+          info.members[key].push_back(wname);
+          if (!w.lane.empty() && w.lane != info.name) {
+            diag.warning(l.meta.where, "spec.labelSelector",
+                         "Deployment \"" + w.ns + "/" + w.name + "\" is in lanes \"" + w.lane +
+                             "\" and \"" + info.name + "\": it serves lane \"" + w.lane + "\"");
+          } else {
+            w.lane = info.name;
+          }
+        }
+      }
+      if (!info.members.count(key) && !group->second.permissive) {
+        diag.warning(l.meta.where, "spec.labelSelector",
+                     "lane \"" + info.name + "\" has no Deployment of service \"" + svc.ns + "/" +
+                         svc.name + "\": in strict mode its requests to " + svc.name +
+                         " get 503 no healthy upstream");
+      }
+    }
+    for (const auto& ref : l.services) {
+      const std::string key = ref.name + "." + ref.ns;
+      if (std::find(group->second.services.begin(), group->second.services.end(), key) ==
+          group->second.services.end()) {
+        diag.error(ref.where, ref.path,
+                   "service \"" + ref.ns + "/" + ref.name + "\" not found in lane group \"" +
+                       l.group + "\"");
+      }
+    }
+    group->second.lanes.push_back(info.name);
+    snap.lanes.emplace(info.name, std::move(info));
+  }
+  // Fallback lanes must exist in their group (checked once lanes are known).
+  for (const auto& g : docs.lane_groups) {
+    const auto it = snap.lane_groups.find(g.meta.name);
+    if (it == snap.lane_groups.end()) continue;
+    const auto& lanes = it->second.lanes;
+    auto known = [&](const std::string& name) {
+      return std::find(lanes.begin(), lanes.end(), name) != lanes.end();
+    };
+    if (!g.fallback_target.empty() && !known(g.fallback_target)) {
+      diag.error(g.fallback_where, "spec.permissiveModeConfiguration.fallbackTarget",
+                 "fallback lane not found: \"" + g.fallback_target + "\" is no lane of group \"" +
+                     g.meta.name + "\"");
+    }
+    for (const auto& [svc, lane_name] : g.service_fallback) {
+      if (!known(lane_name)) {
+        diag.error(g.service_fallback_where.at(svc),
+                   "spec.permissiveModeConfiguration.serviceLevelFallbackTarget." + svc,
+                   "fallback lane not found: \"" + lane_name + "\" is no lane of group \"" +
+                       g.meta.name + "\"");
+      }
+    }
+  }
+}
+
+void add_subsets(const mesh_documents& docs, mesh_snapshot& snap, diagnostics& diag) {
+  for (const auto& dr : docs.destination_rules) {
+    if (dr.host.empty()) continue;
+    const auto found = snap.services.find(host_to_service_key(dr.host, dr.meta.ns));
+    service_info* svc = found == snap.services.end() ? nullptr : &found->second;
+    if (!svc) {
+      if (dr.host.find('*') == std::string::npos) {
+        diag.warning(dr.host_where, "spec.host",
+                     "referenced host not found: \"" + dr.host +
+                         "\" (no Service of that name: the DestinationRule has no effect)");
+      }
+      continue;
+    }
+    if (!dr.hash_header.empty()) svc->hash_header = dr.hash_header;
+    if (!dr.hash_cookie.empty()) svc->hash_cookie = dr.hash_cookie;
+    for (std::size_t i = 0; i < dr.subsets.size(); ++i) {
+      const auto& s = dr.subsets[i];
+      if (s.name.empty()) continue;
+      subset_def def{s.name, s.labels, false, {}};
+      for (const auto& w : svc->workloads) {
+        if (selects(s.labels, snap.workloads.at(w + "." + svc->ns).labels)) {
+          def.workloads.push_back(w);
+        }
+      }
+      if (def.workloads.empty()) {
+        diag.warning(s.where, "spec.subsets[" + std::to_string(i) + "]",
+                     "subset \"" + s.name + "\" of \"" + svc->key() + "\" selects no Deployment");
+      }
+      svc->subsets[s.name] = std::move(def);
+    }
+  }
+  // A lane is a subset of every service of its group, unless a DestinationRule
+  // already defines a subset of that name (the DestinationRule's labels win).
+  for (const auto& [lane_name, lane] : snap.lanes) {
+    const auto& group = snap.lane_groups.at(lane.group);
+    for (const auto& key : group.services) {
+      auto& svc = snap.services.at(key);
+      if (svc.subsets.count(lane_name)) continue;
+      subset_def def{lane_name, lane.selector, true, {}};
+      if (auto m = lane.members.find(key); m != lane.members.end()) def.workloads = m->second;
+      svc.subsets.emplace(lane_name, std::move(def));
+    }
+  }
+}
+
+}  // namespace
+
+std::shared_ptr<const mesh_snapshot> compile_mesh(const mesh_documents& docs, diagnostics& diag) {
+  auto snap = std::make_shared<mesh_snapshot>();
+  snap->objects = docs.objects;
+  check_duplicates(docs, diag);
+  add_services_and_workloads(docs, *snap);
+  add_gateways(docs, *snap);
+  add_lane_groups(docs, *snap, diag);
+  add_lanes(docs, *snap, diag);
+  add_subsets(docs, *snap, diag);
+  compile_routes(docs, *snap, diag);
+  if (diag.has_errors()) return nullptr;
+  return snap;
+}
+
+load_result load_mesh(const std::vector<source_file>& sources, diagnostics& diag) {
+  std::vector<yaml_document> docs;
+  std::vector<source_digest> digests;
+  std::string all;
+  for (const auto& s : sources) {
+    auto part = split_documents(s, diag);
+    docs.insert(docs.end(), std::make_move_iterator(part.begin()),
+                std::make_move_iterator(part.end()));
+    digests.push_back({s.name, content_hash(s.text)});
+    all += s.name + '\0' + digests.back().hash + '\0';
+  }
+  const mesh_documents decoded = decode_documents(docs, diag);
+  load_result result{nullptr, decoded.objects, decoded.skipped};
+  auto compiled = compile_mesh(decoded, diag);
+  if (!compiled) return result;
+  // Still private to this function: finish it before anyone shares it.
+  auto snap = std::const_pointer_cast<mesh_snapshot>(compiled);
+  snap->sources = std::move(digests);
+  snap->version = content_hash(all);
+  result.snapshot = std::move(snap);
+  return result;
+}
+
+}  // namespace laneproxy::config

@@ -1,0 +1,149 @@
+// The compiled mesh: one immutable snapshot of routes, services, lanes and
+// workloads that the data plane reads without locks.
+//
+// Built by compile_mesh (mesh_compiler.h) and never modified afterwards: hold
+// it as `std::shared_ptr<const mesh_snapshot>`; every request keeps the one
+// it started with. Keys: a service is "name.namespace", a gateway
+// "namespace/name", lanes are cluster-wide names.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/resources.h"
+#include "config/string_matcher.h"
+
+namespace laneproxy::config {
+
+// The service key ("name.namespace") a host names from namespace `from_ns`
+// (see mesh_snapshot::resolve_host); "" when it cannot name a Service.
+std::string host_to_service_key(std::string_view host, std::string_view from_ns);
+
+// True when every selector label is present in `labels` with the same value.
+bool selects(const label_map& selector, const label_map& labels);
+
+struct header_condition {
+  std::string name;                      // lower case
+  std::optional<string_matcher> matcher;  // nullopt: the header must be present
+  bool absent = false;  // withoutHeaders: the condition must NOT hold ("" if missing)
+};
+
+struct query_condition {
+  std::string name;
+  std::optional<string_matcher> matcher;  // nullopt: the parameter must be present
+};
+
+// One `match` entry; all its conditions must hold.
+struct route_match {
+  std::optional<string_matcher> uri, method, authority, scheme;
+  std::vector<header_condition> headers;
+  std::vector<query_condition> query;
+  std::uint32_t port = 0;
+};
+
+struct route_target {
+  std::string service;  // key into mesh_snapshot::services
+  std::string subset;   // "" means every endpoint of the service
+  bool request_lane_subset = false;  // ASM `$label`: the subset is the request's lane
+  std::uint32_t port = 0;            // 0: the service's only port
+  std::uint32_t weight = 0;
+  header_operations request_headers, response_headers;
+};
+
+struct route_rule {
+  std::string name;    // the rule's name, else "namespace/vs-name.http[N]"
+  std::string origin;  // "FILE:LINE" of the rule, for dumps and logs
+  std::vector<std::string> hosts;  // the VirtualService's hosts ("*" matches any)
+  std::vector<route_match> matches;  // empty: matches every request
+  std::vector<route_target> targets;  // weighted split, in config order
+  std::uint64_t total_weight = 0;
+  std::optional<http_redirect> redirect;
+  std::optional<http_direct_response> direct_response;
+  std::optional<http_rewrite> rewrite;
+  std::optional<std::chrono::nanoseconds> timeout;
+  std::optional<http_retry> retries;
+  header_operations request_headers, response_headers;
+};
+
+struct subset_def {
+  std::string name;
+  label_map labels;
+  bool from_lane = false;              // derived from an ASMSwimLane, not a DestinationRule
+  std::vector<std::string> workloads;  // Deployment names it selects
+};
+
+struct service_info {
+  std::string name, ns;
+  std::vector<service_port> ports;
+  label_map selector;
+  std::map<std::string, subset_def> subsets;
+  std::vector<std::string> workloads;  // Deployment names behind the Service
+  std::string lane_group;              // "" when in no group
+  std::string hash_header, hash_cookie;  // DestinationRule consistentHash
+  std::string key() const { return name + "." + ns; }
+};
+
+struct workload_info {
+  std::string name, ns;
+  label_map labels;
+  std::int64_t replicas = 1;
+  std::vector<std::string> services;  // keys of the Services that select it
+  std::string lane;                   // "" when in no lane
+  std::vector<container> containers;
+};
+
+struct lane_info {
+  std::string name, group;
+  label_map selector;
+  std::map<std::string, std::vector<std::string>> members;  // service key -> workloads
+};
+
+struct lane_group_info {
+  std::string name;
+  bool permissive = false;
+  std::string route_header;  // lane header the gateway stamps ("x-asm-prefer-tag")
+  std::string trace_header;  // permissive: the header that correlates hops
+  std::string fallback_target;
+  std::map<std::string, std::string> service_fallback;  // service key -> lane
+  std::vector<std::string> services;                    // service keys
+  std::vector<std::string> lanes;                       // in document order
+  std::string gateway;                                  // "namespace/name" or ""
+};
+
+struct gateway_info {
+  std::string name, ns;
+  label_map selector;
+  std::vector<gateway_server> servers;
+  std::vector<route_rule> rules;  // first match wins
+};
+
+struct source_digest {
+  std::string file;
+  std::string hash;  // hex FNV-1a 64 of the file's text
+};
+
+struct mesh_snapshot {
+  std::map<std::string, service_info> services;
+  std::map<std::string, gateway_info> gateways;
+  std::map<std::string, std::vector<route_rule>> mesh_routes;  // service key -> sidecar rules
+  std::map<std::string, lane_group_info> lane_groups;
+  std::map<std::string, lane_info> lanes;
+  std::map<std::string, workload_info> workloads;  // key "name.namespace"
+  std::vector<source_digest> sources;
+  std::string version;  // hash of every source: equal inputs give equal versions
+  std::size_t objects = 0;
+
+  // Resolves a host as Kubernetes DNS and Istio do from namespace `from_ns`:
+  // "svc", "svc.ns", "svc.ns.svc", "svc.ns.svc.cluster.local"; case-insensitive;
+  // a ":port" suffix is ignored. nullptr when no Service has that name.
+  const service_info* resolve_host(std::string_view host, std::string_view from_ns) const;
+  // The lane group a service belongs to, or nullptr.
+  const lane_group_info* group_of(const service_info& svc) const;
+};
+
+}  // namespace laneproxy::config

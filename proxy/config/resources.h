@@ -1,0 +1,228 @@
+// Plain structs that mirror the mesh documents laneproxy reads.
+//
+// Decoders fill them from YAML (see resource_decoder.h); the compiler turns
+// them into a mesh_snapshot. They hold only what laneproxy uses or checks,
+// plus the positions that cross-resource diagnostics point at.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/diagnostics.h"
+
+namespace laneproxy::config {
+
+using label_map = std::map<std::string, std::string>;
+
+struct object_meta {
+  std::string kind;
+  std::string name;
+  std::string ns;  // "" for cluster-scoped kinds
+  label_map labels;
+  label_map annotations;
+  source_mark where;  // the document's `kind:` line
+};
+
+// Istio StringMatch: exactly one of exact / prefix / regex.
+struct string_match {
+  enum class kind { exact, prefix, regex };
+  kind type = kind::exact;
+  std::string value;
+  friend bool operator==(const string_match&, const string_match&) = default;
+};
+
+struct http_match {
+  std::string name;
+  std::optional<string_match> uri, scheme, method, authority;
+  std::map<std::string, std::optional<string_match>> headers;  // nullopt: presence
+  std::map<std::string, std::optional<string_match>> query_params;
+  std::map<std::string, std::optional<string_match>> without_headers;
+  bool ignore_uri_case = false;
+  std::uint32_t port = 0;
+  label_map source_labels;
+  std::vector<std::string> gateways;
+  source_mark where;
+};
+
+struct destination {
+  std::string host;
+  std::string subset;
+  std::uint32_t port = 0;
+  source_mark where;
+  std::string path;  // YAML path of the destination, for cross-resource errors
+};
+
+struct header_operations {
+  label_map set, add;
+  std::vector<std::string> remove;
+};
+
+struct weighted_destination {
+  destination dest;
+  std::int64_t weight = 0;
+  bool weight_given = false;
+  header_operations request_headers, response_headers;
+};
+
+struct http_redirect {
+  std::string uri, authority, scheme;
+  std::uint32_t port = 0;
+  int code = 301;
+};
+
+struct http_direct_response {
+  int status = 200;
+  std::string body;
+};
+
+struct http_rewrite {
+  std::string uri, authority;
+};
+
+struct http_retry {
+  std::int64_t attempts = 0;
+  std::optional<std::chrono::nanoseconds> per_try_timeout;
+  std::string retry_on;
+};
+
+struct http_route {
+  std::string name;
+  std::vector<http_match> match;
+  std::vector<weighted_destination> route;
+  std::optional<http_redirect> redirect;
+  std::optional<http_direct_response> direct_response;
+  std::optional<http_rewrite> rewrite;
+  std::optional<std::chrono::nanoseconds> timeout;
+  std::optional<http_retry> retries;
+  header_operations request_headers, response_headers;
+  bool has_delegate = false;
+  source_mark where;
+  std::string path;  // "spec.http[N]"
+};
+
+struct virtual_service {
+  object_meta meta;
+  std::vector<std::string> hosts;
+  std::vector<std::string> gateways;  // as written; empty means "mesh"
+  std::vector<http_route> http;
+  source_mark gateways_where;
+};
+
+struct subset {
+  std::string name;
+  label_map labels;
+  source_mark where;
+};
+
+struct destination_rule {
+  object_meta meta;
+  std::string host;
+  std::vector<subset> subsets;
+  // consistentHash on a header or cookie, when set (sticky lanes use it).
+  std::string hash_header, hash_cookie;
+  source_mark host_where;
+};
+
+struct gateway_server {
+  std::uint32_t port = 0;
+  std::string port_name;
+  std::string protocol;
+  std::vector<std::string> hosts;
+};
+
+struct gateway {
+  object_meta meta;
+  label_map selector;
+  std::vector<gateway_server> servers;
+};
+
+struct service_port {
+  std::string name;
+  std::uint32_t port = 0;
+  std::uint32_t target_port = 0;  // 0: same as port (a named targetPort counts as 0)
+};
+
+struct service {
+  object_meta meta;
+  label_map selector;
+  std::vector<service_port> ports;
+};
+
+struct env_var {
+  std::string name;
+  std::string value;
+};
+
+struct container {
+  std::string name;
+  std::string image;
+  std::vector<std::string> command, args;
+  std::vector<env_var> env;
+  std::vector<std::uint32_t> ports;
+};
+
+struct deployment {
+  object_meta meta;
+  std::int64_t replicas = 1;
+  label_map pod_labels;
+  std::vector<container> containers;
+};
+
+struct lane_service_ref {
+  std::string name;
+  std::string ns;
+  source_mark where;
+  std::string path;
+};
+
+// ASM's per-lane ingress rule (rule-based ingress).
+struct lane_ingress_rule {
+  std::string name;
+  bool online = false;
+  std::vector<std::string> hosts;
+  http_match match;
+  destination dest;
+};
+
+struct lane_group {
+  object_meta meta;
+  std::vector<lane_service_ref> services;
+  std::string gateway_name, gateway_namespace, gateway_type;
+  source_mark gateway_where;
+  std::string routing_strategy;  // "", "weighted" or "rule_based"
+  std::vector<std::string> weighted_hosts;
+  std::vector<http_match> weighted_matches;
+  bool permissive = false;
+  std::string route_header, trace_header, fallback_target;
+  std::map<std::string, std::string> service_fallback;  // "ns/name" -> lane
+  source_mark fallback_where;
+  std::map<std::string, source_mark> service_fallback_where;
+};
+
+struct lane {
+  object_meta meta;
+  std::string group;  // metadata.labels["swimlane-group"]
+  label_map selector;
+  std::vector<lane_service_ref> services;
+  std::vector<lane_ingress_rule> ingress_rules;
+  std::optional<weighted_destination> ingress_weight;
+};
+
+// Everything decoded from one load, in source order.
+struct mesh_documents {
+  std::vector<virtual_service> virtual_services;
+  std::vector<destination_rule> destination_rules;
+  std::vector<gateway> gateways;
+  std::vector<service> services;
+  std::vector<deployment> deployments;
+  std::vector<lane_group> lane_groups;
+  std::vector<lane> lanes;
+  std::size_t objects = 0;  // every non-empty document, skipped kinds included
+  std::size_t skipped = 0;
+};
+
+}  // namespace laneproxy::config

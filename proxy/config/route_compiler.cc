@@ -1,0 +1,275 @@
+#include "config/route_compiler.h"
+
+#include <algorithm>
+
+namespace laneproxy::config {
+
+namespace {
+
+bool same_conditions(const http_match& a, const http_match& b) {
+  return a.uri == b.uri && a.scheme == b.scheme && a.method == b.method &&
+         a.authority == b.authority && a.headers == b.headers && a.query_params == b.query_params &&
+         a.without_headers == b.without_headers && a.ignore_uri_case == b.ignore_uri_case &&
+         a.port == b.port && a.source_labels == b.source_labels && a.gateways == b.gateways;
+}
+
+route_match compile_match(const http_match& m) {
+  route_match out;
+  if (m.uri) out.uri.emplace(*m.uri, m.ignore_uri_case);
+  if (m.method) out.method.emplace(*m.method);
+  if (m.authority) out.authority.emplace(*m.authority);
+  if (m.scheme) out.scheme.emplace(*m.scheme);
+  for (const auto& [name, match] : m.headers) {
+    header_condition c{name, {}, false};
+    if (match) c.matcher.emplace(*match);
+    out.headers.push_back(std::move(c));
+  }
+  for (const auto& [name, match] : m.without_headers) {
+    header_condition c{name, {}, true};
+    if (match) c.matcher.emplace(*match);
+    out.headers.push_back(std::move(c));
+  }
+  for (const auto& [name, match] : m.query_params) {
+    query_condition c{name, {}};
+    if (match) c.matcher.emplace(*match);
+    out.query.push_back(std::move(c));
+  }
+  out.port = m.port;
+  return out;
+}
+
+class route_builder {
+ public:
+  route_builder(mesh_snapshot& snap, diagnostics& diag) : snap_(snap), diag_(diag) {}
+
+  // Resolves `d` from namespace `ns`; reports what is not found. Returns
+  // false when the destination cannot be routed to.
+  bool resolve(const destination& d, const std::string& ns, route_target& out) {
+    if (d.host.empty()) return false;
+    const service_info* svc = snap_.resolve_host(d.host, ns);
+    if (!svc) {
+      diag_.error(d.where, d.path + ".host", "referenced host not found: \"" + d.host + "\"");
+      return false;
+    }
+    out.service = svc->key();
+    out.port = d.port;
+    bool ok = true;
+    if (!d.subset.empty()) {
+      if (d.subset[0] == '$') {
+        out.request_lane_subset = true;
+      } else if (!svc->subsets.count(d.subset)) {
+        diag_.error(d.where, d.path + ".subset",
+                    "referenced subset not found: \"" + d.subset + "\" of host \"" + d.host +
+                        "\" (no DestinationRule subset or lane of that name)");
+        ok = false;
+      } else {
+        out.subset = d.subset;
+      }
+    }
+    if (d.port == 0 && svc->ports.size() > 1) {
+      std::string ports;
+      for (const auto& p : svc->ports) ports += (ports.empty() ? "" : ", ") + std::to_string(p.port);
+      diag_.error(d.where, d.path,
+                  "service \"" + svc->key() + "\" has several ports (" + ports +
+                      "): the destination needs port.number");
+      ok = false;
+    } else if (d.port != 0 &&
+               std::none_of(svc->ports.begin(), svc->ports.end(),
+                            [&](const service_port& p) { return p.port == d.port; })) {
+      diag_.error(d.where, d.path + ".port",
+                  "referenced port not found: " + std::to_string(d.port) + " on service \"" +
+                      svc->key() + "\"");
+      ok = false;
+    }
+    return ok;
+  }
+
+  route_rule compile_rule(const http_route& r, const virtual_service& vs, std::size_t index) {
+    route_rule rule;
+    rule.name = r.name.empty() ? vs.meta.ns + "/" + vs.meta.name + ".http[" +
+                                     std::to_string(index) + "]"
+                               : r.name;
+    rule.origin = r.where.file + ":" + std::to_string(r.where.line);
+    rule.hosts = vs.hosts;
+    for (const auto& m : r.match) rule.matches.push_back(compile_match(m));
+    for (const auto& wd : r.route) {
+      route_target t;
+      if (!resolve(wd.dest, vs.meta.ns, t)) continue;
+      // One destination takes every request whatever its weight (Istio).
+      t.weight = r.route.size() == 1 ? 1 : static_cast<std::uint32_t>(wd.weight);
+      t.request_headers = wd.request_headers;
+      t.response_headers = wd.response_headers;
+      rule.total_weight += t.weight;
+      rule.targets.push_back(std::move(t));
+    }
+    rule.redirect = r.redirect;
+    rule.direct_response = r.direct_response;
+    rule.rewrite = r.rewrite;
+    rule.timeout = r.timeout;
+    rule.retries = r.retries;
+    rule.request_headers = r.request_headers;
+    rule.response_headers = r.response_headers;
+    return rule;
+  }
+
+  // Istio's analyzer: a rule after a catch-all, or whose every match an
+  // earlier rule already has, never sees a request.
+  void check_reachability(const virtual_service& vs) {
+    for (std::size_t i = 0; i < vs.http.size(); ++i) {
+      const auto& rule = vs.http[i];
+      const auto earlier_end = vs.http.begin() + static_cast<std::ptrdiff_t>(i);
+      const auto catch_all = std::find_if(vs.http.begin(), earlier_end, [](const http_route& r) {
+        return r.match.empty() && !r.has_delegate;
+      });
+      if (catch_all != earlier_end) {
+        diag_.warning(rule.where, rule.path,
+                      "rule is unreachable: " + catch_all->path +
+                          " before it has no match and takes every request");
+        continue;
+      }
+      // For each match, the earlier rule that already has the same one.
+      std::vector<const http_route*> shadowed_by(rule.match.size(), nullptr);
+      std::size_t shadowed = 0;
+      for (std::size_t k = 0; k < rule.match.size(); ++k) {
+        const auto it = std::find_if(vs.http.begin(), earlier_end, [&](const http_route& r) {
+          return std::any_of(r.match.begin(), r.match.end(),
+                             [&](const http_match& e) { return same_conditions(e, rule.match[k]); });
+        });
+        if (it != earlier_end) {
+          shadowed_by[k] = &*it;
+          ++shadowed;
+        }
+      }
+      if (shadowed > 0 && shadowed == rule.match.size()) {
+        diag_.warning(rule.where, rule.path,
+                      "rule is unreachable: " + shadowed_by[0]->path +
+                          (shadowed == 1 ? " has the same match" : " and others have its matches"));
+        continue;
+      }
+      for (std::size_t k = 0; k < rule.match.size(); ++k) {
+        if (!shadowed_by[k]) continue;
+        diag_.warning(rule.match[k].where, rule.path + ".match[" + std::to_string(k) + "]",
+                      "match is never used: " + shadowed_by[k]->path + " has the same match");
+      }
+    }
+  }
+
+  void add_virtual_service(const virtual_service& vs) {
+    check_reachability(vs);
+    std::vector<std::string> gateway_keys;
+    bool mesh = vs.gateways.empty();
+    for (std::size_t i = 0; i < vs.gateways.size(); ++i) {
+      const auto& g = vs.gateways[i];
+      if (g == "mesh") {
+        mesh = true;
+        continue;
+      }
+      const std::string key = g.find('/') == std::string::npos ? vs.meta.ns + "/" + g : g;
+      if (!snap_.gateways.count(key)) {
+        diag_.error(vs.gateways_where, "spec.gateways[" + std::to_string(i) + "]",
+                    "referenced gateway not found: \"" + key + "\"");
+        continue;
+      }
+      gateway_keys.push_back(key);
+    }
+    for (std::size_t i = 0; i < vs.http.size(); ++i) {
+      route_rule rule = compile_rule(vs.http[i], vs, i);
+      for (const auto& key : gateway_keys) snap_.gateways.at(key).rules.push_back(rule);
+      if (!mesh) continue;
+      for (const auto& host : vs.hosts) {
+        if (const auto* svc = snap_.resolve_host(host, vs.meta.ns)) {
+          snap_.mesh_routes[svc->key()].push_back(rule);
+        }
+      }
+    }
+  }
+
+  // ASM lane-group ingress: one weighted rule over the group's lanes, or one
+  // rule per online lane ingress rule.
+  void add_lane_ingress(const lane_group& g, const std::vector<const lane*>& lanes) {
+    const auto group_it = snap_.lane_groups.find(g.meta.name);
+    if (group_it == snap_.lane_groups.end() || group_it->second.gateway.empty()) return;
+    auto& gw = snap_.gateways.at(group_it->second.gateway);
+    const std::string origin = g.meta.where.file + ":" + std::to_string(g.meta.where.line);
+    if (g.routing_strategy == "weighted") {
+      route_rule rule;
+      rule.name = "lane-group/" + g.meta.name;
+      rule.origin = origin;
+      rule.hosts = g.weighted_hosts.empty() ? std::vector<std::string>{"*"} : g.weighted_hosts;
+      for (const auto& m : g.weighted_matches) rule.matches.push_back(compile_match(m));
+      for (const lane* l : lanes) {
+        if (!l->ingress_weight) continue;
+        route_target t;
+        const auto& dest = l->ingress_weight->dest;
+        if (!resolve(dest, gw.ns, t) || !in_group(t.service, group_it->second, dest)) continue;
+        t.subset = l->meta.name;
+        t.weight = static_cast<std::uint32_t>(l->ingress_weight->weight);
+        rule.total_weight += t.weight;
+        rule.targets.push_back(std::move(t));
+      }
+      if (rule.targets.empty()) {
+        diag_.error(g.meta.where, "spec.ingress.ingressRouting",
+                    "weighted ingress needs lanes with spec.ingressWeight; lane group \"" +
+                        g.meta.name + "\" has none");
+        return;
+      }
+      if (rule.total_weight == 0) {
+        diag_.error(g.meta.where, "spec.ingress.ingressRouting",
+                    "lane ingress weights add up to 0: at least one lane needs a weight > 0");
+      } else if (rule.targets.size() > 1 && rule.total_weight != 100) {
+        diag_.warning(g.meta.where, "spec.ingress.ingressRouting",
+                      "lane ingress weights add up to " + std::to_string(rule.total_weight) +
+                          ", not 100: shares are weight/" + std::to_string(rule.total_weight) +
+                          " (Istio >= 1.15; older Istio and the ASM guide require 100)");
+      }
+      gw.rules.push_back(std::move(rule));
+    } else if (g.routing_strategy == "rule_based" || g.routing_strategy.empty()) {
+      for (const lane* l : lanes) {
+        for (const auto& r : l->ingress_rules) {
+          if (!r.online) continue;
+          route_target t;
+          if (!resolve(r.dest, gw.ns, t) || !in_group(t.service, group_it->second, r.dest)) {
+            continue;
+          }
+          t.subset = l->meta.name;
+          t.weight = 1;
+          route_rule rule;
+          rule.name = r.name.empty() ? "lane/" + l->meta.name : r.name;
+          rule.origin = l->meta.where.file + ":" + std::to_string(l->meta.where.line);
+          rule.hosts = r.hosts.empty() ? std::vector<std::string>{"*"} : r.hosts;
+          rule.matches.push_back(compile_match(r.match));
+          rule.total_weight = 1;
+          rule.targets.push_back(std::move(t));
+          gw.rules.push_back(std::move(rule));
+        }
+      }
+    }
+  }
+
+ private:
+  bool in_group(const std::string& key, const lane_group_info& g, const destination& d) {
+    if (std::find(g.services.begin(), g.services.end(), key) != g.services.end()) return true;
+    diag_.error(d.where, d.path + ".host",
+                "host \"" + d.host + "\" is not a service of lane group \"" + g.name + "\"");
+    return false;
+  }
+
+  mesh_snapshot& snap_;
+  diagnostics& diag_;
+};
+
+}  // namespace
+
+void compile_routes(const mesh_documents& docs, mesh_snapshot& snap, diagnostics& diag) {
+  route_builder builder(snap, diag);
+  for (const auto& vs : docs.virtual_services) builder.add_virtual_service(vs);
+  for (const auto& g : docs.lane_groups) {
+    std::vector<const lane*> lanes;
+    for (const auto& l : docs.lanes) {
+      if (l.group == g.meta.name) lanes.push_back(&l);
+    }
+    builder.add_lane_ingress(g, lanes);
+  }
+}
+
+}  // namespace laneproxy::config

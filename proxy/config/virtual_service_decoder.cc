@@ -1,0 +1,412 @@
+// VirtualService: the fields of an http rule, checked as Istio's webhook does.
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <set>
+
+#include <re2/re2.h>
+
+#include "config/field_rules.h"
+#include "config/resource_decoder.h"
+
+namespace laneproxy::config {
+
+namespace {
+
+using header_conditions = std::map<std::string, std::optional<string_match>>;
+
+header_conditions decode_header_conditions(const yaml_field& f, bool query) {
+  header_conditions out;
+  f.for_each_entry([&](const std::string& name, const yaml_field& value) {
+    if (!query && !is_header_name(name)) {
+      value.error("invalid header name \"" + name + "\"");
+      return;
+    }
+    if (query && name.empty()) {
+      value.error("query parameter name must not be empty");
+      return;
+    }
+    bool presence = false;
+    auto m = decode_string_match(value, &presence);
+    if (query && m && m->type == string_match::kind::prefix) {
+      value.error("prefix is not supported for query parameter matches (use exact or regex)");
+    }
+    // HTTP header names are case-insensitive: store them as Envoy sees them.
+    std::string key = name;
+    if (!query) {
+      for (char& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+    if (m || presence) out[key] = m;
+  });
+  return out;
+}
+
+header_operations decode_header_operations(const yaml_field& f) {
+  header_operations ops;
+  if (!f.expect_map()) return ops;
+  f.check_keys({"set", "add", "remove"});
+  auto names = [&](const yaml_field& m, label_map& into) {
+    into = m.string_map();
+    for (const auto& [k, v] : into) {
+      if (!is_header_name(k)) m[k].error("invalid header name \"" + k + "\"");
+    }
+  };
+  names(f["set"], ops.set);
+  names(f["add"], ops.add);
+  f["remove"].for_each([&](const yaml_field& h) {
+    if (auto name = h.string()) {
+      if (!is_header_name(*name)) h.error("invalid header name \"" + *name + "\"");
+      ops.remove.push_back(*name);
+    }
+  });
+  return ops;
+}
+
+void decode_headers_block(const yaml_field& f, header_operations& request,
+                          header_operations& response) {
+  if (!f.expect_map()) return;
+  f.check_keys({"request", "response"});
+  request = decode_header_operations(f["request"]);
+  response = decode_header_operations(f["response"]);
+}
+
+void check_redirect_code(const yaml_field& f, http_redirect& r) {
+  if (auto code = f.integer(0, 999)) {
+    if (*code < 300 || *code > 399) {
+      f.error("redirectCode " + std::to_string(*code) + " is not a 3xx code");
+    } else {
+      r.code = static_cast<int>(*code);
+    }
+  }
+}
+
+const std::set<std::string_view>& retry_policies() {
+  static const std::set<std::string_view> policies = {
+      "5xx", "gateway-error", "reset", "reset-before-request", "connect-failure", "envoy-ratelimited",
+      "retriable-4xx", "refused-stream", "retriable-status-codes", "retriable-headers",
+      "http3-post-connect-failure", "cancelled", "deadline-exceeded", "internal",
+      "resource-exhausted", "unavailable"};
+  return policies;
+}
+
+void decode_retries(const yaml_field& f, http_route& rule) {
+  if (!f.expect_map()) return;
+  f.check_keys({"attempts", "perTryTimeout", "retryOn", "retryRemoteLocalities",
+                "retryIgnorePreviousHosts", "backoff"});
+  http_retry r;
+  r.attempts = f["attempts"].integer(0, INT32_MAX).value_or(0);
+  r.per_try_timeout = decode_min_duration(f["perTryTimeout"], false);
+  decode_min_duration(f["backoff"], false);
+  if (auto on = f["retryOn"].string()) {
+    r.retry_on = *on;
+    std::size_t start = 0;
+    while (start <= on->size()) {
+      auto comma = on->find(',', start);
+      if (comma == std::string::npos) comma = on->size();
+      std::string item = on->substr(start, comma - start);
+      while (!item.empty() && item.front() == ' ') item.erase(item.begin());
+      while (!item.empty() && item.back() == ' ') item.pop_back();
+      int status = 0;
+      const auto [p, ec] = std::from_chars(item.data(), item.data() + item.size(), status);
+      const bool is_status = ec == std::errc() && p == item.data() + item.size();
+      if (is_status ? (status < 100 || status > 599) : !retry_policies().count(item)) {
+        f["retryOn"].error("invalid retry policy \"" + item + "\"");
+      }
+      start = comma + 1;
+    }
+  }
+  rule.retries = r;
+}
+
+void decode_fault(const yaml_field& f) {
+  if (!f.expect_map()) return;
+  f.check_keys({"delay", "abort"});
+  const auto delay = f["delay"];
+  const auto abort = f["abort"];
+  if (!delay.present() && !abort.present()) f.error("fault needs delay or abort");
+  if (delay.expect_map()) {
+    delay.check_keys({"fixedDelay", "percentage", "percent", "exponentialDelay"});
+    if (!delay["fixedDelay"].present() && !delay["exponentialDelay"].present()) {
+      delay.error_at("fixedDelay", "fixedDelay is required");
+    }
+    decode_min_duration(delay["fixedDelay"], false);
+    check_percent(delay["percentage"]);
+    delay["percent"].integer(0, 100);
+  }
+  if (abort.expect_map()) {
+    abort.check_keys({"httpStatus", "grpcStatus", "http2Error", "percentage"});
+    int kinds = 0;
+    for (auto k : {"httpStatus", "grpcStatus", "http2Error"}) kinds += abort[k].present() ? 1 : 0;
+    if (kinds != 1) abort.error("exactly one of httpStatus, grpcStatus or http2Error is required");
+    if (auto s = abort["httpStatus"].integer(0, 999); s && (*s < 200 || *s > 599)) {
+      abort["httpStatus"].error("httpStatus " + std::to_string(*s) + " is not within [200, 599]");
+    }
+    check_percent(abort["percentage"]);
+  }
+}
+
+bool is_http_method(std::string_view m) {
+  static const std::set<std::string_view> methods = {"GET",     "HEAD",    "POST",  "PUT",
+                                                     "DELETE",  "CONNECT", "OPTIONS", "TRACE",
+                                                     "PATCH"};
+  return methods.count(m) > 0;
+}
+
+void decode_cors(const yaml_field& f) {
+  if (!f.expect_map()) return;
+  f.check_keys({"allowOrigin", "allowOrigins", "allowMethods", "allowHeaders", "exposeHeaders",
+                "maxAge", "allowCredentials", "unmatchedPreflights"});
+  f["allowOrigin"].for_each([](const yaml_field& o) { o.string(); });
+  f["allowOrigins"].for_each([](const yaml_field& o) { decode_string_match(o); });
+  f["allowMethods"].for_each([](const yaml_field& m) {
+    if (auto v = m.string(); v && !is_http_method(*v)) m.error("invalid method \"" + *v + "\"");
+  });
+  for (auto k : {"allowHeaders", "exposeHeaders"}) {
+    f[k].for_each([](const yaml_field& h) {
+      if (auto v = h.string(); v && *v != "*" && !is_header_name(*v)) {
+        h.error("invalid header name \"" + *v + "\"");
+      }
+    });
+  }
+  if (auto age = decode_min_duration(f["maxAge"], false);
+      age && age->count() % 1'000'000'000 != 0) {
+    f["maxAge"].error("maxAge must be whole seconds");
+  }
+  f["allowCredentials"].boolean();
+  const auto unmatched = f["unmatchedPreflights"].string();
+  if (unmatched && *unmatched != "UNSPECIFIED" && *unmatched != "FORWARD" &&
+      *unmatched != "IGNORE") {
+    f["unmatchedPreflights"].error("invalid value \"" + *unmatched +
+                                   "\" (one of UNSPECIFIED, FORWARD, IGNORE)");
+  }
+}
+
+void decode_mirror(const yaml_field& f) {
+  if (!f.present()) return;
+  decode_destination(f);
+}
+
+void decode_route_destinations(const yaml_field& f, http_route& rule) {
+  f.for_each([&](const yaml_field& r) {
+    if (!r.expect_map()) return;
+    r.check_keys({"destination", "weight", "headers"});
+    weighted_destination wd;
+    wd.dest = decode_destination(r["destination"]);
+    if (r["weight"].present()) {
+      wd.weight_given = true;
+      wd.weight = r["weight"].integer(0, INT32_MAX).value_or(0);
+    }
+    decode_headers_block(r["headers"], wd.request_headers, wd.response_headers);
+    rule.route.push_back(std::move(wd));
+  });
+}
+
+// Weights are relative since Istio 1.15: any non-negative integers whose sum
+// is > 0 when there are several destinations. A sum other than 100 is still
+// worth a warning: the ASM guide and older Istio require exactly 100.
+void check_weights(const yaml_field& f, const http_route& rule) {
+  if (rule.route.size() < 2) return;
+  std::int64_t sum = 0;
+  bool any_given = false;
+  for (const auto& d : rule.route) {
+    sum += d.weight;
+    any_given = any_given || d.weight_given;
+  }
+  if (sum == 0) {
+    f.error("weights add up to 0: at least one of " + std::to_string(rule.route.size()) +
+            " destinations needs a weight > 0");
+  } else if (any_given && sum != 100) {
+    f.warning("weights add up to " + std::to_string(sum) +
+              ", not 100: shares are weight/" + std::to_string(sum) +
+              " (Istio >= 1.15; older Istio and the ASM guide require 100)");
+  }
+}
+
+http_route decode_http_route(const yaml_field& f) {
+  http_route rule;
+  rule.where = f.mark();
+  rule.path = f.path();
+  if (!f.expect_map()) return rule;
+  f.check_keys({"name", "match", "route", "redirect", "directResponse", "delegate", "rewrite",
+                "timeout", "retries", "fault", "mirror", "mirrors", "mirrorPercentage",
+                "mirror_percent", "mirrorPercent", "corsPolicy", "headers"});
+  rule.name = f["name"].string().value_or("");
+  f["match"].for_each([&](const yaml_field& m) { rule.match.push_back(decode_http_match(m)); });
+  decode_route_destinations(f["route"], rule);
+
+  const bool has_route = f["route"].present();
+  const bool has_redirect = f["redirect"].present();
+  const bool has_direct = f["directResponse"].present();
+  rule.has_delegate = f["delegate"].present();
+  const int actions = int(has_route) + int(has_redirect) + int(has_direct) + int(rule.has_delegate);
+  if (actions == 0) {
+    f.error("one of route, redirect, directResponse or delegate is required");
+  } else if (actions > 1) {
+    f.error("only one of route, redirect, directResponse or delegate may be set");
+  }
+  if (has_route && rule.route.empty() && f["route"].is_sequence()) {
+    f.error_at("route", "route needs at least one destination");
+  }
+  check_weights(f["route"], rule);
+
+  const auto redirect = f["redirect"];
+  if (redirect.expect_map()) {
+    redirect.check_keys({"uri", "authority", "port", "derivePort", "scheme", "redirectCode"});
+    http_redirect r;
+    r.uri = redirect["uri"].string().value_or("");
+    r.authority = redirect["authority"].string().value_or("");
+    r.scheme = redirect["scheme"].string().value_or("");
+    r.port = static_cast<std::uint32_t>(redirect["port"].integer(1, 65535).value_or(0));
+    if (auto derive = redirect["derivePort"].string();
+        derive && *derive != "FROM_PROTOCOL_DEFAULT" && *derive != "FROM_REQUEST_PORT") {
+      redirect["derivePort"].error("invalid value \"" + *derive +
+                                   "\" (one of FROM_PROTOCOL_DEFAULT, FROM_REQUEST_PORT)");
+    }
+    check_redirect_code(redirect["redirectCode"], r);
+    rule.redirect = r;
+  }
+  const auto direct = f["directResponse"];
+  if (direct.expect_map()) {
+    direct.check_keys({"status", "body"});
+    http_direct_response d;
+    if (!direct["status"].present()) direct.error_at("status", "status is required");
+    if (auto s = direct["status"].integer(0, 999)) {
+      if (*s < 200 || *s > 599) {
+        direct["status"].error("status " + std::to_string(*s) + " is not within [200, 599]");
+      }
+      d.status = static_cast<int>(*s);
+    }
+    const auto body = direct["body"];
+    if (body.expect_map()) {
+      body.check_keys({"string", "bytes"});
+      if (body["string"].present() && body["bytes"].present()) {
+        body.error("only one of string or bytes may be set");
+      }
+      d.body = body["string"].string().value_or(body["bytes"].string().value_or(""));
+    }
+    rule.direct_response = d;
+  }
+  const auto delegate = f["delegate"];
+  if (delegate.expect_map()) {
+    delegate.check_keys({"name", "namespace"});
+    delegate["name"].require_string();
+  }
+  const auto rewrite = f["rewrite"];
+  if (rewrite.expect_map()) {
+    rewrite.check_keys({"uri", "authority", "uriRegexRewrite"});
+    if (has_redirect) f.error("rewrite cannot be combined with redirect");
+    if (rewrite["uri"].present() && rewrite["uriRegexRewrite"].present()) {
+      rewrite.error("only one of uri or uriRegexRewrite may be set");
+    }
+    if (!rewrite["uri"].present() && !rewrite["authority"].present() &&
+        !rewrite["uriRegexRewrite"].present()) {
+      rewrite.error("rewrite needs uri, uriRegexRewrite or authority");
+    }
+    const auto regex_rewrite = rewrite["uriRegexRewrite"];
+    if (regex_rewrite.expect_map()) {
+      regex_rewrite.check_keys({"match", "rewrite"});
+      if (auto re = regex_rewrite["match"].require_string()) {
+        RE2::Options options;
+        options.set_log_errors(false);
+        const RE2 compiled(*re, options);
+        if (!compiled.ok()) {
+          regex_rewrite["match"].error("invalid regex \"" + *re + "\": " + compiled.error());
+        }
+      }
+      regex_rewrite["rewrite"].require_string();
+    }
+    rule.rewrite = http_rewrite{rewrite["uri"].string().value_or(""),
+                                rewrite["authority"].string().value_or("")};
+  }
+  rule.timeout = decode_min_duration(f["timeout"], true);
+  decode_retries(f["retries"], rule);
+  decode_fault(f["fault"]);
+  if (f["mirror"].present() && f["mirrors"].present()) {
+    f.error("only one of mirror or mirrors may be set");
+  }
+  decode_mirror(f["mirror"]);
+  check_percent(f["mirrorPercentage"]);
+  f["mirrors"].for_each([](const yaml_field& m) {
+    if (!m.expect_map()) return;
+    m.check_keys({"destination", "percentage"});
+    decode_destination(m["destination"]);
+    check_percent(m["percentage"]);
+  });
+  decode_cors(f["corsPolicy"]);
+  decode_headers_block(f["headers"], rule.request_headers, rule.response_headers);
+  return rule;
+}
+
+}  // namespace
+
+http_match decode_http_match(const yaml_field& f) {
+  http_match m;
+  m.where = f.mark();
+  if (!f.expect_map()) return m;
+  f.check_keys({"name", "uri", "scheme", "method", "authority", "headers", "port",
+                "sourceLabels", "gateways", "queryParams", "ignoreUriCase", "withoutHeaders",
+                "sourceNamespace", "statPrefix"});
+  m.name = f["name"].string().value_or("");
+  auto one = [&](const char* key, std::optional<string_match>& into) {
+    if (f[key].present()) into = decode_string_match(f[key]);
+  };
+  one("uri", m.uri);
+  one("scheme", m.scheme);
+  one("method", m.method);
+  one("authority", m.authority);
+  m.headers = decode_header_conditions(f["headers"], false);
+  m.without_headers = decode_header_conditions(f["withoutHeaders"], false);
+  m.query_params = decode_header_conditions(f["queryParams"], true);
+  m.ignore_uri_case = f["ignoreUriCase"].boolean().value_or(false);
+  m.port = static_cast<std::uint32_t>(f["port"].integer(1, 65535).value_or(0));
+  m.source_labels = decode_labels(f["sourceLabels"]);
+  f["gateways"].for_each([&](const yaml_field& g) {
+    if (auto s = g.string()) m.gateways.push_back(*s);
+  });
+  return m;
+}
+
+void decode_virtual_service(const yaml_field& spec, object_meta meta, mesh_documents& out) {
+  virtual_service vs;
+  vs.meta = std::move(meta);
+  spec.check_keys({"hosts", "gateways", "http", "tcp", "tls", "exportTo"});
+  spec["hosts"].for_each([&](const yaml_field& h) {
+    if (auto host = h.string()) {
+      if (!is_valid_host(*host, true)) h.error("invalid host \"" + *host + "\"");
+      vs.hosts.push_back(*host);
+    }
+  });
+  vs.gateways_where = spec["gateways"].mark();
+  spec["gateways"].for_each([&](const yaml_field& g) {
+    const auto name = g.string();
+    if (!name) return;
+    const auto slash = name->find('/');
+    const bool ok = *name == "mesh" ||
+                    (slash == std::string::npos
+                         ? is_dns1123_subdomain(*name)
+                         : is_dns1123_label(name->substr(0, slash)) &&
+                               is_dns1123_subdomain(name->substr(slash + 1)));
+    if (!ok) g.error("invalid gateway name \"" + *name + "\"");
+    vs.gateways.push_back(*name);
+  });
+  const bool bound_to_mesh =
+      vs.gateways.empty() ||
+      std::find(vs.gateways.begin(), vs.gateways.end(), "mesh") != vs.gateways.end();
+  if (vs.hosts.empty() && !spec["hosts"].present()) {
+    if (!vs.gateways.empty()) {
+      spec.error_at("hosts", "virtual service must have at least one host");
+    }
+  }
+  if (bound_to_mesh && std::count(vs.hosts.begin(), vs.hosts.end(), "*") > 0) {
+    spec.error_at("hosts",
+                  "wildcard host * is not allowed for virtual services bound to the mesh gateway");
+  }
+  const bool has_http = spec["http"].present();
+  if (!has_http && !spec["tcp"].present() && !spec["tls"].present()) {
+    spec.error_at("http", "http, tcp or tls must be provided");
+  }
+  spec["http"].for_each([&](const yaml_field& r) { vs.http.push_back(decode_http_route(r)); });
+  out.virtual_services.push_back(std::move(vs));
+}
+
+}  // namespace laneproxy::config

@@ -1,0 +1,29 @@
+// laneproxy: the command-line entry point; each subcommand lives in proxy/cli.
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "cli/validate_command.h"
+
+namespace {
+constexpr const char* usage =
+    "usage: laneproxy COMMAND [ARGS]\n"
+    "commands:\n"
+    "  validate PATH...   check mesh YAML files or folders\n";
+}
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::cerr << usage;
+    return 2;
+  }
+  const std::string command = argv[1];
+  std::vector<std::string> args(argv + 2, argv + argc);
+  if (command == "validate") return laneproxy::cli::validate_command(args, std::cout, std::cerr);
+  if (command == "-h" || command == "--help" || command == "help") {
+    std::cout << usage;
+    return 0;
+  }
+  std::cerr << "laneproxy: unknown command \"" << command << "\"\n" << usage;
+  return 2;
+}
