@@ -33,8 +33,11 @@ destination decode_lane_destination(const yaml_field& f) {
   if (!f.expect_map()) return d;
   f.check_keys({"host", "portNum"});
   if (auto host = f["host"].require_string()) {
-    d.host = *host;
-    if (!is_valid_host(*host, false)) f["host"].error("invalid host \"" + *host + "\"");
+    if (is_valid_host(*host, false)) {
+      d.host = *host;
+    } else {
+      f["host"].error("invalid host \"" + *host + "\"");
+    }
   }
   d.port = static_cast<std::uint32_t>(f["portNum"].integer(1, 65535).value_or(0));
   return d;

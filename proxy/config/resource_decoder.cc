@@ -127,8 +127,12 @@ destination decode_destination(const yaml_field& f) {
   if (!f.expect_map()) return d;
   f.check_keys({"host", "subset", "port"});
   if (auto host = f["host"].require_string()) {
-    d.host = *host;
-    if (!is_valid_host(*host, false)) f["host"].error("invalid host \"" + *host + "\"");
+    // An invalid host stays empty: reported once here, not again as "not found".
+    if (is_valid_host(*host, false)) {
+      d.host = *host;
+    } else {
+      f["host"].error("invalid host \"" + *host + "\"");
+    }
   }
   if (auto subset = f["subset"].string()) {
     d.subset = *subset;

@@ -1,0 +1,41 @@
+// Compiling inline YAML in tests, and reading back exact diagnostics.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "config/diagnostics.h"
+#include "config/mesh_compiler.h"
+
+namespace laneproxy::testing {
+
+struct compiled_mesh {
+  config::diagnostics diag;
+  config::load_result result;
+
+  // Every diagnostic, formatted, in file/line/column order.
+  std::vector<std::string> messages() const;
+  // Only errors / only warnings, formatted.
+  std::vector<std::string> errors() const;
+  std::vector<std::string> warnings() const;
+  const config::mesh_snapshot& snap() const;  // fails the test when invalid
+};
+
+// Compiles sources given as (file name, text) pairs.
+compiled_mesh compile_yaml(const std::vector<std::pair<std::string, std::string>>& files);
+compiled_mesh compile_yaml(const std::string& text);  // one file named "mesh.yaml"
+
+// A Service + Deployments of the guide's chain (mocka, mockb, mockc) in
+// namespace default for each version given, e.g. {"v1", "v2"}.
+std::string mock_apps(const std::vector<std::string>& versions);
+// ASMSwimLaneGroup "mock" (strict unless `permissive_extra` holds the
+// permissive settings, indented for `spec:`) plus one ASMSwimLane per version.
+std::string mock_lanes(const std::vector<std::string>& versions,
+                       const std::string& group_extra = "");
+// The guide's Gateway in istio-system.
+std::string mock_gateway();
+
+std::string fixtures_dir();
+
+}  // namespace laneproxy::testing
