@@ -32,6 +32,8 @@ destination decode_lane_destination(const yaml_field& f) {
   }
   if (!f.expect_map()) return d;
   f.check_keys({"host", "portNum"});
+  d.host_where = f["host"].mark();
+  d.port_where = f["portNum"].mark();
   if (auto host = f["host"].require_string()) {
     if (is_valid_host(*host, false)) {
       d.host = *host;

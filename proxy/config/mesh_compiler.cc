@@ -96,6 +96,15 @@ void add_services_and_workloads(const mesh_documents& docs, mesh_snapshot& snap)
     info.selector = s.selector;
     snap.services.emplace(info.key(), std::move(info));
   }
+  // Services indexed by namespace and one of their selector labels, so that
+  // matching pods to Services stays linear in a mesh of thousands of each.
+  std::map<std::string, std::vector<service_info*>> by_label;  // "ns\0key\0value"
+  for (auto& [key, svc] : snap.services) {
+    // A Service without a selector has hand-managed endpoints: it selects no pod.
+    if (svc.selector.empty()) continue;
+    const auto& [k, v] = *svc.selector.begin();
+    by_label[svc.ns + '\0' + k + '\0' + v].push_back(&svc);
+  }
   for (const auto& d : docs.deployments) {
     workload_info w;
     w.name = d.meta.name;
@@ -103,13 +112,17 @@ void add_services_and_workloads(const mesh_documents& docs, mesh_snapshot& snap)
     w.labels = d.pod_labels;
     w.replicas = d.replicas;
     w.containers = d.containers;
-    for (auto& [key, svc] : snap.services) {
-      // A Service without a selector has hand-managed endpoints: it selects no pod.
-      if (svc.ns == w.ns && !svc.selector.empty() && selects(svc.selector, w.labels)) {
-        w.services.push_back(key);
-        svc.workloads.push_back(w.name);
+    for (const auto& [k, v] : w.labels) {
+      const auto it = by_label.find(w.ns + '\0' + k + '\0' + v);
+      if (it == by_label.end()) continue;
+      for (service_info* svc : it->second) {
+        if (selects(svc->selector, w.labels)) {
+          w.services.push_back(svc->key());
+          svc->workloads.push_back(w.name);
+        }
       }
     }
+    std::sort(w.services.begin(), w.services.end());
     snap.workloads.emplace(w.name + "." + w.ns, std::move(w));
   }
 }

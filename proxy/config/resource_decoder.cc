@@ -126,6 +126,9 @@ destination decode_destination(const yaml_field& f) {
   }
   if (!f.expect_map()) return d;
   f.check_keys({"host", "subset", "port"});
+  d.host_where = f["host"].mark();
+  d.subset_where = f["subset"].mark();
+  d.port_where = f["port"]["number"].mark();
   if (auto host = f["host"].require_string()) {
     // An invalid host stays empty: reported once here, not again as "not found".
     if (is_valid_host(*host, false)) {

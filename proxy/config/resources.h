@@ -52,7 +52,7 @@ struct destination {
   std::string host;
   std::string subset;
   std::uint32_t port = 0;
-  source_mark where;
+  source_mark where, host_where, subset_where, port_where;
   std::string path;  // YAML path of the destination, for cross-resource errors
 };
 

@@ -48,7 +48,7 @@ class route_builder {
     if (d.host.empty()) return false;
     const service_info* svc = snap_.resolve_host(d.host, ns);
     if (!svc) {
-      diag_.error(d.where, d.path + ".host", "referenced host not found: \"" + d.host + "\"");
+      diag_.error(d.host_where, d.path + ".host", "referenced host not found: \"" + d.host + "\"");
       return false;
     }
     out.service = svc->key();
@@ -58,7 +58,7 @@ class route_builder {
       if (d.subset[0] == '$') {
         out.request_lane_subset = true;
       } else if (!svc->subsets.count(d.subset)) {
-        diag_.error(d.where, d.path + ".subset",
+        diag_.error(d.subset_where, d.path + ".subset",
                     "referenced subset not found: \"" + d.subset + "\" of host \"" + d.host +
                         "\" (no DestinationRule subset or lane of that name)");
         ok = false;
@@ -76,7 +76,7 @@ class route_builder {
     } else if (d.port != 0 &&
                std::none_of(svc->ports.begin(), svc->ports.end(),
                             [&](const service_port& p) { return p.port == d.port; })) {
-      diag_.error(d.where, d.path + ".port",
+      diag_.error(d.port_where, d.path + ".port.number",
                   "referenced port not found: " + std::to_string(d.port) + " on service \"" +
                       svc->key() + "\"");
       ok = false;
@@ -249,7 +249,7 @@ class route_builder {
  private:
   bool in_group(const std::string& key, const lane_group_info& g, const destination& d) {
     if (std::find(g.services.begin(), g.services.end(), key) != g.services.end()) return true;
-    diag_.error(d.where, d.path + ".host",
+    diag_.error(d.host_where, d.path + ".host",
                 "host \"" + d.host + "\" is not a service of lane group \"" + g.name + "\"");
     return false;
   }

@@ -186,7 +186,9 @@ void decode_mirror(const yaml_field& f) {
   decode_destination(f);
 }
 
-void decode_route_destinations(const yaml_field& f, http_route& rule) {
+// Returns false when a weight was invalid (already reported).
+bool decode_route_destinations(const yaml_field& f, http_route& rule) {
+  bool weights_ok = true;
   f.for_each([&](const yaml_field& r) {
     if (!r.expect_map()) return;
     r.check_keys({"destination", "weight", "headers"});
@@ -194,11 +196,14 @@ void decode_route_destinations(const yaml_field& f, http_route& rule) {
     wd.dest = decode_destination(r["destination"]);
     if (r["weight"].present()) {
       wd.weight_given = true;
-      wd.weight = r["weight"].integer(0, INT32_MAX).value_or(0);
+      const auto weight = r["weight"].integer(0, INT32_MAX);
+      weights_ok = weights_ok && weight.has_value();
+      wd.weight = weight.value_or(0);
     }
     decode_headers_block(r["headers"], wd.request_headers, wd.response_headers);
     rule.route.push_back(std::move(wd));
   });
+  return weights_ok;
 }
 
 // Weights are relative since Istio 1.15: any non-negative integers whose sum
@@ -232,7 +237,7 @@ http_route decode_http_route(const yaml_field& f) {
                 "mirror_percent", "mirrorPercent", "corsPolicy", "headers"});
   rule.name = f["name"].string().value_or("");
   f["match"].for_each([&](const yaml_field& m) { rule.match.push_back(decode_http_match(m)); });
-  decode_route_destinations(f["route"], rule);
+  const bool weights_ok = decode_route_destinations(f["route"], rule);
 
   const bool has_route = f["route"].present();
   const bool has_redirect = f["redirect"].present();
@@ -247,7 +252,7 @@ http_route decode_http_route(const yaml_field& f) {
   if (has_route && rule.route.empty() && f["route"].is_sequence()) {
     f.error_at("route", "route needs at least one destination");
   }
-  check_weights(f["route"], rule);
+  if (weights_ok) check_weights(f["route"], rule);
 
   const auto redirect = f["redirect"];
   if (redirect.expect_map()) {

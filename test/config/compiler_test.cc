@@ -29,7 +29,7 @@ spec:
   - route:
     - destination: {host: mocka-bogus}
 )");
-  EXPECT_THAT(m.errors(), ElementsAre("vs.yaml:8:20: error: spec.http[0].route[0].destination.host: "
+  EXPECT_THAT(m.errors(), ElementsAre("vs.yaml:8:27: error: spec.http[0].route[0].destination.host: "
                                       "referenced host not found: \"mocka-bogus\""));
   EXPECT_FALSE(m.result.snapshot);
 }
@@ -45,7 +45,7 @@ spec:
     - destination: {host: mocka, subset: v4}
 )");
   EXPECT_THAT(m.errors(),
-              ElementsAre("vs.yaml:8:20: error: spec.http[0].route[0].destination.subset: referenced "
+              ElementsAre("vs.yaml:8:42: error: spec.http[0].route[0].destination.subset: referenced "
                           "subset not found: \"v4\" of host \"mocka\" (no DestinationRule subset or "
                           "lane of that name)"));
 }
@@ -79,7 +79,7 @@ spec:
   - route:
     - destination: {host: mocka}
 )");
-  EXPECT_THAT(m.errors(), ElementsAre("vs.yaml:9:20: error: spec.http[0].route[0].destination.host: "
+  EXPECT_THAT(m.errors(), ElementsAre("vs.yaml:9:27: error: spec.http[0].route[0].destination.host: "
                                       "referenced host not found: \"mocka\""));
 }
 
@@ -122,7 +122,7 @@ spec:
               ElementsAre("mesh.yaml:15:20: error: spec.http[0].route[0].destination: service "
                           "\"multi.default\" has several ports (80, 9090): the destination needs "
                           "port.number",
-                          "mesh.yaml:18:20: error: spec.http[1].route[0].destination.port: "
+                          "mesh.yaml:18:49: error: spec.http[1].route[0].destination.port.number: "
                           "referenced port not found: 9091 on service \"multi.default\""));
 }
 

@@ -128,3 +128,62 @@ TEST(Fixtures, V1AloneWarnsAboutEmptySubsets) {
 
 }  // namespace
 }  // namespace laneproxy::config
+
+namespace laneproxy::config {
+namespace {
+
+loaded load_paths(const std::vector<std::string>& paths) {
+  loaded out;
+  out.result = load_mesh(read_sources(paths, out.diag), out.diag);
+  return out;
+}
+
+std::string sample(const std::string& name) {
+  return std::string(LANEPROXY_SOURCE_DIR) + "/config/" + name;
+}
+
+TEST(Samples, EveryProjectSampleIsCleanlyValid) {
+  for (const char* folder : {"swimlane", "header-routing", "permissive", "no-lanes"}) {
+    const auto l = load_paths({sample(folder)});
+    EXPECT_TRUE(l.result.snapshot) << folder;
+    EXPECT_EQ(l.diag.items().size(), 0u) << folder;
+  }
+}
+
+TEST(Samples, PermissiveSampleCompilesToPartialLanes) {
+  const auto l = load_paths({sample("permissive")});
+  ASSERT_TRUE(l.result.snapshot);
+  const auto& snap = *l.result.snapshot;
+  const auto& group = snap.lane_groups.at("mock");
+  EXPECT_TRUE(group.permissive);
+  EXPECT_EQ(group.trace_header, "x-request-id");
+  EXPECT_EQ(group.fallback_target, "s1");
+  EXPECT_EQ(snap.lanes.at("s2").members.count("mockb.default"), 0u);
+  EXPECT_EQ(snap.lanes.at("s3").members.at("mockb.default"),
+            (std::vector<std::string>{"mockb-v3"}));
+  const auto& rules = snap.gateways.at("istio-system/ingressgateway").rules;
+  ASSERT_EQ(rules.size(), 1u);
+  EXPECT_EQ(rules[0].total_weight, 100u);
+  EXPECT_EQ(rules[0].targets.size(), 3u);
+}
+
+TEST(Samples, V3StepReplacesTheRouteAndAddsALane) {
+  std::vector<std::string> paths;
+  for (const char* f : {"services.yaml", "mock-v1.yaml", "mock-v2.yaml", "gateway.yaml",
+                        "lane-group.yaml", "lanes.yaml"}) {
+    paths.push_back(sample("swimlane/") + f);
+  }
+  paths.push_back(sample("swimlane-v3"));
+  const auto l = load_paths(paths);
+  ASSERT_TRUE(l.result.snapshot);
+  EXPECT_EQ(l.diag.items().size(), 0u);
+  const auto& rule = l.result.snapshot->gateways.at("istio-system/ingressgateway").rules.at(0);
+  ASSERT_EQ(rule.targets.size(), 3u);
+  EXPECT_EQ(rule.targets[2].subset, "v3");
+  EXPECT_EQ(rule.targets[0].weight, 60u);
+  EXPECT_EQ(l.result.snapshot->lane_groups.at("mock").lanes,
+            (std::vector<std::string>{"v1", "v2", "v3"}));
+}
+
+}  // namespace
+}  // namespace laneproxy::config

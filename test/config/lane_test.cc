@@ -218,7 +218,7 @@ spec:
     route: {destination: {host: mockz.default.svc.cluster.local}}
 )");
   EXPECT_THAT(m.errors(),
-              ElementsAre("lanes.yaml:45:26: error: spec.ingressRules[0].route.destination.host: "
+              ElementsAre("lanes.yaml:45:33: error: spec.ingressRules[0].route.destination.host: "
                           "referenced host not found: \"mockz.default.svc.cluster.local\""));
 }
 

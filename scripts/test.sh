@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Sets up, builds and runs every test: the release build (tests and
+# benchmarks compiled), then the tests again under ASan+UBSan.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export CCACHE_DIR=${CCACHE_DIR:-$PWD/.ccache}
+
+echo "== release build"
+bash scripts/build.sh build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+(cd build && ctest --output-on-failure -j 2 --timeout 600)
+
+echo "== ASan+UBSan build"
+bash scripts/build.sh build-asan -DCMAKE_BUILD_TYPE=Debug -DLANEPROXY_SANITIZE=ON \
+  -DLANEPROXY_BENCH=OFF
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+(cd build-asan && ctest --output-on-failure -j 2 --timeout 900)
