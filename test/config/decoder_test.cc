@@ -317,6 +317,14 @@ TEST(VirtualServiceRules, DestinationFields) {
                           "required"));
 }
 
+TEST(VirtualServiceRules, DelegateNeedsAName) {
+  const auto m = vs(R"(  - match: [{uri: {prefix: /d}}]
+    delegate: {namespace: other}
+)");
+  EXPECT_THAT(m.errors(),
+              ElementsAre("vs.yaml:9:15: error: spec.http[0].delegate.name: name is required"));
+}
+
 TEST(VirtualServiceRules, MeshBoundWildcardHost) {
   const auto m = compile_yaml(R"(apiVersion: networking.istio.io/v1
 kind: VirtualService

@@ -39,7 +39,7 @@ TEST(SourceLoader, NoFinalNewlineAndQuotedOrPlainStarHosts) {
   const auto m = compile_yaml(testing::mock_gateway() +
                               "---\napiVersion: networking.istio.io/v1beta1\nkind: VirtualService\n"
                               "metadata: {name: a, namespace: istio-system}\nspec:\n"
-                              "  gateways: [ingressgateway]\n  hosts: [\"*\"]\n"
+                              "  gateways: [ingressgateway]\n  hosts: [\"*\", '*.example.com']\n"
                               "  http:\n  - directResponse: {status: 200}\n"
                               "---\napiVersion: networking.istio.io/v1beta1\nkind: VirtualService\n"
                               "metadata: {name: b, namespace: istio-system}\nspec:\n"
