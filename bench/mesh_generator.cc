@@ -10,7 +10,8 @@ std::string generate_mesh(int services, int lanes) {
       "  namespace: istio-system\nspec:\n  selector: {istio: ingressgateway}\n  servers:\n"
       "  - port: {number: 80, name: http, protocol: HTTP}\n    hosts: [\"*\"]\n";
   out +=
-      "---\napiVersion: istio.alibabacloud.com/v1\nkind: ASMSwimLaneGroup\nmetadata:\n  name: bench\n"
+      "---\napiVersion: istio.alibabacloud.com/v1\nkind: ASMSwimLaneGroup\nmetadata:\n  name: "
+      "bench\n"
       "spec:\n  ingress:\n    gateway: {name: ingressgateway, namespace: istio-system, type: ASM}\n"
       "  services:\n";
   for (int s = 0; s < services; ++s) {
@@ -18,8 +19,9 @@ std::string generate_mesh(int services, int lanes) {
   }
   for (int l = 0; l < lanes; ++l) {
     const std::string v = "v" + std::to_string(l + 1);
-    out += "---\napiVersion: istio.alibabacloud.com/v1\nkind: ASMSwimLane\nmetadata:\n  name: " + v +
-           "\n  labels: {swimlane-group: bench}\nspec:\n  labelSelector: {version: " + v + "}\n";
+    out +=
+        "---\napiVersion: istio.alibabacloud.com/v1\nkind: ASMSwimLane\nmetadata:\n  name: " + v +
+        "\n  labels: {swimlane-group: bench}\nspec:\n  labelSelector: {version: " + v + "}\n";
   }
   for (int s = 0; s < services; ++s) {
     const std::string name = "svc" + std::to_string(s);
@@ -35,14 +37,15 @@ std::string generate_mesh(int services, int lanes) {
              name + "}\n        - {name: version, value: " + v +
              "}\n        ports:\n        - containerPort: 8000\n";
     }
-    out += "---\napiVersion: networking.istio.io/v1beta1\nkind: VirtualService\nmetadata:\n  name: " +
-           name + "\n  namespace: istio-system\nspec:\n  gateways: [ingressgateway]\n  hosts: [\"" +
-           name + ".example.com\"]\n  http:\n  - match:\n    - uri: {prefix: /" + name +
-           "}\n    route:\n";
+    out +=
+        "---\napiVersion: networking.istio.io/v1beta1\nkind: VirtualService\nmetadata:\n  name: " +
+        name + "\n  namespace: istio-system\nspec:\n  gateways: [ingressgateway]\n  hosts: [\"" +
+        name + ".example.com\"]\n  http:\n  - match:\n    - uri: {prefix: /" + name +
+        "}\n    route:\n";
     for (int l = 0; l < lanes; ++l) {
       out += "    - destination: {host: " + name + ".default.svc.cluster.local, subset: v" +
-             std::to_string(l + 1) + "}\n      weight: " +
-             std::to_string(l == 0 ? 100 - 10 * (lanes - 1) : 10) + "\n";
+             std::to_string(l + 1) +
+             "}\n      weight: " + std::to_string(l == 0 ? 100 - 10 * (lanes - 1) : 10) + "\n";
     }
   }
   return out;

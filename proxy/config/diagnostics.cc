@@ -5,8 +5,7 @@
 
 namespace laneproxy::config {
 
-void diagnostics::error(const source_mark& where, std::string_view path,
-                        std::string_view message) {
+void diagnostics::error(const source_mark& where, std::string_view path, std::string_view message) {
   add(severity::error, where, path, message);
 }
 
@@ -15,8 +14,7 @@ void diagnostics::warning(const source_mark& where, std::string_view path,
   add(severity::warning, where, path, message);
 }
 
-void diagnostics::note(const source_mark& where, std::string_view path,
-                       std::string_view message) {
+void diagnostics::note(const source_mark& where, std::string_view path, std::string_view message) {
   add(severity::note, where, path, message);
 }
 
@@ -47,9 +45,15 @@ std::string format(const diagnostic& d) {
     out += ':' + std::to_string(d.where.line) + ':' + std::to_string(d.where.column);
   }
   switch (d.level) {
-    case severity::error: out += ": error: "; break;
-    case severity::warning: out += ": warning: "; break;
-    case severity::note: out += ": note: "; break;
+    case severity::error:
+      out += ": error: ";
+      break;
+    case severity::warning:
+      out += ": warning: ";
+      break;
+    case severity::note:
+      out += ": note: ";
+      break;
   }
   out += d.message;
   return out;

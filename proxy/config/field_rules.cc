@@ -7,8 +7,12 @@
 namespace laneproxy::config {
 
 namespace {
-bool is_lower_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
-bool is_alnum(char c) { return is_lower_alnum(c) || (c >= 'A' && c <= 'Z'); }
+bool is_lower_alnum(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+bool is_alnum(char c) {
+  return is_lower_alnum(c) || (c >= 'A' && c <= 'Z');
+}
 }  // namespace
 
 bool is_dns1123_label(std::string_view s) {
@@ -82,7 +86,9 @@ bool is_label_key(std::string_view s) {
   return is_dns1123_subdomain(s.substr(0, slash)) && is_label_name(s.substr(slash + 1));
 }
 
-bool is_label_value(std::string_view s) { return s.empty() || is_label_name(s); }
+bool is_label_value(std::string_view s) {
+  return s.empty() || is_label_name(s);
+}
 
 std::optional<string_match> decode_string_match(const yaml_field& f, bool* presence) {
   if (!f.expect_map()) return std::nullopt;
@@ -133,8 +139,7 @@ label_map decode_labels(const yaml_field& f) {
   return labels;
 }
 
-std::optional<std::chrono::nanoseconds> decode_min_duration(const yaml_field& f,
-                                                            bool allow_zero) {
+std::optional<std::chrono::nanoseconds> decode_min_duration(const yaml_field& f, bool allow_zero) {
   auto d = f.duration();
   if (!d) return d;
   if (allow_zero && d->count() == 0) return d;

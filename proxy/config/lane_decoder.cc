@@ -21,30 +21,6 @@ std::vector<lane_service_ref> decode_service_refs(const yaml_field& f) {
   return out;
 }
 
-// ASM's lane destinations are {host, portNum}, not Istio's {host, port.number}.
-destination decode_lane_destination(const yaml_field& f) {
-  destination d;
-  d.where = f.mark();
-  d.path = f.path();
-  if (!f.present()) {
-    f.error("destination is required");
-    return d;
-  }
-  if (!f.expect_map()) return d;
-  f.check_keys({"host", "portNum"});
-  d.host_where = f["host"].mark();
-  d.port_where = f["portNum"].mark();
-  if (auto host = f["host"].require_string()) {
-    if (is_valid_host(*host, false)) {
-      d.host = *host;
-    } else {
-      f["host"].error("invalid host \"" + *host + "\"");
-    }
-  }
-  d.port = static_cast<std::uint32_t>(f["portNum"].integer(1, 65535).value_or(0));
-  return d;
-}
-
 std::vector<std::string> decode_hosts(const yaml_field& f) {
   std::vector<std::string> hosts;
   f.for_each([&](const yaml_field& h) {
@@ -124,7 +100,7 @@ void decode_lane_group(const yaml_field& spec, object_meta meta, mesh_documents&
     for (const auto* h : {&g.route_header, &g.trace_header}) {
       if (!h->empty() && !is_header_name(*h)) {
         pm[h == &g.route_header ? "routeHeader" : "traceHeader"].error("invalid header name \"" +
-                                                                         *h + "\"");
+                                                                       *h + "\"");
       }
     }
     pm["serviceLevelFallbackTarget"].for_each_entry(
@@ -173,7 +149,7 @@ void decode_lane(const yaml_field& spec, object_meta meta, mesh_documents& out) 
     if (!route.present()) r.error_at("route", "route is required");
     if (route.expect_map()) {
       route.check_keys({"destination"});
-      rule.dest = decode_lane_destination(route["destination"]);
+      rule.dest = decode_destination(route["destination"], destination_form::asm_lane);
     }
     l.ingress_rules.push_back(std::move(rule));
   });
@@ -181,7 +157,7 @@ void decode_lane(const yaml_field& spec, object_meta meta, mesh_documents& out) 
   if (weight.expect_map()) {
     weight.check_keys({"destination", "weight"});
     weighted_destination wd;
-    wd.dest = decode_lane_destination(weight["destination"]);
+    wd.dest = decode_destination(weight["destination"], destination_form::asm_lane);
     wd.weight_given = weight["weight"].present();
     wd.weight = weight["weight"].integer(0, INT32_MAX).value_or(0);
     l.ingress_weight = wd;

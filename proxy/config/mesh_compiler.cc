@@ -144,9 +144,11 @@ void add_lane_groups(const mesh_documents& docs, mesh_snapshot& snap, diagnostic
     info.name = g.meta.name;
     info.permissive = g.permissive;
     info.route_header = g.route_header.empty() ? "x-asm-prefer-tag" : g.route_header;
-    for (char& c : info.route_header) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (char& c : info.route_header)
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     info.trace_header = g.trace_header;
-    for (char& c : info.trace_header) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (char& c : info.trace_header)
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     info.fallback_target = g.fallback_target;
     for (const auto& ref : g.services) {
       const std::string key = ref.name + "." + ref.ns;

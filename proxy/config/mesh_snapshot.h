@@ -28,7 +28,7 @@ std::string host_to_service_key(std::string_view host, std::string_view from_ns)
 bool selects(const label_map& selector, const label_map& labels);
 
 struct header_condition {
-  std::string name;                      // lower case
+  std::string name;                       // lower case
   std::optional<string_matcher> matcher;  // nullopt: the header must be present
   bool absent = false;  // withoutHeaders: the condition must NOT hold ("" if missing)
 };
@@ -47,8 +47,8 @@ struct route_match {
 };
 
 struct route_target {
-  std::string service;  // key into mesh_snapshot::services
-  std::string subset;   // "" means every endpoint of the service
+  std::string service;               // key into mesh_snapshot::services
+  std::string subset;                // "" means every endpoint of the service
   bool request_lane_subset = false;  // ASM `$label`: the subset is the request's lane
   std::uint32_t port = 0;            // 0: the service's only port
   std::uint32_t weight = 0;
@@ -56,18 +56,13 @@ struct route_target {
 };
 
 struct route_rule {
-  std::string name;    // the rule's name, else "namespace/vs-name.http[N]"
-  std::string origin;  // "FILE:LINE" of the rule, for dumps and logs
-  std::vector<std::string> hosts;  // the VirtualService's hosts ("*" matches any)
-  std::vector<route_match> matches;  // empty: matches every request
+  std::string name;                   // the rule's name, else "namespace/vs-name.http[N]"
+  std::string origin;                 // "FILE:LINE" of the rule, for dumps and logs
+  std::vector<std::string> hosts;     // the VirtualService's hosts ("*" matches any)
+  std::vector<route_match> matches;   // empty: matches every request
   std::vector<route_target> targets;  // weighted split, in config order
   std::uint64_t total_weight = 0;
-  std::optional<http_redirect> redirect;
-  std::optional<http_direct_response> direct_response;
-  std::optional<http_rewrite> rewrite;
-  std::optional<std::chrono::nanoseconds> timeout;
-  std::optional<http_retry> retries;
-  header_operations request_headers, response_headers;
+  route_actions actions;
 };
 
 struct subset_def {
@@ -82,8 +77,8 @@ struct service_info {
   std::vector<service_port> ports;
   label_map selector;
   std::map<std::string, subset_def> subsets;
-  std::vector<std::string> workloads;  // Deployment names behind the Service
-  std::string lane_group;              // "" when in no group
+  std::vector<std::string> workloads;    // Deployment names behind the Service
+  std::string lane_group;                // "" when in no group
   std::string hash_header, hash_cookie;  // DestinationRule consistentHash
   std::string key() const { return name + "." + ns; }
 };

@@ -23,9 +23,15 @@ struct kind_entry {
 };
 
 const kind_entry kinds[] = {
-    {"VirtualService", istio_networking, {"v1alpha3", "v1beta1", "v1"}, true,
+    {"VirtualService",
+     istio_networking,
+     {"v1alpha3", "v1beta1", "v1"},
+     true,
      decode_virtual_service},
-    {"DestinationRule", istio_networking, {"v1alpha3", "v1beta1", "v1"}, true,
+    {"DestinationRule",
+     istio_networking,
+     {"v1alpha3", "v1beta1", "v1"},
+     true,
      decode_destination_rule},
     {"Gateway", istio_networking, {"v1alpha3", "v1beta1", "v1"}, true, decode_gateway},
     {"Service", "", {"v1"}, true, decode_service},
@@ -116,7 +122,7 @@ mesh_documents decode_documents(const std::vector<yaml_document>& docs, diagnost
   return out;
 }
 
-destination decode_destination(const yaml_field& f) {
+destination decode_destination(const yaml_field& f, destination_form form) {
   destination d;
   d.where = f.mark();
   d.path = f.path();
@@ -125,10 +131,16 @@ destination decode_destination(const yaml_field& f) {
     return d;
   }
   if (!f.expect_map()) return d;
-  f.check_keys({"host", "subset", "port"});
+  const bool istio = form == destination_form::istio;
+  if (istio) {
+    f.check_keys({"host", "subset", "port"});
+  } else {
+    f.check_keys({"host", "portNum"});
+  }
+  const auto port = istio ? f["port"]["number"] : f["portNum"];
   d.host_where = f["host"].mark();
   d.subset_where = f["subset"].mark();
-  d.port_where = f["port"]["number"].mark();
+  d.port_where = port.mark();
   if (auto host = f["host"].require_string()) {
     // An invalid host stays empty: reported once here, not again as "not found".
     if (is_valid_host(*host, false)) {
@@ -145,10 +157,8 @@ destination decode_destination(const yaml_field& f) {
       f["subset"].error("invalid subset name \"" + *subset + "\"");
     }
   }
-  if (f["port"].expect_map()) {
-    f["port"].check_keys({"number"});
-    d.port = static_cast<std::uint32_t>(f["port"]["number"].integer(1, 65535).value_or(0));
-  }
+  if (istio && f["port"].expect_map()) f["port"].check_keys({"number"});
+  d.port = static_cast<std::uint32_t>(port.integer(1, 65535).value_or(0));
   return d;
 }
 
@@ -169,15 +179,14 @@ void check_enum(const yaml_field& f, std::initializer_list<std::string_view> all
 
 void decode_load_balancer(const yaml_field& lb, destination_rule* dr) {
   if (!lb.expect_map()) return;
-  lb.check_keys({"simple", "consistentHash", "localityLbSetting", "warmupDurationSecs",
-                 "warmup"});
+  lb.check_keys({"simple", "consistentHash", "localityLbSetting", "warmupDurationSecs", "warmup"});
   const auto simple = lb["simple"];
   const auto hash = lb["consistentHash"];
   if (simple.present() && hash.present()) {
     lb.error("only one of simple or consistentHash may be set");
   }
-  check_enum(simple,
-             {"UNSPECIFIED", "RANDOM", "PASSTHROUGH", "ROUND_ROBIN", "LEAST_REQUEST", "LEAST_CONN"});
+  check_enum(simple, {"UNSPECIFIED", "RANDOM", "PASSTHROUGH", "ROUND_ROBIN", "LEAST_REQUEST",
+                      "LEAST_CONN"});
   decode_min_duration(lb["warmupDurationSecs"], false);
   if (hash.expect_map()) {
     hash.check_keys({"httpHeaderName", "httpCookie", "useSourceIp", "httpQueryParameterName",
@@ -213,8 +222,8 @@ void decode_traffic_policy(const yaml_field& tp, destination_rule* dr, bool port
     if (!tp["port"].present()) tp.error_at("port", "port is required");
     if (tp["port"].expect_map()) tp["port"]["number"].integer(1, 65535);
   } else {
-    tp.check_keys({"loadBalancer", "connectionPool", "outlierDetection", "tls",
-                   "portLevelSettings", "tunnel", "proxyProtocol"});
+    tp.check_keys({"loadBalancer", "connectionPool", "outlierDetection", "tls", "portLevelSettings",
+                   "tunnel", "proxyProtocol"});
   }
   decode_load_balancer(tp["loadBalancer"], dr);
   const auto pool = tp["connectionPool"];
@@ -246,8 +255,8 @@ void decode_traffic_policy(const yaml_field& tp, destination_rule* dr, bool port
   const auto od = tp["outlierDetection"];
   if (od.expect_map()) {
     od.check_keys({"consecutiveErrors", "consecutive5xxErrors", "consecutiveGatewayErrors",
-                   "consecutiveLocalOriginFailures", "splitExternalLocalOriginErrors",
-                   "interval", "baseEjectionTime", "maxEjectionPercent", "minHealthPercent"});
+                   "consecutiveLocalOriginFailures", "splitExternalLocalOriginErrors", "interval",
+                   "baseEjectionTime", "maxEjectionPercent", "minHealthPercent"});
     for (auto k : {"consecutiveErrors", "consecutive5xxErrors", "consecutiveGatewayErrors",
                    "consecutiveLocalOriginFailures"}) {
       od[k].integer(0, INT32_MAX);
@@ -327,8 +336,8 @@ void decode_gateway(const yaml_field& spec, object_meta meta, mesh_documents& ou
       server.port = static_cast<std::uint32_t>(port["number"].integer(1, 65535).value_or(0));
       if (auto proto = port["protocol"].require_string()) {
         server.protocol = *proto;
-        check_enum(port["protocol"], {"HTTP", "HTTPS", "GRPC", "GRPC-WEB", "HTTP2", "MONGO", "TCP",
-                                      "TLS"});
+        check_enum(port["protocol"],
+                   {"HTTP", "HTTPS", "GRPC", "GRPC-WEB", "HTTP2", "MONGO", "TCP", "TLS"});
         if ((*proto == "HTTPS" || *proto == "TLS") && !s["tls"].present()) {
           s.error_at("tls", "tls is required for protocol " + *proto);
         }
@@ -426,7 +435,8 @@ void decode_deployment(const yaml_field& spec, object_meta meta, mesh_documents&
     container ctr;
     ctr.name = c["name"].require_string().value_or("");
     ctr.image = c["image"].string().value_or("");
-    c["command"].for_each([&](const yaml_field& a) { ctr.command.push_back(a.string().value_or("")); });
+    c["command"].for_each(
+        [&](const yaml_field& a) { ctr.command.push_back(a.string().value_or("")); });
     c["args"].for_each([&](const yaml_field& a) { ctr.args.push_back(a.string().value_or("")); });
     c["env"].for_each([&](const yaml_field& e) {
       if (!e.expect_map()) return;

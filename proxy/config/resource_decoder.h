@@ -29,7 +29,10 @@ void decode_lane(const yaml_field& spec, object_meta meta, mesh_documents& out);
 // An Istio HTTPMatchRequest (also the shape of ASM's lane ingress matches).
 http_match decode_http_match(const yaml_field& f);
 
-// An Istio Destination (host, subset, port.number).
-destination decode_destination(const yaml_field& f);
+// Istio's Destination is {host, subset, port: {number}}; ASM's lane
+// destinations are {host, portNum}.
+enum class destination_form { istio, asm_lane };
+destination decode_destination(const yaml_field& f,
+                               destination_form form = destination_form::istio);
 
 }  // namespace laneproxy::config

@@ -89,16 +89,21 @@ struct http_retry {
   std::string retry_on;
 };
 
-struct http_route {
-  std::string name;
-  std::vector<http_match> match;
-  std::vector<weighted_destination> route;
+// What a matched rule does besides choosing a destination, or instead of it.
+struct route_actions {
   std::optional<http_redirect> redirect;
   std::optional<http_direct_response> direct_response;
   std::optional<http_rewrite> rewrite;
   std::optional<std::chrono::nanoseconds> timeout;
   std::optional<http_retry> retries;
   header_operations request_headers, response_headers;
+};
+
+struct http_route {
+  std::string name;
+  std::vector<http_match> match;
+  std::vector<weighted_destination> route;
+  route_actions actions;
   bool has_delegate = false;
   source_mark where;
   std::string path;  // "spec.http[N]"

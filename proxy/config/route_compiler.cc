@@ -68,7 +68,8 @@ class route_builder {
     }
     if (d.port == 0 && svc->ports.size() > 1) {
       std::string ports;
-      for (const auto& p : svc->ports) ports += (ports.empty() ? "" : ", ") + std::to_string(p.port);
+      for (const auto& p : svc->ports)
+        ports += (ports.empty() ? "" : ", ") + std::to_string(p.port);
       diag_.error(d.where, d.path,
                   "service \"" + svc->key() + "\" has several ports (" + ports +
                       "): the destination needs port.number");
@@ -86,9 +87,9 @@ class route_builder {
 
   route_rule compile_rule(const http_route& r, const virtual_service& vs, std::size_t index) {
     route_rule rule;
-    rule.name = r.name.empty() ? vs.meta.ns + "/" + vs.meta.name + ".http[" +
-                                     std::to_string(index) + "]"
-                               : r.name;
+    rule.name = r.name.empty()
+                    ? vs.meta.ns + "/" + vs.meta.name + ".http[" + std::to_string(index) + "]"
+                    : r.name;
     rule.origin = r.where.file + ":" + std::to_string(r.where.line);
     rule.hosts = vs.hosts;
     for (const auto& m : r.match) rule.matches.push_back(compile_match(m));
@@ -102,13 +103,7 @@ class route_builder {
       rule.total_weight += t.weight;
       rule.targets.push_back(std::move(t));
     }
-    rule.redirect = r.redirect;
-    rule.direct_response = r.direct_response;
-    rule.rewrite = r.rewrite;
-    rule.timeout = r.timeout;
-    rule.retries = r.retries;
-    rule.request_headers = r.request_headers;
-    rule.response_headers = r.response_headers;
+    rule.actions = r.actions;
     return rule;
   }
 
@@ -132,8 +127,9 @@ class route_builder {
       std::size_t shadowed = 0;
       for (std::size_t k = 0; k < rule.match.size(); ++k) {
         const auto it = std::find_if(vs.http.begin(), earlier_end, [&](const http_route& r) {
-          return std::any_of(r.match.begin(), r.match.end(),
-                             [&](const http_match& e) { return same_conditions(e, rule.match[k]); });
+          return std::any_of(r.match.begin(), r.match.end(), [&](const http_match& e) {
+            return same_conditions(e, rule.match[k]);
+          });
         });
         if (it != earlier_end) {
           shadowed_by[k] = &*it;

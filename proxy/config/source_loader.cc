@@ -93,8 +93,9 @@ class source_reader {
 
   void read_file(const std::string& path) {
     if (out_.size() >= limits_.max_files) {
-      diag_.error({path}, "", "more than " + std::to_string(limits_.max_files) +
-                                  " files; the rest are not read");
+      diag_.error(
+          {path}, "",
+          "more than " + std::to_string(limits_.max_files) + " files; the rest are not read");
       return;
     }
     std::error_code ec;
@@ -104,13 +105,14 @@ class source_reader {
       return;
     }
     if (size > limits_.max_file_bytes) {
-      diag_.error({path}, "", "file is " + std::to_string(size) + " bytes, over the limit of " +
-                                  std::to_string(limits_.max_file_bytes));
+      diag_.error({path}, "",
+                  "file is " + std::to_string(size) + " bytes, over the limit of " +
+                      std::to_string(limits_.max_file_bytes));
       return;
     }
     if (total_ + size > limits_.max_total_bytes) {
-      diag_.error({path}, "", "files together exceed " +
-                                  std::to_string(limits_.max_total_bytes) + " bytes");
+      diag_.error({path}, "",
+                  "files together exceed " + std::to_string(limits_.max_total_bytes) + " bytes");
       return;
     }
     std::ifstream in(path, std::ios::binary);

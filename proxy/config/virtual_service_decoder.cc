@@ -81,11 +81,22 @@ void check_redirect_code(const yaml_field& f, http_redirect& r) {
 }
 
 const std::set<std::string_view>& retry_policies() {
-  static const std::set<std::string_view> policies = {
-      "5xx", "gateway-error", "reset", "reset-before-request", "connect-failure", "envoy-ratelimited",
-      "retriable-4xx", "refused-stream", "retriable-status-codes", "retriable-headers",
-      "http3-post-connect-failure", "cancelled", "deadline-exceeded", "internal",
-      "resource-exhausted", "unavailable"};
+  static const std::set<std::string_view> policies = {"5xx",
+                                                      "gateway-error",
+                                                      "reset",
+                                                      "reset-before-request",
+                                                      "connect-failure",
+                                                      "envoy-ratelimited",
+                                                      "retriable-4xx",
+                                                      "refused-stream",
+                                                      "retriable-status-codes",
+                                                      "retriable-headers",
+                                                      "http3-post-connect-failure",
+                                                      "cancelled",
+                                                      "deadline-exceeded",
+                                                      "internal",
+                                                      "resource-exhausted",
+                                                      "unavailable"};
   return policies;
 }
 
@@ -115,7 +126,7 @@ void decode_retries(const yaml_field& f, http_route& rule) {
       start = comma + 1;
     }
   }
-  rule.retries = r;
+  rule.actions.retries = r;
 }
 
 void decode_fault(const yaml_field& f) {
@@ -146,9 +157,8 @@ void decode_fault(const yaml_field& f) {
 }
 
 bool is_http_method(std::string_view m) {
-  static const std::set<std::string_view> methods = {"GET",     "HEAD",    "POST",  "PUT",
-                                                     "DELETE",  "CONNECT", "OPTIONS", "TRACE",
-                                                     "PATCH"};
+  static const std::set<std::string_view> methods = {
+      "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"};
   return methods.count(m) > 0;
 }
 
@@ -221,9 +231,8 @@ void check_weights(const yaml_field& f, const http_route& rule) {
     f.error("weights add up to 0: at least one of " + std::to_string(rule.route.size()) +
             " destinations needs a weight > 0");
   } else if (any_given && sum != 100) {
-    f.warning("weights add up to " + std::to_string(sum) +
-              ", not 100: shares are weight/" + std::to_string(sum) +
-              " (Istio >= 1.15; older Istio and the ASM guide require 100)");
+    f.warning("weights add up to " + std::to_string(sum) + ", not 100: shares are weight/" +
+              std::to_string(sum) + " (Istio >= 1.15; older Istio and the ASM guide require 100)");
   }
 }
 
@@ -268,7 +277,7 @@ http_route decode_http_route(const yaml_field& f) {
                                    "\" (one of FROM_PROTOCOL_DEFAULT, FROM_REQUEST_PORT)");
     }
     check_redirect_code(redirect["redirectCode"], r);
-    rule.redirect = r;
+    rule.actions.redirect = r;
   }
   const auto direct = f["directResponse"];
   if (direct.expect_map()) {
@@ -289,7 +298,7 @@ http_route decode_http_route(const yaml_field& f) {
       }
       d.body = body["string"].string().value_or(body["bytes"].string().value_or(""));
     }
-    rule.direct_response = d;
+    rule.actions.direct_response = d;
   }
   const auto delegate = f["delegate"];
   if (delegate.expect_map()) {
@@ -320,10 +329,10 @@ http_route decode_http_route(const yaml_field& f) {
       }
       regex_rewrite["rewrite"].require_string();
     }
-    rule.rewrite = http_rewrite{rewrite["uri"].string().value_or(""),
-                                rewrite["authority"].string().value_or("")};
+    rule.actions.rewrite = http_rewrite{rewrite["uri"].string().value_or(""),
+                                        rewrite["authority"].string().value_or("")};
   }
-  rule.timeout = decode_min_duration(f["timeout"], true);
+  rule.actions.timeout = decode_min_duration(f["timeout"], true);
   decode_retries(f["retries"], rule);
   decode_fault(f["fault"]);
   if (f["mirror"].present() && f["mirrors"].present()) {
@@ -338,7 +347,7 @@ http_route decode_http_route(const yaml_field& f) {
     check_percent(m["percentage"]);
   });
   decode_cors(f["corsPolicy"]);
-  decode_headers_block(f["headers"], rule.request_headers, rule.response_headers);
+  decode_headers_block(f["headers"], rule.actions.request_headers, rule.actions.response_headers);
   return rule;
 }
 
@@ -348,9 +357,9 @@ http_match decode_http_match(const yaml_field& f) {
   http_match m;
   m.where = f.mark();
   if (!f.expect_map()) return m;
-  f.check_keys({"name", "uri", "scheme", "method", "authority", "headers", "port",
-                "sourceLabels", "gateways", "queryParams", "ignoreUriCase", "withoutHeaders",
-                "sourceNamespace", "statPrefix"});
+  f.check_keys({"name", "uri", "scheme", "method", "authority", "headers", "port", "sourceLabels",
+                "gateways", "queryParams", "ignoreUriCase", "withoutHeaders", "sourceNamespace",
+                "statPrefix"});
   m.name = f["name"].string().value_or("");
   auto one = [&](const char* key, std::optional<string_match>& into) {
     if (f[key].present()) into = decode_string_match(f[key]);
@@ -386,11 +395,10 @@ void decode_virtual_service(const yaml_field& spec, object_meta meta, mesh_docum
     const auto name = g.string();
     if (!name) return;
     const auto slash = name->find('/');
-    const bool ok = *name == "mesh" ||
-                    (slash == std::string::npos
-                         ? is_dns1123_subdomain(*name)
-                         : is_dns1123_label(name->substr(0, slash)) &&
-                               is_dns1123_subdomain(name->substr(slash + 1)));
+    const bool ok = *name == "mesh" || (slash == std::string::npos
+                                            ? is_dns1123_subdomain(*name)
+                                            : is_dns1123_label(name->substr(0, slash)) &&
+                                                  is_dns1123_subdomain(name->substr(slash + 1)));
     if (!ok) g.error("invalid gateway name \"" + *name + "\"");
     vs.gateways.push_back(*name);
   });

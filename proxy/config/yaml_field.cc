@@ -38,10 +38,14 @@ yaml_field yaml_field::operator[](std::string_view key) const {
 
 std::string yaml_field::describe_kind() const {
   switch (node_.Type()) {
-    case YAML::NodeType::Map: return "a mapping";
-    case YAML::NodeType::Sequence: return "a list";
-    case YAML::NodeType::Scalar: return "\"" + node_.Scalar() + "\"";
-    default: return "nothing";
+    case YAML::NodeType::Map:
+      return "a mapping";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Scalar:
+      return "\"" + node_.Scalar() + "\"";
+    default:
+      return "nothing";
   }
 }
 
@@ -125,13 +129,20 @@ std::optional<std::chrono::nanoseconds> parse_duration(std::string_view text) {
     while (i < text.size() && !((text[i] >= '0' && text[i] <= '9') || text[i] == '.')) ++i;
     const std::string_view unit = text.substr(unit_start, i - unit_start);
     double scale = 0;
-    if (unit == "ns") scale = 1;
-    else if (unit == "us" || unit == "\xC2\xB5s") scale = 1e3;
-    else if (unit == "ms") scale = 1e6;
-    else if (unit == "s") scale = 1e9;
-    else if (unit == "m") scale = 60e9;
-    else if (unit == "h") scale = 3600e9;
-    else return std::nullopt;
+    if (unit == "ns")
+      scale = 1;
+    else if (unit == "us" || unit == "\xC2\xB5s")
+      scale = 1e3;
+    else if (unit == "ms")
+      scale = 1e6;
+    else if (unit == "s")
+      scale = 1e9;
+    else if (unit == "m")
+      scale = 60e9;
+    else if (unit == "h")
+      scale = 3600e9;
+    else
+      return std::nullopt;
     total += number * scale;
   }
   if (!std::isfinite(total) || total > 9.2e18) return std::nullopt;
@@ -207,15 +218,16 @@ void yaml_field::check_keys(std::initializer_list<std::string_view> known) const
   }
 }
 
-void yaml_field::error(std::string_view message) const { diag_->error(mark(), path_, message); }
+void yaml_field::error(std::string_view message) const {
+  diag_->error(mark(), path_, message);
+}
 
 void yaml_field::warning(std::string_view message) const {
   diag_->warning(mark(), path_, message);
 }
 
 void yaml_field::error_at(std::string_view key, std::string_view message) const {
-  diag_->error(mark(), path_.empty() ? std::string(key) : path_ + "." + std::string(key),
-               message);
+  diag_->error(mark(), path_.empty() ? std::string(key) : path_ + "." + std::string(key), message);
 }
 
 }  // namespace laneproxy::config

@@ -109,8 +109,7 @@ const route_table::rule_list* route_table::find_virtual_host(std::string_view au
   const std::string_view host(buf, raw.size());
   if (const auto it = exact_.find(host); it != exact_.end()) return &it->second;
   for (const auto& [suffix, list] : suffix_) {
-    if (host.size() > suffix.size() &&
-        host.substr(host.size() - suffix.size()) == suffix) {
+    if (host.size() > suffix.size() && host.substr(host.size() - suffix.size()) == suffix) {
       return &list;
     }
   }

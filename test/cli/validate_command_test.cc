@@ -53,16 +53,19 @@ spec:
 )");
   const auto r = validate({path});
   EXPECT_EQ(r.code, 0);
-  EXPECT_EQ(r.out, path + ":206:5: warning: spec.http[0].route: weights add up to 3, not 100: "
-                          "shares are weight/3 (Istio >= 1.15; older Istio and the ASM guide "
-                          "require 100)\n1 file, 10 objects: 0 errors, 1 warning\n");
+  EXPECT_EQ(r.out, path +
+                       ":206:5: warning: spec.http[0].route: weights add up to 3, not 100: "
+                       "shares are weight/3 (Istio >= 1.15; older Istio and the ASM guide "
+                       "require 100)\n1 file, 10 objects: 0 errors, 1 warning\n");
 }
 
 TEST(ValidateCommand, EveryErrorIsPrintedSortedAndExitsOne) {
   temp_dir dir;
-  const auto b = dir.write("b.yaml", "apiVersion: v1\nkind: Service\nmetadata: {name: B}\nspec: {}\n");
-  const auto a = dir.write("a.yaml", "apiVersion: v1\nkind: Service\nmetadata: {name: x}\n"
-                                     "spec: {ports: [{port: -1}]}\n---\n: [\n");
+  const auto b =
+      dir.write("b.yaml", "apiVersion: v1\nkind: Service\nmetadata: {name: B}\nspec: {}\n");
+  const auto a = dir.write("a.yaml",
+                           "apiVersion: v1\nkind: Service\nmetadata: {name: x}\n"
+                           "spec: {ports: [{port: -1}]}\n---\n: [\n");
   const auto r = validate({dir.path().string()});
   EXPECT_EQ(r.code, 1);
   EXPECT_THAT(r.out, HasSubstr(a + ":7:1: error: YAML syntax: "));

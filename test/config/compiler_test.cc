@@ -7,10 +7,10 @@
 namespace laneproxy::config {
 namespace {
 
-using ::testing::ElementsAre;
-using ::testing::IsEmpty;
 using testing::compile_yaml;
 using testing::compiled_mesh;
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
 
 // apps.yaml holds mocka/mockb/mockc v1+v2; vs.yaml holds `vs` (line 1 on).
 compiled_mesh with_apps(const std::string& vs) {
@@ -29,8 +29,9 @@ spec:
   - route:
     - destination: {host: mocka-bogus}
 )");
-  EXPECT_THAT(m.errors(), ElementsAre("vs.yaml:8:27: error: spec.http[0].route[0].destination.host: "
-                                      "referenced host not found: \"mocka-bogus\""));
+  EXPECT_THAT(m.errors(),
+              ElementsAre("vs.yaml:8:27: error: spec.http[0].route[0].destination.host: "
+                          "referenced host not found: \"mocka-bogus\""));
   EXPECT_FALSE(m.result.snapshot);
 }
 
@@ -44,10 +45,11 @@ spec:
   - route:
     - destination: {host: mocka, subset: v4}
 )");
-  EXPECT_THAT(m.errors(),
-              ElementsAre("vs.yaml:8:42: error: spec.http[0].route[0].destination.subset: referenced "
-                          "subset not found: \"v4\" of host \"mocka\" (no DestinationRule subset or "
-                          "lane of that name)"));
+  EXPECT_THAT(
+      m.errors(),
+      ElementsAre("vs.yaml:8:42: error: spec.http[0].route[0].destination.subset: referenced "
+                  "subset not found: \"v4\" of host \"mocka\" (no DestinationRule subset or "
+                  "lane of that name)"));
 }
 
 TEST(Compiler, ReferencedGatewayNotFound) {
@@ -79,8 +81,9 @@ spec:
   - route:
     - destination: {host: mocka}
 )");
-  EXPECT_THAT(m.errors(), ElementsAre("vs.yaml:9:27: error: spec.http[0].route[0].destination.host: "
-                                      "referenced host not found: \"mocka\""));
+  EXPECT_THAT(m.errors(),
+              ElementsAre("vs.yaml:9:27: error: spec.http[0].route[0].destination.host: "
+                          "referenced host not found: \"mocka\""));
 }
 
 TEST(Compiler, HostNamesAsIstioResolvesThem) {
@@ -144,13 +147,14 @@ spec:
     route: [{destination: {host: mocka}}]
 )");
   EXPECT_THAT(m.errors(), IsEmpty());
-  EXPECT_THAT(m.warnings(),
-              ElementsAre("vs.yaml:9:5: warning: spec.http[1]: rule is unreachable: spec.http[0] has "
-                          "the same match",
-                          "vs.yaml:11:13: warning: spec.http[2].match[0]: match is never used: "
-                          "spec.http[0] has the same match",
-                          "vs.yaml:14:5: warning: spec.http[4]: rule is unreachable: spec.http[3] "
-                          "before it has no match and takes every request"));
+  EXPECT_THAT(
+      m.warnings(),
+      ElementsAre("vs.yaml:9:5: warning: spec.http[1]: rule is unreachable: spec.http[0] has "
+                  "the same match",
+                  "vs.yaml:11:13: warning: spec.http[2].match[0]: match is never used: "
+                  "spec.http[0] has the same match",
+                  "vs.yaml:14:5: warning: spec.http[4]: rule is unreachable: spec.http[3] "
+                  "before it has no match and takes every request"));
 }
 
 TEST(Compiler, SubsetFromDestinationRuleWinsOverLane) {
@@ -179,9 +183,10 @@ TEST(Compiler, DestinationRuleForAnUnknownHostIsAWarning) {
       "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: x}\n"
       "spec:\n  host: nowhere\n");
   EXPECT_THAT(m.errors(), IsEmpty());
-  EXPECT_THAT(m.warnings(),
-              ElementsAre("mesh.yaml:5:9: warning: spec.host: referenced host not found: \"nowhere\" "
-                          "(no Service of that name: the DestinationRule has no effect)"));
+  EXPECT_THAT(
+      m.warnings(),
+      ElementsAre("mesh.yaml:5:9: warning: spec.host: referenced host not found: \"nowhere\" "
+                  "(no Service of that name: the DestinationRule has no effect)"));
 }
 
 TEST(Compiler, WorkloadsBelongToTheServicesThatSelectThem) {

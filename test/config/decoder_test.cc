@@ -9,10 +9,10 @@
 namespace laneproxy::config {
 namespace {
 
-using ::testing::ElementsAre;
-using ::testing::IsEmpty;
 using testing::compile_yaml;
 using testing::compiled_mesh;
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
 
 // A VirtualService for host mocka (namespace default) whose `http:` list is
 // `http`; spec.http starts on line 8 of vs.yaml.
@@ -172,14 +172,15 @@ TEST(VirtualServiceRules, HeaderAndQueryMatches) {
     route:
     - destination: {host: mocka}
 )");
-  EXPECT_THAT(m.errors(),
-              ElementsAre("vs.yaml:10:23: error: spec.http[0].match[0].headers.bad header: invalid "
-                          "header name \"bad header\"",
-                          "vs.yaml:13:13: error: spec.http[0].match[0].queryParams.id: prefix is not "
-                          "supported for query parameter matches (use exact or regex)",
-                          "vs.yaml:16:13: error: spec.http[0].match[0].port: port 70000 > 65535",
-                          "vs.yaml:17:22: error: spec.http[0].match[0].ignoreUriCase: expected true "
-                          "or false, got \"maybe\""));
+  EXPECT_THAT(
+      m.errors(),
+      ElementsAre("vs.yaml:10:23: error: spec.http[0].match[0].headers.bad header: invalid "
+                  "header name \"bad header\"",
+                  "vs.yaml:13:13: error: spec.http[0].match[0].queryParams.id: prefix is not "
+                  "supported for query parameter matches (use exact or regex)",
+                  "vs.yaml:16:13: error: spec.http[0].match[0].port: port 70000 > 65535",
+                  "vs.yaml:17:22: error: spec.http[0].match[0].ignoreUriCase: expected true "
+                  "or false, got \"maybe\""));
 }
 
 TEST(VirtualServiceRules, HeaderPresenceAndLowerCasedNames) {
@@ -209,18 +210,19 @@ TEST(VirtualServiceRules, RedirectDirectResponseAndRewrite) {
     route:
     - destination: {host: mocka}
 )");
-  EXPECT_THAT(m.errors(),
-              ElementsAre("vs.yaml:8:5: error: spec.http[0]: rewrite cannot be combined with redirect",
-                          "vs.yaml:9:39: error: spec.http[0].redirect.redirectCode: redirectCode 200 "
-                          "is not a 3xx code",
-                          "vs.yaml:9:56: error: spec.http[0].redirect.derivePort: invalid value "
-                          "\"SOMETIMES\" (one of FROM_PROTOCOL_DEFAULT, FROM_REQUEST_PORT)",
-                          "vs.yaml:13:15: error: spec.http[1].directResponse.status: status 700 is "
-                          "not within [200, 599]",
-                          "vs.yaml:14:13: error: spec.http[1].directResponse.body: only one of "
-                          "string or bytes may be set",
-                          "vs.yaml:16:14: error: spec.http[2].rewrite: rewrite needs uri, "
-                          "uriRegexRewrite or authority"));
+  EXPECT_THAT(
+      m.errors(),
+      ElementsAre("vs.yaml:8:5: error: spec.http[0]: rewrite cannot be combined with redirect",
+                  "vs.yaml:9:39: error: spec.http[0].redirect.redirectCode: redirectCode 200 "
+                  "is not a 3xx code",
+                  "vs.yaml:9:56: error: spec.http[0].redirect.derivePort: invalid value "
+                  "\"SOMETIMES\" (one of FROM_PROTOCOL_DEFAULT, FROM_REQUEST_PORT)",
+                  "vs.yaml:13:15: error: spec.http[1].directResponse.status: status 700 is "
+                  "not within [200, 599]",
+                  "vs.yaml:14:13: error: spec.http[1].directResponse.body: only one of "
+                  "string or bytes may be set",
+                  "vs.yaml:16:14: error: spec.http[2].rewrite: rewrite needs uri, "
+                  "uriRegexRewrite or authority"));
 }
 
 TEST(VirtualServiceRules, TimeoutsRetriesAndFaults) {
@@ -235,18 +237,19 @@ TEST(VirtualServiceRules, TimeoutsRetriesAndFaults) {
     - destination: {host: mocka}
     fault: {}
 )");
-  EXPECT_THAT(m.errors(),
-              ElementsAre("vs.yaml:10:14: error: spec.http[0].timeout: timeout \"0.5ms\" < 1ms",
-                          "vs.yaml:11:25: error: spec.http[0].retries.attempts: attempts -2 < 0",
-                          "vs.yaml:11:44: error: spec.http[0].retries.perTryTimeout: invalid duration "
-                          "\"10x\" (expected e.g. \"1.5s\", \"100ms\", \"1m\")",
-                          "vs.yaml:11:58: error: spec.http[0].retries.retryOn: invalid retry policy "
-                          "\"bogus\"",
-                          "vs.yaml:13:27: error: spec.http[0].fault.abort.httpStatus: httpStatus 99 "
-                          "is not within [200, 599]",
-                          "vs.yaml:13:51: error: spec.http[0].fault.abort.percentage.value: "
-                          "percentage 150 is not within [0, 100]",
-                          "vs.yaml:17:12: error: spec.http[1].fault: fault needs delay or abort"));
+  EXPECT_THAT(
+      m.errors(),
+      ElementsAre("vs.yaml:10:14: error: spec.http[0].timeout: timeout \"0.5ms\" < 1ms",
+                  "vs.yaml:11:25: error: spec.http[0].retries.attempts: attempts -2 < 0",
+                  "vs.yaml:11:44: error: spec.http[0].retries.perTryTimeout: invalid duration "
+                  "\"10x\" (expected e.g. \"1.5s\", \"100ms\", \"1m\")",
+                  "vs.yaml:11:58: error: spec.http[0].retries.retryOn: invalid retry policy "
+                  "\"bogus\"",
+                  "vs.yaml:13:27: error: spec.http[0].fault.abort.httpStatus: httpStatus 99 "
+                  "is not within [200, 599]",
+                  "vs.yaml:13:51: error: spec.http[0].fault.abort.percentage.value: "
+                  "percentage 150 is not within [0, 100]",
+                  "vs.yaml:17:12: error: spec.http[1].fault: fault needs delay or abort"));
 }
 
 TEST(VirtualServiceRules, DelayNeedsFixedDelay) {
@@ -271,16 +274,17 @@ TEST(VirtualServiceRules, MirrorsAndCors) {
       allowHeaders: ["x ok"]
       maxAge: 1.5s
 )");
-  EXPECT_THAT(m.errors(),
-              ElementsAre("vs.yaml:8:5: error: spec.http[0]: only one of mirror or mirrors may be set",
-                          "vs.yaml:13:27: error: spec.http[0].mirrors[0].percentage.value: percentage "
-                          "101 is not within [0, 100]",
-                          "vs.yaml:15:27: error: spec.http[0].corsPolicy.allowMethods[1]: invalid "
-                          "method \"FETCH\"",
-                          "vs.yaml:16:22: error: spec.http[0].corsPolicy.allowHeaders[0]: invalid "
-                          "header name \"x ok\"",
-                          "vs.yaml:17:15: error: spec.http[0].corsPolicy.maxAge: maxAge must be "
-                          "whole seconds"));
+  EXPECT_THAT(
+      m.errors(),
+      ElementsAre("vs.yaml:8:5: error: spec.http[0]: only one of mirror or mirrors may be set",
+                  "vs.yaml:13:27: error: spec.http[0].mirrors[0].percentage.value: percentage "
+                  "101 is not within [0, 100]",
+                  "vs.yaml:15:27: error: spec.http[0].corsPolicy.allowMethods[1]: invalid "
+                  "method \"FETCH\"",
+                  "vs.yaml:16:22: error: spec.http[0].corsPolicy.allowHeaders[0]: invalid "
+                  "header name \"x ok\"",
+                  "vs.yaml:17:15: error: spec.http[0].corsPolicy.maxAge: maxAge must be "
+                  "whole seconds"));
 }
 
 TEST(VirtualServiceRules, HeaderOperations) {
@@ -306,15 +310,16 @@ TEST(VirtualServiceRules, DestinationFields) {
       weight: 1
     - weight: 1
 )");
-  EXPECT_THAT(m.errors(),
-              ElementsAre("vs.yaml:9:27: error: spec.http[0].route[0].destination.host: invalid host "
-                          "\"*\"",
-                          "vs.yaml:9:40: error: spec.http[0].route[0].destination.subset: invalid "
-                          "subset name \"V_1\"",
-                          "vs.yaml:9:60: error: spec.http[0].route[0].destination.port.number: "
-                          "number 0 < 1",
-                          "vs.yaml:11:7: error: spec.http[0].route[1].destination: destination is "
-                          "required"));
+  EXPECT_THAT(
+      m.errors(),
+      ElementsAre("vs.yaml:9:27: error: spec.http[0].route[0].destination.host: invalid host "
+                  "\"*\"",
+                  "vs.yaml:9:40: error: spec.http[0].route[0].destination.subset: invalid "
+                  "subset name \"V_1\"",
+                  "vs.yaml:9:60: error: spec.http[0].route[0].destination.port.number: "
+                  "number 0 < 1",
+                  "vs.yaml:11:7: error: spec.http[0].route[1].destination: destination is "
+                  "required"));
 }
 
 TEST(VirtualServiceRules, DelegateNeedsAName) {
@@ -376,10 +381,10 @@ TEST(VirtualServiceRules, UnknownFieldsAreWarnedAbout) {
 
 TEST(VirtualServiceRules, EveryApiVersionIsOneSchema) {
   for (const char* version : {"v1alpha3", "v1beta1", "v1"}) {
-    const auto m = compile_yaml(testing::mock_apps({"v1"}) +
-                                "---\napiVersion: networking.istio.io/" + version +
-                                "\nkind: VirtualService\nmetadata: {name: a}\nspec:\n  hosts: [mocka]\n"
-                                "  http:\n  - route:\n    - destination: {host: mocka}\n");
+    const auto m = compile_yaml(
+        testing::mock_apps({"v1"}) + "---\napiVersion: networking.istio.io/" + version +
+        "\nkind: VirtualService\nmetadata: {name: a}\nspec:\n  hosts: [mocka]\n"
+        "  http:\n  - route:\n    - destination: {host: mocka}\n");
     EXPECT_THAT(m.messages(), IsEmpty()) << version;
   }
   const auto m = compile_yaml(

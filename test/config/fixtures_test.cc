@@ -108,8 +108,9 @@ TEST(Fixtures, EndToEndCanaryCompilesWithItsDynamicSubset) {
 }
 
 TEST(Fixtures, EveryFolderIsValid) {
-  for (const char* folder : {"argo-cd-swimlane", "end-to-end-canary-deployment",
-                             "end-to-end-canary-deployment/v1", "fulllink-gray", "slow-start-mode"}) {
+  for (const char* folder :
+       {"argo-cd-swimlane", "end-to-end-canary-deployment", "end-to-end-canary-deployment/v1",
+        "fulllink-gray", "slow-start-mode"}) {
     const auto l = load_folder(folder);
     EXPECT_TRUE(l.result.snapshot) << folder;
     EXPECT_EQ(l.diag.error_count(), 0u) << folder;
@@ -120,10 +121,11 @@ TEST(Fixtures, V1AloneWarnsAboutEmptySubsets) {
   const auto l = load_folder("end-to-end-canary-deployment/v1");
   ASSERT_TRUE(l.result.snapshot);
   ASSERT_EQ(l.diag.warning_count(), 6u);
-  EXPECT_EQ(format(l.diag.items()[0]),
-            fixtures_dir() +
-                "/end-to-end-canary-deployment/v1/istio-routes.yaml:94:5: warning: spec.subsets[1]: "
-                "subset \"v2\" of \"mocka.default\" selects no Deployment");
+  EXPECT_EQ(
+      format(l.diag.items()[0]),
+      fixtures_dir() +
+          "/end-to-end-canary-deployment/v1/istio-routes.yaml:94:5: warning: spec.subsets[1]: "
+          "subset \"v2\" of \"mocka.default\" selects no Deployment");
 }
 
 }  // namespace

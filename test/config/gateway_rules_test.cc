@@ -7,9 +7,9 @@
 namespace laneproxy::config {
 namespace {
 
+using testing::compile_yaml;
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
-using testing::compile_yaml;
 
 TEST(GatewayRules, ServersPortsHostsAndTls) {
   const auto m = compile_yaml(R"(apiVersion: networking.istio.io/v1beta1
@@ -24,29 +24,31 @@ spec:
   - port: {number: 0, name: other, protocol: QUIC}
   - hosts: [a.com]
 )");
-  EXPECT_THAT(m.errors(),
-              ElementsAre("mesh.yaml:8:5: error: spec.servers[1].tls: tls is required for protocol "
-                          "HTTPS",
-                          "mesh.yaml:8:31: error: spec.servers[1].port.name: port names in servers "
-                          "must be unique: duplicate \"http\"",
-                          "mesh.yaml:9:13: error: spec.servers[1].hosts[0]: invalid namespace "
-                          "\"bad ns\" in host \"bad ns/x.example.com\"",
-                          "mesh.yaml:9:37: error: spec.servers[1].hosts[1]: invalid host "
-                          "\"Bad_Host\"",
-                          "mesh.yaml:10:5: error: spec.servers[2].hosts: hosts is required: at least "
-                          "one host",
-                          "mesh.yaml:10:20: error: spec.servers[2].port.number: number 0 < 1",
-                          "mesh.yaml:10:46: error: spec.servers[2].port.protocol: invalid value "
-                          "\"QUIC\" (one of HTTP, HTTPS, GRPC, GRPC-WEB, HTTP2, MONGO, TCP, TLS)",
-                          "mesh.yaml:11:5: error: spec.servers[3].port: port is required"));
+  EXPECT_THAT(
+      m.errors(),
+      ElementsAre("mesh.yaml:8:5: error: spec.servers[1].tls: tls is required for protocol "
+                  "HTTPS",
+                  "mesh.yaml:8:31: error: spec.servers[1].port.name: port names in servers "
+                  "must be unique: duplicate \"http\"",
+                  "mesh.yaml:9:13: error: spec.servers[1].hosts[0]: invalid namespace "
+                  "\"bad ns\" in host \"bad ns/x.example.com\"",
+                  "mesh.yaml:9:37: error: spec.servers[1].hosts[1]: invalid host "
+                  "\"Bad_Host\"",
+                  "mesh.yaml:10:5: error: spec.servers[2].hosts: hosts is required: at least "
+                  "one host",
+                  "mesh.yaml:10:20: error: spec.servers[2].port.number: number 0 < 1",
+                  "mesh.yaml:10:46: error: spec.servers[2].port.protocol: invalid value "
+                  "\"QUIC\" (one of HTTP, HTTPS, GRPC, GRPC-WEB, HTTP2, MONGO, TCP, TLS)",
+                  "mesh.yaml:11:5: error: spec.servers[3].port: port is required"));
 }
 
 TEST(GatewayRules, NeedsAServer) {
   const auto m = compile_yaml(
       "apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: gw}\n"
       "spec:\n  selector: {istio: ingressgateway}\n");
-  EXPECT_THAT(m.errors(),
-              ElementsAre("mesh.yaml:5:3: error: spec.servers: gateway must have at least one server"));
+  EXPECT_THAT(
+      m.errors(),
+      ElementsAre("mesh.yaml:5:3: error: spec.servers: gateway must have at least one server"));
 }
 
 TEST(DestinationRuleRules, SubsetsAndTrafficPolicy) {
@@ -75,28 +77,29 @@ spec:
     labels: {version: "not valid!"}
 )");
   const std::string f = "mesh.yaml:";
-  EXPECT_THAT(m.errors(),
-              ElementsAre(f + "124:7: error: spec.trafficPolicy.loadBalancer: only one of simple or "
-                              "consistentHash may be set",
-                          f + "125:23: error: spec.trafficPolicy.loadBalancer.consistentHash: exactly "
-                              "one of httpHeaderName, httpCookie, useSourceIp or "
-                              "httpQueryParameterName is required",
-                          f + "127:29: error: spec.trafficPolicy.connectionPool.tcp.maxConnections: "
-                              "maxConnections -1 < 0",
-                          f + "127:49: error: spec.trafficPolicy.connectionPool.tcp.connectTimeout: "
-                              "invalid duration \"fast\" (expected e.g. \"1.5s\", \"100ms\", \"1m\")",
-                          f + "128:31: error: spec.trafficPolicy.connectionPool.http.h2UpgradePolicy: "
-                              "invalid value \"SOMETIMES\" (one of DEFAULT, DO_NOT_UPGRADE, UPGRADE)",
-                          f + "129:44: error: spec.trafficPolicy.outlierDetection.maxEjectionPercent: "
-                              "maxEjectionPercent 150 > 100",
-                          f + "129:59: error: spec.trafficPolicy.outlierDetection.interval: interval "
-                              "\"0s\" < 1ms",
-                          f + "131:7: error: spec.trafficPolicy.portLevelSettings[0].port: port is "
-                              "required",
-                          f + "135:11: error: spec.subsets[1].name: duplicate subset name \"v1\"",
-                          f + "137:11: error: spec.subsets[2].name: invalid subset name \"Canary\"",
-                          f + "138:23: error: spec.subsets[2].labels.version: invalid label value "
-                              "\"not valid!\""));
+  EXPECT_THAT(
+      m.errors(),
+      ElementsAre(f + "124:7: error: spec.trafficPolicy.loadBalancer: only one of simple or "
+                      "consistentHash may be set",
+                  f + "125:23: error: spec.trafficPolicy.loadBalancer.consistentHash: exactly "
+                      "one of httpHeaderName, httpCookie, useSourceIp or "
+                      "httpQueryParameterName is required",
+                  f + "127:29: error: spec.trafficPolicy.connectionPool.tcp.maxConnections: "
+                      "maxConnections -1 < 0",
+                  f + "127:49: error: spec.trafficPolicy.connectionPool.tcp.connectTimeout: "
+                      "invalid duration \"fast\" (expected e.g. \"1.5s\", \"100ms\", \"1m\")",
+                  f + "128:31: error: spec.trafficPolicy.connectionPool.http.h2UpgradePolicy: "
+                      "invalid value \"SOMETIMES\" (one of DEFAULT, DO_NOT_UPGRADE, UPGRADE)",
+                  f + "129:44: error: spec.trafficPolicy.outlierDetection.maxEjectionPercent: "
+                      "maxEjectionPercent 150 > 100",
+                  f + "129:59: error: spec.trafficPolicy.outlierDetection.interval: interval "
+                      "\"0s\" < 1ms",
+                  f + "131:7: error: spec.trafficPolicy.portLevelSettings[0].port: port is "
+                      "required",
+                  f + "135:11: error: spec.subsets[1].name: duplicate subset name \"v1\"",
+                  f + "137:11: error: spec.subsets[2].name: invalid subset name \"Canary\"",
+                  f + "138:23: error: spec.subsets[2].labels.version: invalid label value "
+                      "\"not valid!\""));
 }
 
 TEST(DestinationRuleRules, ConsistentHashFeedsStickyLanes) {
@@ -139,14 +142,15 @@ spec:
       - name: app
         ports: [{containerPort: 0}]
 )");
-  EXPECT_THAT(m.errors(),
-              ElementsAre("mesh.yaml:7:5: error: spec.ports[0].name: name is required when a Service "
-                          "has several ports",
-                          "mesh.yaml:8:11: error: spec.ports[1].port: port 70000 > 65535",
-                          "mesh.yaml:16:38: error: spec.selector.matchLabels.version: selector "
-                          "version=v2 does not match the template's labels",
-                          "mesh.yaml:23:33: error: spec.template.spec.containers[0].ports[0]."
-                          "containerPort: containerPort 0 < 1"));
+  EXPECT_THAT(
+      m.errors(),
+      ElementsAre("mesh.yaml:7:5: error: spec.ports[0].name: name is required when a Service "
+                  "has several ports",
+                  "mesh.yaml:8:11: error: spec.ports[1].port: port 70000 > 65535",
+                  "mesh.yaml:16:38: error: spec.selector.matchLabels.version: selector "
+                  "version=v2 does not match the template's labels",
+                  "mesh.yaml:23:33: error: spec.template.spec.containers[0].ports[0]."
+                  "containerPort: containerPort 0 < 1"));
 }
 
 TEST(MetadataRules, NamesNamespacesAndDefaults) {
@@ -167,13 +171,14 @@ metadata: {name: ok}
 kind: Service
 metadata: {name: noversion}
 )");
-  EXPECT_THAT(m.errors(),
-              ElementsAre("mesh.yaml:3:18: error: metadata.name: invalid name \"Mocka\" (lower-case "
-                          "letters, digits, '-' and '.'; at most 253 characters)",
-                          "mesh.yaml:3:36: error: metadata.namespace: invalid namespace \"x_y\"",
-                          "mesh.yaml:8:11: error: metadata.name: name is required",
-                          "mesh.yaml:11:1: error: spec: spec is required",
-                          "mesh.yaml:15:1: error: apiVersion: apiVersion is required"));
+  EXPECT_THAT(
+      m.errors(),
+      ElementsAre("mesh.yaml:3:18: error: metadata.name: invalid name \"Mocka\" (lower-case "
+                  "letters, digits, '-' and '.'; at most 253 characters)",
+                  "mesh.yaml:3:36: error: metadata.namespace: invalid namespace \"x_y\"",
+                  "mesh.yaml:8:11: error: metadata.name: name is required",
+                  "mesh.yaml:11:1: error: spec: spec is required",
+                  "mesh.yaml:15:1: error: apiVersion: apiVersion is required"));
 }
 
 TEST(MetadataRules, MissingNamespaceIsDefault) {
@@ -185,8 +190,9 @@ TEST(MetadataRules, MissingNamespaceIsDefault) {
 
 TEST(MetadataRules, DuplicateObjects) {
   const auto m = compile_yaml({{"a.yaml", testing::mock_apps({"v1"})},
-                               {"b.yaml", "apiVersion: v1\nkind: Service\nmetadata:\n  name: mockb\n"
-                                          "spec: {ports: [{port: 80}]}\n"}});
+                               {"b.yaml",
+                                "apiVersion: v1\nkind: Service\nmetadata:\n  name: mockb\n"
+                                "spec: {ports: [{port: 80}]}\n"}});
   EXPECT_THAT(m.errors(), ElementsAre("b.yaml:2:7: error: metadata.name: duplicate Service "
                                       "default/mockb (first defined at a.yaml:42)"));
 }

@@ -7,10 +7,10 @@
 namespace laneproxy::config {
 namespace {
 
-using ::testing::ElementsAre;
-using ::testing::IsEmpty;
 using testing::compile_yaml;
 using testing::compiled_mesh;
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
 
 compiled_mesh lanes(const std::vector<std::string>& app_versions, const std::string& lanes_yaml) {
   return compile_yaml({{"apps.yaml", testing::mock_apps(app_versions)},
@@ -62,19 +62,21 @@ TEST(Lanes, StrictLaneLackingAGroupServiceIsAWarning) {
                                {"lanes.yaml", testing::mock_lanes({"v1", "v3"})}});
   EXPECT_THAT(m.errors(), IsEmpty());
   ASSERT_EQ(m.warnings().size(), 3u);
-  EXPECT_EQ(m.warnings()[0],
-            "lanes.yaml:31:7: warning: spec.labelSelector: lane \"v3\" has no Deployment of service "
-            "\"default/mocka\": in strict mode its requests to mocka get 503 no healthy upstream");
+  EXPECT_EQ(
+      m.warnings()[0],
+      "lanes.yaml:31:7: warning: spec.labelSelector: lane \"v3\" has no Deployment of service "
+      "\"default/mocka\": in strict mode its requests to mocka get 503 no healthy upstream");
 }
 
 TEST(Lanes, PermissiveLanesMayBePartial) {
   const auto m = lanes({"v1"}, testing::mock_lanes({"v1", "v3"}, permissive));
   EXPECT_THAT(m.warnings(), IsEmpty());
   // The group's service-level fallback names lane v2, which does not exist.
-  EXPECT_THAT(m.errors(),
-              ElementsAre("lanes.yaml:25:22: error: "
-                          "spec.permissiveModeConfiguration.serviceLevelFallbackTarget.default/mockc: "
-                          "fallback lane not found: \"v2\" is no lane of group \"mock\""));
+  EXPECT_THAT(
+      m.errors(),
+      ElementsAre("lanes.yaml:25:22: error: "
+                  "spec.permissiveModeConfiguration.serviceLevelFallbackTarget.default/mockc: "
+                  "fallback lane not found: \"v2\" is no lane of group \"mock\""));
 }
 
 TEST(Lanes, FallbackLaneNotFound) {
@@ -84,9 +86,10 @@ TEST(Lanes, FallbackLaneNotFound) {
     traceHeader: x-request-id
     fallbackTarget: base
 )"));
-  EXPECT_THAT(m.errors(),
-              ElementsAre("lanes.yaml:23:21: error: spec.permissiveModeConfiguration.fallbackTarget: "
-                          "fallback lane not found: \"base\" is no lane of group \"mock\""));
+  EXPECT_THAT(
+      m.errors(),
+      ElementsAre("lanes.yaml:23:21: error: spec.permissiveModeConfiguration.fallbackTarget: "
+                  "fallback lane not found: \"base\" is no lane of group \"mock\""));
 }
 
 TEST(Lanes, PermissiveNeedsItsConfiguration) {
@@ -122,21 +125,22 @@ metadata:
   name: Bad_Lane
 spec: {}
 )");
-  EXPECT_THAT(m.errors(),
-              ElementsAre("lanes.yaml:6:14: error: spec.ingress.gateway: referenced gateway not found: "
-                          "\"istio-system/nogw\"",
-                          "lanes.yaml:9:5: error: spec.services[1]: referenced service not found: "
-                          "\"default/mockz\"",
-                          "lanes.yaml:13:7: error: metadata.labels.swimlane-group: referenced lane "
-                          "group not found: \"other\"",
-                          "lanes.yaml:21:7: error: metadata.name: lane name \"Bad_Lane\" is not a "
-                          "valid subset name (RFC 1123 label)",
-                          "lanes.yaml:21:7: error: metadata.labels.swimlane-group: swimlane-group "
-                          "label is required: it names the lane's group",
-                          "lanes.yaml:23:9: error: metadata.name: invalid name \"Bad_Lane\" "
-                          "(lower-case letters, digits, '-' and '.'; at most 253 characters)",
-                          "lanes.yaml:24:7: error: spec.labelSelector: labelSelector is required: it "
-                          "selects the lane's workloads"));
+  EXPECT_THAT(
+      m.errors(),
+      ElementsAre("lanes.yaml:6:14: error: spec.ingress.gateway: referenced gateway not found: "
+                  "\"istio-system/nogw\"",
+                  "lanes.yaml:9:5: error: spec.services[1]: referenced service not found: "
+                  "\"default/mockz\"",
+                  "lanes.yaml:13:7: error: metadata.labels.swimlane-group: referenced lane "
+                  "group not found: \"other\"",
+                  "lanes.yaml:21:7: error: metadata.name: lane name \"Bad_Lane\" is not a "
+                  "valid subset name (RFC 1123 label)",
+                  "lanes.yaml:21:7: error: metadata.labels.swimlane-group: swimlane-group "
+                  "label is required: it names the lane's group",
+                  "lanes.yaml:23:9: error: metadata.name: invalid name \"Bad_Lane\" "
+                  "(lower-case letters, digits, '-' and '.'; at most 253 characters)",
+                  "lanes.yaml:24:7: error: spec.labelSelector: labelSelector is required: it "
+                  "selects the lane's workloads"));
 }
 
 TEST(Lanes, WeightedIngressBuildsOneSplitRule) {
@@ -173,10 +177,11 @@ spec:
     weight: 30
 )");
   EXPECT_THAT(m.errors(), IsEmpty());
-  EXPECT_THAT(m.warnings(),
-              ElementsAre("lanes.yaml:2:7: warning: spec.ingress.ingressRouting: lane ingress weights "
-                          "add up to 90, not 100: shares are weight/90 (Istio >= 1.15; older Istio "
-                          "and the ASM guide require 100)"));
+  EXPECT_THAT(
+      m.warnings(),
+      ElementsAre("lanes.yaml:2:7: warning: spec.ingress.ingressRouting: lane ingress weights "
+                  "add up to 90, not 100: shares are weight/90 (Istio >= 1.15; older Istio "
+                  "and the ASM guide require 100)"));
   const auto& rules = m.snap().gateways.at("istio-system/ingressgateway").rules;
   ASSERT_EQ(rules.size(), 1u);
   EXPECT_EQ(rules[0].name, "lane-group/mock");

@@ -13,9 +13,9 @@
 namespace laneproxy::config {
 namespace {
 
+using testing::compile_yaml;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-using testing::compile_yaml;
 using testing::temp_dir;
 
 std::vector<std::string> formatted(const diagnostics& diag) {
@@ -26,8 +26,7 @@ std::vector<std::string> formatted(const diagnostics& diag) {
 
 TEST(SourceLoader, SplitsDocumentsAndDropsEmptyOnes) {
   diagnostics diag;
-  const auto docs = split_documents(
-      {"a.yaml", "---\nkind: A\n---\n---\nkind: B\n---\n"}, diag);
+  const auto docs = split_documents({"a.yaml", "---\nkind: A\n---\n---\nkind: B\n---\n"}, diag);
   ASSERT_EQ(docs.size(), 2u);
   EXPECT_EQ(docs[0].index, 0);
   EXPECT_EQ(docs[1].index, 2);
@@ -63,9 +62,10 @@ TEST(SourceLoader, DocumentThatIsNotAMapping) {
 }
 
 TEST(SourceLoader, UnknownKindsAreNotedAndCounted) {
-  const auto m = compile_yaml("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n---\n"
-                              "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\n"
-                              "metadata: {name: y}\n");
+  const auto m = compile_yaml(
+      "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n---\n"
+      "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\n"
+      "metadata: {name: y}\n");
   EXPECT_THAT(m.messages(),
               ElementsAre("mesh.yaml:2:7: note: skipped ConfigMap (v1): not a kind laneproxy reads",
                           "mesh.yaml:6:7: note: skipped Gateway (gateway.networking.k8s.io/v1): "
@@ -112,9 +112,8 @@ TEST(SourceLoader, FolderWithoutYaml) {
   dir.write("readme.txt", "hello");
   diagnostics diag;
   EXPECT_TRUE(read_sources({dir.path().string()}, diag).empty());
-  EXPECT_THAT(formatted(diag),
-              ElementsAre(dir.path().string() +
-                          ": error: folder holds no YAML files (*.yaml, *.yml)"));
+  EXPECT_THAT(formatted(diag), ElementsAre(dir.path().string() +
+                                           ": error: folder holds no YAML files (*.yaml, *.yml)"));
 }
 
 TEST(SourceLoader, MissingPath) {
@@ -137,9 +136,7 @@ TEST(SourceLoader, BinaryFileIsRejected) {
 TEST(SourceLoader, HugeFileIsRejectedUnread) {
   temp_dir dir;
   const auto path = (dir.path() / "huge.yaml").string();
-  {
-    std::ofstream out(path);
-  }
+  { std::ofstream out(path); }
   std::filesystem::resize_file(path, 50u << 20);  // sparse: no 50 MB written
   diagnostics diag;
   EXPECT_TRUE(read_sources({path}, diag).empty());
@@ -149,7 +146,8 @@ TEST(SourceLoader, HugeFileIsRejectedUnread) {
 
 TEST(SourceLoader, ValidUtf8IsText) {
   temp_dir dir;
-  const auto path = dir.write("utf8.yaml", "# caf\xc3\xa9 \xe2\x9c\x93 \xf0\x9f\x9a\x80\nkind: X\n");
+  const auto path =
+      dir.write("utf8.yaml", "# caf\xc3\xa9 \xe2\x9c\x93 \xf0\x9f\x9a\x80\nkind: X\n");
   diagnostics diag;
   EXPECT_EQ(read_sources({path}, diag).size(), 1u);
   EXPECT_FALSE(diag.has_errors());

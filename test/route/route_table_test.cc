@@ -21,13 +21,14 @@ struct gateway_fixture {
     mesh = compile_yaml({{"apps.yaml", testing::mock_apps({"v1", "v2"})},
                          {"gw.yaml", testing::mock_gateway()},
                          {"lanes.yaml", testing::mock_lanes({"v1", "v2"})},
-                         {"vs.yaml", "apiVersion: networking.istio.io/v1\nkind: VirtualService\n"
-                                     "metadata: {name: vs, namespace: istio-system}\nspec:\n"
-                                     "  gateways: [ingressgateway]\n  hosts: " +
-                                         hosts + "\n  http:\n" + http}});
+                         {"vs.yaml",
+                          "apiVersion: networking.istio.io/v1\nkind: VirtualService\n"
+                          "metadata: {name: vs, namespace: istio-system}\nspec:\n"
+                          "  gateways: [ingressgateway]\n  hosts: " +
+                              hosts + "\n  http:\n" + http}});
     EXPECT_THAT(mesh.errors(), ::testing::IsEmpty());
-    table = std::make_unique<route_table>(
-        mesh.snap().gateways.at("istio-system/ingressgateway").rules);
+    table =
+        std::make_unique<route_table>(mesh.snap().gateways.at("istio-system/ingressgateway").rules);
   }
 
   std::string route(std::string_view target, const header_list& headers = {},
@@ -122,10 +123,9 @@ TEST(RouteTable, MethodAuthorityAndQueryParams) {
 }
 
 TEST(RouteTable, VirtualHostsByDomainPrecedence) {
-  const auto mesh = compile_yaml(
-      {{"apps.yaml", testing::mock_apps({"v1"})},
-       {"gw.yaml", testing::mock_gateway()},
-       {"vs.yaml", R"(apiVersion: networking.istio.io/v1
+  const auto mesh = compile_yaml({{"apps.yaml", testing::mock_apps({"v1"})},
+                                  {"gw.yaml", testing::mock_gateway()},
+                                  {"vs.yaml", R"(apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: {name: any, namespace: istio-system}
 spec:

@@ -45,7 +45,9 @@ TEST(WeightedPick, RelativeWeights) {
   EXPECT_EQ(pick_target(rule, ~std::uint64_t{0}), (~std::uint64_t{0} % 4) < 3 ? 0u : 1u);
 }
 
-TEST(WeightedPick, SingleTarget) { EXPECT_EQ(pick_target(rule_with({0}), 12345), 0u); }
+TEST(WeightedPick, SingleTarget) {
+  EXPECT_EQ(pick_target(rule_with({0}), 12345), 0u);
+}
 
 // 100,000 picks at 60:30:10 with a fixed seed: each lane's count lies within
 // 5 standard deviations of its binomial mean (a bound a fair pick fails with

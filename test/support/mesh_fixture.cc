@@ -18,9 +18,15 @@ std::vector<std::string> filtered(const config::diagnostics& diag, bool errors, 
 }
 }  // namespace
 
-std::vector<std::string> compiled_mesh::messages() const { return filtered(diag, true, true); }
-std::vector<std::string> compiled_mesh::errors() const { return filtered(diag, true, false); }
-std::vector<std::string> compiled_mesh::warnings() const { return filtered(diag, false, true); }
+std::vector<std::string> compiled_mesh::messages() const {
+  return filtered(diag, true, true);
+}
+std::vector<std::string> compiled_mesh::errors() const {
+  return filtered(diag, true, false);
+}
+std::vector<std::string> compiled_mesh::warnings() const {
+  return filtered(diag, false, true);
+}
 
 const config::mesh_snapshot& compiled_mesh::snap() const {
   static const config::mesh_snapshot empty;
@@ -36,7 +42,9 @@ compiled_mesh compile_yaml(const std::vector<std::pair<std::string, std::string>
   return out;
 }
 
-compiled_mesh compile_yaml(const std::string& text) { return compile_yaml({{"mesh.yaml", text}}); }
+compiled_mesh compile_yaml(const std::string& text) {
+  return compile_yaml({{"mesh.yaml", text}});
+}
 
 std::string mock_apps(const std::vector<std::string>& versions) {
   std::string out;
@@ -44,8 +52,7 @@ std::string mock_apps(const std::vector<std::string>& versions) {
       {"mocka", "http://mockb:8000/"}, {"mockb", "http://mockc:8000/"}, {"mockc", ""}};
   for (const auto& [app, upstream] : chain) {
     out += "---\napiVersion: v1\nkind: Service\nmetadata:\n  name: " + app +
-           "\nspec:\n  ports:\n  - port: 8000\n    name: http\n  selector:\n    app: " + app +
-           "\n";
+           "\nspec:\n  ports:\n  - port: 8000\n    name: http\n  selector:\n    app: " + app + "\n";
     for (const auto& v : versions) {
       out += "---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: " + app + "-" + v +
              "\nspec:\n  selector:\n    matchLabels:\n      app: " + app + "\n      version: " + v +
@@ -65,14 +72,16 @@ std::string mock_apps(const std::vector<std::string>& versions) {
 
 std::string mock_lanes(const std::vector<std::string>& versions, const std::string& group_extra) {
   std::string out =
-      "---\napiVersion: istio.alibabacloud.com/v1\nkind: ASMSwimLaneGroup\nmetadata:\n  name: mock\n"
+      "---\napiVersion: istio.alibabacloud.com/v1\nkind: ASMSwimLaneGroup\nmetadata:\n  name: "
+      "mock\n"
       "spec:\n  ingress:\n    gateway:\n      name: ingressgateway\n      namespace: istio-system\n"
       "      type: ASM\n  services:\n  - name: mocka\n    namespace: default\n"
       "  - name: mockb\n    namespace: default\n  - name: mockc\n    namespace: default\n" +
       group_extra;
   for (const auto& v : versions) {
-    out += "---\napiVersion: istio.alibabacloud.com/v1\nkind: ASMSwimLane\nmetadata:\n  name: " + v +
-           "\n  labels:\n    swimlane-group: mock\nspec:\n  labelSelector:\n    version: " + v + "\n";
+    out +=
+        "---\napiVersion: istio.alibabacloud.com/v1\nkind: ASMSwimLane\nmetadata:\n  name: " + v +
+        "\n  labels:\n    swimlane-group: mock\nspec:\n  labelSelector:\n    version: " + v + "\n";
   }
   return out;
 }
@@ -84,6 +93,8 @@ std::string mock_gateway() {
          "      protocol: HTTP\n    hosts:\n    - '*'\n";
 }
 
-std::string fixtures_dir() { return LANEPROXY_FIXTURES; }
+std::string fixtures_dir() {
+  return LANEPROXY_FIXTURES;
+}
 
 }  // namespace laneproxy::testing
