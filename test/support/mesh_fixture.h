@@ -29,8 +29,8 @@ compiled_mesh compile_yaml(const std::string& text);  // one file named "mesh.ya
 // A Service + Deployments of the guide's chain (mocka, mockb, mockc) in
 // namespace default for each version given, e.g. {"v1", "v2"}.
 std::string mock_apps(const std::vector<std::string>& versions);
-// ASMSwimLaneGroup "mock" (strict unless `permissive_extra` holds the
-// permissive settings, indented for `spec:`) plus one ASMSwimLane per version.
+// ASMSwimLaneGroup "mock" (strict unless `group_extra` adds settings such as
+// the permissive ones, indented for `spec:`) plus one ASMSwimLane per version.
 std::string mock_lanes(const std::vector<std::string>& versions,
                        const std::string& group_extra = "");
 // The guide's Gateway in istio-system.
