@@ -1,10 +1,10 @@
 #include "config/mesh_compiler.h"
 
 #include <algorithm>
-#include <cctype>
 #include <cstdio>
 #include <set>
 
+#include "config/ascii.h"
 #include "config/resource_decoder.h"
 #include "config/route_compiler.h"
 
@@ -21,7 +21,7 @@ bool selects(const label_map& selector, const label_map& labels) {
 std::string host_to_service_key(std::string_view host, std::string_view from_ns) {
   std::string h(host);
   if (const auto colon = h.rfind(':'); colon != std::string::npos) h.resize(colon);
-  for (char& c : h) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  h = ascii_lower(h);
   if (!h.empty() && h.back() == '.') h.pop_back();
   for (std::string_view suffix : {".svc.cluster.local", ".svc"}) {
     if (h.size() > suffix.size() &&
@@ -143,12 +143,8 @@ void add_lane_groups(const mesh_documents& docs, mesh_snapshot& snap, diagnostic
     lane_group_info info;
     info.name = g.meta.name;
     info.permissive = g.permissive;
-    info.route_header = g.route_header.empty() ? "x-asm-prefer-tag" : g.route_header;
-    for (char& c : info.route_header)
-      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    info.trace_header = g.trace_header;
-    for (char& c : info.trace_header)
-      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    info.route_header = ascii_lower(g.route_header.empty() ? "x-asm-prefer-tag" : g.route_header);
+    info.trace_header = ascii_lower(g.trace_header);
     info.fallback_target = g.fallback_target;
     for (const auto& ref : g.services) {
       const std::string key = ref.name + "." + ref.ns;

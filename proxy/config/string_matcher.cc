@@ -1,18 +1,8 @@
 #include "config/string_matcher.h"
 
-#include <algorithm>
-#include <cctype>
+#include "config/ascii.h"
 
 namespace laneproxy::config {
-
-namespace {
-bool equal_nocase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
-}  // namespace
 
 string_matcher::string_matcher(const string_match& m, bool ignore_case)
     : spec_(m), ignore_case_(ignore_case) {
@@ -27,10 +17,10 @@ string_matcher::string_matcher(const string_match& m, bool ignore_case)
 bool string_matcher::matches(std::string_view value) const {
   switch (spec_.type) {
     case string_match::kind::exact:
-      return ignore_case_ ? equal_nocase(value, spec_.value) : value == spec_.value;
+      return ignore_case_ ? ascii_iequals(value, spec_.value) : value == spec_.value;
     case string_match::kind::prefix:
       if (value.size() < spec_.value.size()) return false;
-      return ignore_case_ ? equal_nocase(value.substr(0, spec_.value.size()), spec_.value)
+      return ignore_case_ ? ascii_iequals(value.substr(0, spec_.value.size()), spec_.value)
                           : value.substr(0, spec_.value.size()) == spec_.value;
     case string_match::kind::regex:
       return regex_->ok() && RE2::FullMatch(re2::StringPiece(value.data(), value.size()), *regex_);

@@ -1,11 +1,11 @@
 // VirtualService: the fields of an http rule, checked as Istio's webhook does.
 #include <algorithm>
-#include <cctype>
 #include <charconv>
 #include <set>
 
 #include <re2/re2.h>
 
+#include "config/ascii.h"
 #include "config/field_rules.h"
 #include "config/resource_decoder.h"
 
@@ -32,11 +32,7 @@ header_conditions decode_header_conditions(const yaml_field& f, bool query) {
       value.error("prefix is not supported for query parameter matches (use exact or regex)");
     }
     // HTTP header names are case-insensitive: store them as Envoy sees them.
-    std::string key = name;
-    if (!query) {
-      for (char& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    }
-    if (m || presence) out[key] = m;
+    if (m || presence) out[query ? name : ascii_lower(name)] = m;
   });
   return out;
 }

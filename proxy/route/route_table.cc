@@ -1,17 +1,12 @@
 #include "route/route_table.h"
 
 #include <algorithm>
-#include <cctype>
+
+#include "config/ascii.h"
 
 namespace laneproxy::route {
 
 namespace {
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 // Finds `name` in a query string ("a=1&b=2"); a name without "=" has value "".
 std::optional<std::string_view> query_param(std::string_view query, std::string_view name) {
@@ -83,13 +78,13 @@ route_table::route_table(const std::vector<config::route_rule>& rules) {
         any_.push_back(&rule);
         has_any_ = true;
       } else if (host.size() > 1 && host[0] == '*') {
-        const std::string suffix = lower(host.substr(1));  // ".example.com"
+        const std::string suffix = config::ascii_lower(host.substr(1));  // ".example.com"
         auto it = std::find_if(suffix_.begin(), suffix_.end(),
                                [&](const auto& e) { return e.first == suffix; });
         if (it == suffix_.end()) it = suffix_.insert(suffix_.end(), {suffix, {}});
         it->second.push_back(&rule);
       } else {
-        exact_[lower(host)].push_back(&rule);
+        exact_[config::ascii_lower(host)].push_back(&rule);
       }
     }
   }
@@ -102,10 +97,7 @@ const route_table::rule_list* route_table::find_virtual_host(std::string_view au
   // DNS names are at most 253 characters: longer ones can only hit "*".
   char buf[256];
   if (raw.size() > sizeof buf) return has_any_ ? &any_ : nullptr;
-  for (std::size_t i = 0; i < raw.size(); ++i) {
-    const char c = raw[i];
-    buf[i] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : c;
-  }
+  for (std::size_t i = 0; i < raw.size(); ++i) buf[i] = config::ascii_lower(raw[i]);
   const std::string_view host(buf, raw.size());
   if (const auto it = exact_.find(host); it != exact_.end()) return &it->second;
   for (const auto& [suffix, list] : suffix_) {
