@@ -152,6 +152,12 @@ std::optional<std::chrono::nanoseconds> decode_min_duration(const yaml_field& f,
   return d;
 }
 
+std::string weight_sum_warning(std::uint64_t sum) {
+  const std::string n = std::to_string(sum);
+  return "add up to " + n + ", not 100: shares are weight/" + n +
+         " (Istio >= 1.15; older Istio and the ASM guide require 100)";
+}
+
 void check_percent(const yaml_field& f) {
   if (!f.expect_map()) return;
   f.check_keys({"value"});

@@ -3,6 +3,7 @@
 // validating webhook check them.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -36,6 +37,11 @@ label_map decode_labels(const yaml_field& f);
 
 // A duration that must be at least 1ms when given (0 allowed when `allow_zero`).
 std::optional<std::chrono::nanoseconds> decode_min_duration(const yaml_field& f, bool allow_zero);
+
+// The text after "weights " in the warning for weights whose sum is not 100:
+// valid (relative weights, Istio >= 1.15), but the ASM guide and older Istio
+// require 100, so the warning states the shares that result.
+std::string weight_sum_warning(std::uint64_t sum);
 
 // A percentage `{value: double}` in [0, 100].
 void check_percent(const yaml_field& f);

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "config/field_rules.h"
+
 namespace laneproxy::config {
 
 namespace {
@@ -214,9 +216,7 @@ class route_builder {
                     "lane ingress weights add up to 0: at least one lane needs a weight > 0");
       } else if (rule.targets.size() > 1 && rule.total_weight != 100) {
         diag_.warning(g.meta.where, "spec.ingress.ingressRouting",
-                      "lane ingress weights add up to " + std::to_string(rule.total_weight) +
-                          ", not 100: shares are weight/" + std::to_string(rule.total_weight) +
-                          " (Istio >= 1.15; older Istio and the ASM guide require 100)");
+                      "lane ingress weights " + weight_sum_warning(rule.total_weight));
       }
       gw.rules.push_back(std::move(rule));
     } else if (g.routing_strategy == "rule_based" || g.routing_strategy.empty()) {

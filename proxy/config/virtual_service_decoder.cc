@@ -227,8 +227,7 @@ void check_weights(const yaml_field& f, const http_route& rule) {
     f.error("weights add up to 0: at least one of " + std::to_string(rule.route.size()) +
             " destinations needs a weight > 0");
   } else if (any_given && sum != 100) {
-    f.warning("weights add up to " + std::to_string(sum) + ", not 100: shares are weight/" +
-              std::to_string(sum) + " (Istio >= 1.15; older Istio and the ASM guide require 100)");
+    f.warning("weights " + weight_sum_warning(static_cast<std::uint64_t>(sum)));
   }
 }
 
