@@ -193,7 +193,7 @@ spec:
   EXPECT_TRUE(rules[0].matches.at(0).uri->matches("/mock"));
 }
 
-TEST(Lanes, RuleBasedIngressBuildsARulePerOnlineLaneRule) {
+TEST(Lanes, RuleBasedIngressReportsAnUnknownHost) {
   const auto m = lanes({"v1", "v2"}, testing::mock_lanes({}) + R"(---
 apiVersion: istio.alibabacloud.com/v1
 kind: ASMSwimLane
@@ -227,7 +227,7 @@ spec:
                           "referenced host not found: \"mockz.default.svc.cluster.local\""));
 }
 
-TEST(Lanes, RuleBasedIngressRoutesToTheLane) {
+TEST(Lanes, RuleBasedIngressRoutesOnlineRulesToTheLane) {
   const auto m = lanes({"v1", "v2"}, testing::mock_lanes({}) + R"(---
 apiVersion: istio.alibabacloud.com/v1
 kind: ASMSwimLane
@@ -238,6 +238,10 @@ spec:
   - name: r2
     online: true
     match: {uri: {exact: /mock}}
+    route: {destination: {host: mocka.default.svc.cluster.local}}
+  - name: draft
+    online: false
+    match: {uri: {exact: /draft}}
     route: {destination: {host: mocka.default.svc.cluster.local}}
 )");
   EXPECT_THAT(m.errors(), IsEmpty());
