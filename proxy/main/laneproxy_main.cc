@@ -3,13 +3,15 @@
 #include <string>
 #include <vector>
 
+#include "cli/run_command.h"
 #include "cli/validate_command.h"
 
 namespace {
 constexpr const char* usage =
     "usage: laneproxy COMMAND [ARGS]\n"
     "commands:\n"
-    "  validate PATH...   check mesh YAML files or folders\n";
+    "  validate PATH...      check mesh YAML files or folders\n"
+    "  run --config FILE     run a gateway and/or sidecar from a bootstrap file\n";
 }
 
 int main(int argc, char** argv) {
@@ -19,6 +21,7 @@ int main(int argc, char** argv) {
   }
   const std::string command = argv[1];
   std::vector<std::string> args(argv + 2, argv + argc);
+  if (command == "run") return laneproxy::cli::run_command(args, std::cout, std::cerr);
   if (command == "validate") return laneproxy::cli::validate_command(args, std::cout, std::cerr);
   if (command == "-h" || command == "--help" || command == "help") {
     std::cout << usage;

@@ -1,0 +1,136 @@
+#include "cli/run_command.h"
+
+#include <csignal>
+#include <optional>
+#include <thread>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+
+#include "config/bootstrap.h"
+#include "config/mesh_compiler.h"
+#include "config/source_loader.h"
+#include "dataplane/proxy_config.h"
+#include "net/proxy_server.h"
+
+namespace laneproxy::cli {
+
+namespace {
+constexpr const char* usage =
+    "usage: laneproxy run --config FILE [--concurrency N]\n"
+    "  Runs the gateway and/or sidecar listeners a bootstrap file names\n"
+    "  (see config/bootstrap/). Stops on SIGINT or SIGTERM.\n";
+
+std::string_view role_name(dataplane::listener_role role) {
+  switch (role) {
+    case dataplane::listener_role::gateway:
+      return "gateway";
+    case dataplane::listener_role::sidecar_inbound:
+      return "inbound";
+    case dataplane::listener_role::sidecar_outbound:
+      return "outbound";
+    case dataplane::listener_role::admin:
+      return "admin";
+  }
+  return "?";
+}
+
+net::admin_response admin(net::shared_state& shared, std::string_view target) {
+  const auto path = target.substr(0, target.find('?'));
+  if (path == "/ready" || path == "/healthz/ready") {
+    if (shared.draining.load()) return {503, "text/plain", "DRAINING\n"};
+    return {200, "text/plain", "LIVE\n"};
+  }
+  return {404, "text/plain", "not found\n"};
+}
+}  // namespace
+
+int run_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  std::string file;
+  unsigned concurrency = 0;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const auto& a = args[i];
+    if (a == "-h" || a == "--help") {
+      out << usage;
+      return 0;
+    }
+    const bool has_value = i + 1 < args.size();
+    if (a == "--config" && has_value) {
+      file = args[++i];
+    } else if (a == "--concurrency" && has_value) {
+      try {
+        const int n = std::stoi(args[++i]);
+        if (n < 1 || n > 256) throw std::out_of_range("concurrency");
+        concurrency = static_cast<unsigned>(n);
+      } catch (const std::exception&) {
+        err << "laneproxy run: --concurrency takes a number from 1 to 256\n";
+        return 2;
+      }
+    } else {
+      err << "laneproxy run: unexpected argument \"" << a << "\"\n" << usage;
+      return 2;
+    }
+  }
+  if (file.empty()) {
+    err << "laneproxy run: --config FILE is required\n" << usage;
+    return 2;
+  }
+
+  config::diagnostics diag;
+  auto boot = config::load_bootstrap(file, diag);
+  std::shared_ptr<const config::mesh_snapshot> mesh;
+  if (boot) {
+    const auto sources = config::read_sources(boot->mesh, diag);
+    mesh = config::load_mesh(sources, diag).snapshot;
+    if (mesh) config::resolve_bootstrap(*boot, *mesh, diag);
+  }
+  for (const auto& d : diag.sorted()) {
+    if (d.level != config::severity::note) err << config::format(d) << "\n";
+  }
+  if (diag.has_errors() || !mesh) return 1;
+
+  if (concurrency == 0) concurrency = boot->concurrency;
+  if (concurrency == 0) concurrency = std::max(1u, std::thread::hardware_concurrency());
+  auto proxy = std::make_shared<const dataplane::proxy_config>(mesh, *boot);
+  net::proxy_server server(concurrency, proxy);
+  server.set_admin([&shared = server.shared()](std::string_view, std::string_view target) {
+    return admin(shared, target);
+  });
+
+  std::vector<std::pair<dataplane::listener_role, config::socket_address>> listeners;
+  if (boot->gateway)
+    listeners.emplace_back(dataplane::listener_role::gateway, boot->gateway->listen);
+  if (boot->sidecar) {
+    listeners.emplace_back(dataplane::listener_role::sidecar_inbound, boot->sidecar->inbound);
+    if (boot->sidecar->outbound) {
+      listeners.emplace_back(dataplane::listener_role::sidecar_outbound, *boot->sidecar->outbound);
+    }
+  }
+  if (boot->admin) listeners.emplace_back(dataplane::listener_role::admin, *boot->admin);
+  try {
+    for (const auto& [role, address] : listeners) {
+      const auto bound = server.listen(role, address);
+      out << "laneproxy: " << role_name(role) << " listening on " << bound << "\n";
+    }
+  } catch (const std::system_error& e) {
+    err << "laneproxy run: " << e.what() << "\n";
+    return 1;
+  }
+
+  // Signals are taken by a context of their own on this thread, so the
+  // workers never see them.
+  boost::asio::io_context signals_context;
+  boost::asio::signal_set signals(signals_context, SIGINT, SIGTERM);
+  std::signal(SIGPIPE, SIG_IGN);
+  server.start();
+  out << "laneproxy: ready (" << concurrency << " workers, mesh " << mesh->version << ")\n"
+      << std::flush;
+  signals.async_wait([](const boost::system::error_code&, int) {});
+  signals_context.run();
+  out << "laneproxy: stopping\n" << std::flush;
+  server.shutdown(boot->timeouts.drain);
+  server.join();
+  return 0;
+}
+
+}  // namespace laneproxy::cli

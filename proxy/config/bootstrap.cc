@@ -1,0 +1,287 @@
+#include "config/bootstrap.h"
+
+#include <arpa/inet.h>
+
+#include <charconv>
+#include <filesystem>
+
+#include "config/source_loader.h"
+#include "config/yaml_field.h"
+
+namespace laneproxy::config {
+
+std::string socket_address::text() const {
+  const bool v6 = ip.find(':') != std::string::npos;
+  return (v6 ? "[" + ip + "]" : ip) + ":" + std::to_string(port);
+}
+
+std::optional<socket_address> parse_socket_address(std::string_view text) {
+  std::string_view host, port;
+  if (text.starts_with('[')) {
+    const auto close = text.find("]:");
+    if (close == std::string_view::npos) return std::nullopt;
+    host = text.substr(1, close - 1);
+    port = text.substr(close + 2);
+  } else {
+    const auto colon = text.rfind(':');
+    if (colon == std::string_view::npos) return std::nullopt;
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+  }
+  // inet_pton only reads the literal: the config side never resolves names.
+  unsigned char buf[16];
+  const std::string h(host);
+  const int family = h.find(':') == std::string::npos ? AF_INET : AF_INET6;
+  if (inet_pton(family, h.c_str(), buf) != 1) return std::nullopt;
+  unsigned value = 0;
+  const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+  if (ec != std::errc{} || end != port.data() + port.size() || port.empty() || value > 65535) {
+    return std::nullopt;
+  }
+  socket_address out;
+  out.ip = h;
+  out.port = static_cast<std::uint16_t>(value);
+  return out;
+}
+
+namespace {
+
+std::optional<socket_address> decode_address(const yaml_field& f, bool allow_port_zero = true) {
+  const auto text = f.string();
+  if (!text) return std::nullopt;
+  auto addr = parse_socket_address(*text);
+  if (!addr) {
+    f.error("expected IP:PORT with an IP literal (\"127.0.0.1:8080\", \"[::1]:8080\"), got \"" +
+            *text + "\"");
+    return std::nullopt;
+  }
+  if (!allow_port_zero && addr->port == 0) {
+    f.error("port 0 is not an address to send to");
+    return std::nullopt;
+  }
+  addr->where = f.mark();
+  return addr;
+}
+
+std::optional<socket_address> require_address(const yaml_field& parent, std::string_view key) {
+  const auto f = parent[key];
+  if (!f.present()) {
+    parent.error_at(key, std::string(key) + " is required");
+    return std::nullopt;
+  }
+  return decode_address(f);
+}
+
+std::vector<socket_address> decode_address_list(const yaml_field& f) {
+  std::vector<socket_address> out;
+  f.for_each([&](const yaml_field& item) {
+    if (auto a = decode_address(item, false)) out.push_back(std::move(*a));
+  });
+  if (out.empty() && f.is_sequence()) f.error("an endpoint list must not be empty");
+  return out;
+}
+
+std::chrono::milliseconds millis(std::chrono::nanoseconds d) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(d);
+}
+
+void decode_timeouts(const yaml_field& f, proxy_timeouts& t) {
+  if (!f.expect_map()) return;
+  f.check_keys({"connect", "requestHeaders", "idle", "drain"});
+  const auto set = [&](std::string_view key, std::chrono::milliseconds& out) {
+    const auto d = f[key].duration();
+    if (!d) return;
+    if (*d < std::chrono::milliseconds(1)) {
+      f[key].error("must be at least 1ms");
+      return;
+    }
+    out = millis(*d);
+  };
+  set("connect", t.connect);
+  set("requestHeaders", t.request_headers);
+  set("idle", t.idle);
+  set("drain", t.drain);
+}
+
+void decode_limits(const yaml_field& f, proxy_limits& l) {
+  if (!f.expect_map()) return;
+  f.check_keys({"maxRequestHeadersKb", "maxResponseHeadersKb", "idleConnectionsPerEndpoint",
+                "maxDownstreamConnections", "traceEntries", "traceTtl"});
+  const auto kb = [&](std::string_view key, std::uint32_t& out) {
+    if (auto v = f[key].integer(1, 8192)) out = static_cast<std::uint32_t>(*v * 1024);
+  };
+  const auto count = [&](std::string_view key, std::uint32_t& out, std::int64_t min) {
+    if (auto v = f[key].integer(min, 10'000'000)) out = static_cast<std::uint32_t>(*v);
+  };
+  kb("maxRequestHeadersKb", l.max_request_header_bytes);
+  kb("maxResponseHeadersKb", l.max_response_header_bytes);
+  count("idleConnectionsPerEndpoint", l.idle_connections_per_endpoint, 0);
+  count("maxDownstreamConnections", l.max_downstream_connections, 1);
+  count("traceEntries", l.trace_entries, 1);
+  if (auto d = f["traceTtl"].duration()) {
+    if (*d < std::chrono::milliseconds(1)) {
+      f["traceTtl"].error("must be at least 1ms");
+    } else {
+      l.trace_ttl = millis(*d);
+    }
+  }
+}
+
+std::optional<gateway_listener> decode_gateway(const yaml_field& f) {
+  if (!f.expect_map()) return std::nullopt;
+  f.check_keys({"name", "listen"});
+  gateway_listener g;
+  g.where = f.mark();
+  g.gateway = f["name"].require_string().value_or("");
+  auto listen = require_address(f, "listen");
+  if (!listen || g.gateway.empty()) return std::nullopt;
+  g.listen = *listen;
+  return g;
+}
+
+std::optional<sidecar_listeners> decode_sidecar(const yaml_field& f) {
+  if (!f.expect_map()) return std::nullopt;
+  f.check_keys({"workload", "namespace", "labels", "inbound", "app", "outbound"});
+  sidecar_listeners s;
+  s.where = f.mark();
+  s.workload = f["workload"].require_string().value_or("");
+  s.ns = f["namespace"].string().value_or("default");
+  s.labels = f["labels"].string_map();
+  auto inbound = require_address(f, "inbound");
+  auto app = require_address(f, "app");
+  if (app && app->port == 0) {
+    f["app"].error("port 0 is not an address to send to");
+    app.reset();
+  }
+  if (f["outbound"].present()) {
+    s.outbound = decode_address(f["outbound"]);
+    if (!s.outbound) return std::nullopt;
+  }
+  if (!inbound || !app || s.workload.empty()) return std::nullopt;
+  s.inbound = *inbound;
+  s.app = *app;
+  return s;
+}
+
+std::vector<service_endpoints> decode_endpoints(const yaml_field& f) {
+  std::vector<service_endpoints> out;
+  f.for_each_entry([&](const std::string& host, const yaml_field& value) {
+    service_endpoints e;
+    e.host = host;
+    e.where = value.mark();
+    if (value.is_sequence()) {
+      e.plain = decode_address_list(value);
+    } else if (value.is_map()) {
+      value.for_each_entry([&](const std::string& subset, const yaml_field& list) {
+        if (!list.is_sequence()) {
+          list.error("expected a list of IP:PORT");
+          return;
+        }
+        e.by_subset[subset] = decode_address_list(list);
+      });
+    } else {
+      value.error("expected a list of IP:PORT, or a mapping of subset (lane) to such lists");
+      return;
+    }
+    out.push_back(std::move(e));
+  });
+  return out;
+}
+
+}  // namespace
+
+std::optional<bootstrap> parse_bootstrap(const std::string& file, const std::string& text,
+                                         diagnostics& diag) {
+  const auto errors_before = diag.error_count();
+  const auto docs = split_documents(source_file{file, text}, diag);
+  if (diag.error_count() > errors_before) return std::nullopt;
+  if (docs.size() != 1) {
+    diag.error({file, 0, 0}, "", "a bootstrap is one YAML document");
+    return std::nullopt;
+  }
+  const yaml_field root(docs.front().root, "", file, diag);
+  root.check_keys(
+      {"mesh", "admin", "concurrency", "gateway", "sidecar", "endpoints", "timeouts", "limits"});
+
+  bootstrap boot;
+  boot.file = file;
+  const auto base = std::filesystem::path(file).parent_path();
+  const auto add_mesh = [&](const std::string& p) {
+    boot.mesh.push_back(std::filesystem::path(p).is_absolute() ? p : (base / p).string());
+  };
+  const auto mesh = root["mesh"];
+  if (!mesh.present()) {
+    root.error_at("mesh", "mesh is required (the folder of mesh YAML)");
+  } else if (mesh.is_sequence()) {
+    mesh.for_each([&](const yaml_field& item) {
+      if (auto p = item.string()) add_mesh(*p);
+    });
+  } else if (auto p = mesh.string()) {
+    add_mesh(*p);
+  }
+  if (root["admin"].present()) boot.admin = decode_address(root["admin"]);
+  if (auto c = root["concurrency"].integer(1, 256)) boot.concurrency = static_cast<unsigned>(*c);
+  if (root["gateway"].present()) boot.gateway = decode_gateway(root["gateway"]);
+  if (root["sidecar"].present()) boot.sidecar = decode_sidecar(root["sidecar"]);
+  if (!root["gateway"].present() && !root["sidecar"].present()) {
+    root.error("nothing to serve: give a gateway, a sidecar, or both");
+  }
+  boot.endpoints = decode_endpoints(root["endpoints"]);
+  decode_timeouts(root["timeouts"], boot.timeouts);
+  decode_limits(root["limits"], boot.limits);
+  if (diag.error_count() > errors_before) return std::nullopt;
+  return boot;
+}
+
+std::optional<bootstrap> load_bootstrap(const std::string& file, diagnostics& diag) {
+  const auto sources = read_sources({file}, diag);
+  if (sources.size() != 1) return std::nullopt;
+  return parse_bootstrap(file, sources.front().text, diag);
+}
+
+void resolve_bootstrap(bootstrap& boot, const mesh_snapshot& mesh, diagnostics& diag) {
+  if (boot.gateway) {
+    auto& g = boot.gateway->gateway;
+    if (g.find('/') == std::string::npos) {
+      std::vector<std::string> found;
+      for (const auto& [key, gw] : mesh.gateways) {
+        if (gw.name == g) found.push_back(key);
+      }
+      if (found.size() == 1) g = found.front();
+      if (found.size() > 1) {
+        diag.error(boot.gateway->where, "gateway.name",
+                   "Gateway \"" + g + "\" exists in several namespaces: write namespace/name");
+      }
+    }
+    if (!mesh.gateways.contains(g)) {
+      diag.error(boot.gateway->where, "gateway.name", "no Gateway \"" + g + "\" in the mesh");
+    }
+  }
+  if (boot.sidecar) {
+    auto& s = *boot.sidecar;
+    const auto w = mesh.workloads.find(s.workload + "." + s.ns);
+    if (w == mesh.workloads.end()) {
+      diag.error(s.where, "sidecar.workload",
+                 "no Deployment \"" + s.workload + "\" in namespace \"" + s.ns + "\"");
+    } else if (s.labels.empty()) {
+      s.labels = w->second.labels;
+    }
+  }
+  for (auto& e : boot.endpoints) {
+    const std::string path = "endpoints." + e.host;
+    const auto* svc = mesh.resolve_host(e.host, "default");
+    if (!svc) {
+      diag.error(e.where, path, "no Service \"" + e.host + "\" in the mesh");
+      continue;
+    }
+    e.service = svc->key();
+    for (const auto& [subset, list] : e.by_subset) {
+      if (!svc->subsets.contains(subset)) {
+        diag.error(e.where, path + "." + subset,
+                   "service " + e.service + " has no subset or lane \"" + subset + "\"");
+      }
+    }
+  }
+}
+
+}  // namespace laneproxy::config

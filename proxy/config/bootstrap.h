@@ -1,0 +1,103 @@
+// The bootstrap of one `laneproxy run` process: which mesh folder it reads,
+// which listeners it opens in which role, and where each service's endpoints
+// are per lane (the stand-in for the Kubernetes endpoints API).
+//
+// Read from YAML on the config side (load_bootstrap) and cross-checked
+// against the compiled mesh (check_bootstrap); the data plane only ever sees
+// the plain structs below.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/diagnostics.h"
+#include "config/mesh_snapshot.h"
+#include "config/resources.h"
+
+namespace laneproxy::config {
+
+// An IP literal and a port ("127.0.0.1:8080", "[::1]:8080"). Port 0 asks the
+// kernel for a free port (tests).
+struct socket_address {
+  std::string ip;
+  std::uint16_t port = 0;
+  source_mark where;
+  std::string text() const;
+};
+
+// Parses "IP:PORT" ("[IPv6]:PORT"); nullopt when malformed.
+std::optional<socket_address> parse_socket_address(std::string_view text);
+
+struct gateway_listener {
+  std::string gateway;  // the Gateway served: "namespace/name" once resolved
+  socket_address listen;
+  source_mark where;
+};
+
+struct sidecar_listeners {
+  std::string workload, ns;                // the Deployment this sidecar belongs to
+  label_map labels;                        // the pod's labels: they decide the sidecar's own lane
+  socket_address inbound;                  // where other pods' sidecars reach this pod
+  socket_address app;                      // the local application
+  std::optional<socket_address> outbound;  // where the app sends its calls (HTTP_PROXY)
+  source_mark where;
+};
+
+// One service's endpoints: per subset (lane) and, for services without
+// subsets, as one plain list.
+struct service_endpoints {
+  std::string host;     // as written: "mocka", "mocka.default", ...
+  std::string service;  // the service key ("mocka.default"), set by resolve_bootstrap
+  std::map<std::string, std::vector<socket_address>> by_subset;
+  std::vector<socket_address> plain;
+  source_mark where;
+};
+
+struct proxy_timeouts {
+  std::chrono::milliseconds connect{1000};           // upstream TCP connect
+  std::chrono::milliseconds request_headers{10000};  // a request's header, from its first byte
+  std::chrono::milliseconds idle{300000};            // a connection or stream with no progress
+  std::chrono::milliseconds drain{5000};             // in-flight requests on shutdown
+};
+
+struct proxy_limits {
+  std::uint32_t max_request_header_bytes = 60 * 1024;  // Envoy's default; 431 above it
+  std::uint32_t max_response_header_bytes = 60 * 1024;
+  std::uint32_t idle_connections_per_endpoint = 64;
+  std::uint32_t max_downstream_connections = 10000;
+  std::uint32_t trace_entries = 100000;        // permissive trace-id memory
+  std::chrono::milliseconds trace_ttl{60000};  // how long a trace id keeps its lane
+};
+
+struct bootstrap {
+  std::string file;
+  std::vector<std::string> mesh;  // files or folders, resolved against the bootstrap's folder
+  std::optional<socket_address> admin;
+  std::optional<gateway_listener> gateway;
+  std::optional<sidecar_listeners> sidecar;
+  std::vector<service_endpoints> endpoints;
+  proxy_timeouts timeouts;
+  proxy_limits limits;
+  unsigned concurrency = 0;  // 0: one worker per core
+};
+
+// Reads a bootstrap file. Every problem is reported with file, line and
+// field; nullopt when any error was found.
+std::optional<bootstrap> load_bootstrap(const std::string& file, diagnostics& diag);
+// The same from text in memory (`file` names it in diagnostics and anchors
+// relative mesh paths).
+std::optional<bootstrap> parse_bootstrap(const std::string& file, const std::string& text,
+                                         diagnostics& diag);
+
+// Binds the bootstrap to a compiled mesh and reports what does not fit: the
+// gateway becomes "namespace/name" (a bare name must be unique), the
+// sidecar's labels default to its Deployment's pod labels, every endpoint
+// host becomes a service key and its subsets must exist. Errors and
+// warnings go to `diag`; the caller must not run a bootstrap with errors.
+void resolve_bootstrap(bootstrap& boot, const mesh_snapshot& mesh, diagnostics& diag);
+
+}  // namespace laneproxy::config

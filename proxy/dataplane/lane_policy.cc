@@ -1,0 +1,104 @@
+#include "dataplane/lane_policy.h"
+
+#include <algorithm>
+
+namespace laneproxy::dataplane {
+
+namespace {
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+}  // namespace
+
+std::optional<std::string_view> lane_name(const config::mesh_snapshot& mesh,
+                                          const config::lane_group_info& group,
+                                          std::string_view value) {
+  if (value.empty() || value.find_first_of("\r\n,") != std::string_view::npos) return std::nullopt;
+  const auto lane = mesh.lanes.find(std::string(value));
+  if (lane == mesh.lanes.end() || lane->second.group != group.name) return std::nullopt;
+  return value;
+}
+
+std::optional<std::string_view> baggage_member(std::string_view baggage, std::string_view key) {
+  while (!baggage.empty()) {
+    const auto comma = baggage.find(',');
+    auto member = baggage.substr(0, comma);
+    baggage = comma == std::string_view::npos ? std::string_view{} : baggage.substr(comma + 1);
+    member = member.substr(0, member.find(';'));  // properties do not belong to the value
+    const auto eq = member.find('=');
+    if (eq == std::string_view::npos) continue;
+    if (trim(member.substr(0, eq)) == key) return trim(member.substr(eq + 1));
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> lane_policy::carried_lane(const config::lane_group_info& group,
+                                                     const route::request_view& req) const {
+  if (auto h = req.header(group.route_header)) {
+    if (auto lane = lane_name(config_.mesh(), group, *h)) return std::string(*lane);
+  }
+  if (auto b = req.header("baggage")) {
+    if (auto v = baggage_member(*b, group.route_header)) {
+      if (auto lane = lane_name(config_.mesh(), group, *v)) return std::string(*lane);
+    }
+  }
+  return std::nullopt;
+}
+
+std::string lane_policy::inbound_lane(const route::request_view& req,
+                                      trace_lane_table::clock::time_point now) const {
+  const auto& me = config_.sidecar();
+  if (!me || !me->group) return {};
+  const auto& group = *me->group;
+  std::string lane = carried_lane(group, req).value_or(me->lane);
+  if (group.permissive && traces_ && !group.trace_header.empty() && !lane.empty()) {
+    if (auto trace = req.header(group.trace_header); trace && !trace->empty()) {
+      traces_->remember(*trace, lane, now);
+    }
+  }
+  return lane;
+}
+
+std::string lane_policy::outbound_lane(const config::lane_group_info& group,
+                                       const route::request_view& req,
+                                       trace_lane_table::clock::time_point now) const {
+  const auto& me = config_.sidecar();
+  if (!group.permissive) {
+    // Strict: the app forwards nothing, so the sidecar's own lane decides.
+    if (me && me->group == &group && !me->lane.empty()) return me->lane;
+    return carried_lane(group, req).value_or("");
+  }
+  if (auto h = req.header(group.route_header)) {
+    if (auto lane = lane_name(config_.mesh(), group, *h)) return std::string(*lane);
+  }
+  if (traces_ && !group.trace_header.empty()) {
+    if (auto trace = req.header(group.trace_header); trace && !trace->empty()) {
+      if (auto lane = traces_->lookup(*trace, now)) return *lane;
+    }
+  }
+  if (auto b = req.header("baggage")) {
+    if (auto v = baggage_member(*b, group.route_header)) {
+      if (auto lane = lane_name(config_.mesh(), group, *v)) return std::string(*lane);
+    }
+  }
+  return {};
+}
+
+std::optional<std::string> lane_policy::serving_lane(const service_view& service,
+                                                     const std::string& lane) const {
+  if (!lane.empty() && service.endpoints(lane)) return lane;
+  const auto* group = service.group;
+  if (!group || !group->permissive) return std::nullopt;
+  if (const auto it = group->service_fallback.find(service.info->key());
+      it != group->service_fallback.end() && service.endpoints(it->second)) {
+    return it->second;
+  }
+  if (!group->fallback_target.empty() && service.endpoints(group->fallback_target)) {
+    return group->fallback_target;
+  }
+  return std::nullopt;
+}
+
+}  // namespace laneproxy::dataplane

@@ -1,0 +1,59 @@
+#include "dataplane/local_reply.h"
+
+namespace laneproxy::dataplane {
+
+local_reply reply_for(response_flag flag) {
+  switch (flag) {
+    case response_flag::no_route:
+      return {404, ""};
+    case response_flag::no_cluster:
+      return {503, ""};
+    case response_flag::no_healthy_upstream:
+      return {503, "no healthy upstream"};
+    case response_flag::upstream_connect_failure:
+      return {503,
+              "upstream connect error or disconnect/reset before headers. reset reason: "
+              "connection failure"};
+    case response_flag::upstream_reset:
+      return {503,
+              "upstream connect error or disconnect/reset before headers. reset reason: "
+              "connection termination"};
+    case response_flag::upstream_timeout:
+      return {504, "upstream request timeout"};
+    case response_flag::downstream_protocol_error:
+      return {400, "Bad Request"};
+    case response_flag::header_too_large:
+      return {431, "Request Header Fields Too Large"};
+    case response_flag::request_header_timeout:
+      return {408, "request header timeout"};
+    case response_flag::none:
+      break;
+  }
+  return {500, ""};
+}
+
+std::string_view flag_code(response_flag flag) {
+  switch (flag) {
+    case response_flag::none:
+      return "-";
+    case response_flag::no_route:
+      return "NR";
+    case response_flag::no_cluster:
+      return "NC";
+    case response_flag::no_healthy_upstream:
+      return "UH";
+    case response_flag::upstream_connect_failure:
+      return "UF";
+    case response_flag::upstream_reset:
+      return "UC";
+    case response_flag::upstream_timeout:
+      return "UT";
+    case response_flag::downstream_protocol_error:
+    case response_flag::header_too_large:
+    case response_flag::request_header_timeout:
+      return "DPE";
+  }
+  return "-";
+}
+
+}  // namespace laneproxy::dataplane

@@ -1,0 +1,34 @@
+// What the proxy answers by itself when it cannot forward a request, and the
+// response flag that names the reason (Envoy's vocabulary, also a metric
+// and access-log label).
+#pragma once
+
+#include <string_view>
+
+namespace laneproxy::dataplane {
+
+enum class response_flag {
+  none,
+  no_route,                   // NR: no virtual host or rule matches
+  no_cluster,                 // NC: the route names a subset the service does not have
+  no_healthy_upstream,        // UH: the service has no endpoint in the chosen lane
+  upstream_connect_failure,   // UF: every connect attempt failed
+  upstream_reset,             // UC: the upstream closed or reset before a response header
+  upstream_timeout,           // UT: no response header within the route timeout
+  downstream_protocol_error,  // DPE: malformed request, smuggling forms
+  header_too_large,           // DPE as well, answered 431
+  request_header_timeout,     // the client was too slow to send its header
+};
+
+struct local_reply {
+  unsigned status;
+  std::string_view body;  // text/plain
+};
+
+// The reply for `flag`. Precondition: flag != none.
+local_reply reply_for(response_flag flag);
+
+// The short code: "-", "NR", "NC", "UH", "UF", "UC", "UT", "DPE".
+std::string_view flag_code(response_flag flag);
+
+}  // namespace laneproxy::dataplane

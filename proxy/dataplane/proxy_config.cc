@@ -1,0 +1,74 @@
+#include "dataplane/proxy_config.h"
+
+namespace laneproxy::dataplane {
+
+const endpoint_set* service_view::endpoints(std::string_view subset) const {
+  if (subset.empty()) return all.empty() ? nullptr : &all;
+  const auto it = by_subset.find(std::string(subset));
+  return it == by_subset.end() || it->second.empty() ? nullptr : &it->second;
+}
+
+proxy_config::proxy_config(std::shared_ptr<const config::mesh_snapshot> mesh,
+                           const config::bootstrap& boot)
+    : mesh_(std::move(mesh)), timeouts_(boot.timeouts), limits_(boot.limits) {
+  const auto& m = *mesh_;
+  if (boot.gateway) {
+    const auto gw = m.gateways.find(boot.gateway->gateway);
+    static const std::vector<config::route_rule> no_rules;
+    gateway_routes_ =
+        std::make_unique<route::route_table>(gw == m.gateways.end() ? no_rules : gw->second.rules);
+  }
+
+  for (const auto& [key, info] : m.services) {
+    auto& view = services_[key];
+    view.info = &info;
+    view.group = m.group_of(info);
+    if (const auto r = m.mesh_routes.find(key); r != m.mesh_routes.end()) {
+      view.mesh_routes = std::make_unique<route::route_table>(r->second);
+    }
+  }
+  for (const auto& e : boot.endpoints) {
+    const auto it = services_.find(e.service);
+    if (it == services_.end()) continue;  // resolve_bootstrap reported it
+    auto& view = it->second;
+    std::vector<config::socket_address> all = view.all.all();
+    for (const auto& [subset, list] : e.by_subset) {
+      view.by_subset.emplace(subset, endpoint_set(list));
+      all.insert(all.end(), list.begin(), list.end());
+    }
+    all.insert(all.end(), e.plain.begin(), e.plain.end());
+    view.all = endpoint_set(std::move(all));
+  }
+
+  if (boot.sidecar) {
+    const auto& s = *boot.sidecar;
+    sidecar_identity id;
+    id.workload = s.workload + "." + s.ns;
+    id.ns = s.ns;
+    id.app = s.app;
+    // The lane whose selector matches the pod's labels, within a group that
+    // holds one of the workload's services.
+    for (const auto& [name, lane] : m.lanes) {
+      if (lane.selector.empty() || !config::selects(lane.selector, s.labels)) continue;
+      const auto g = m.lane_groups.find(lane.group);
+      if (g == m.lane_groups.end()) continue;
+      id.lane = name;
+      id.group = &g->second;
+      break;
+    }
+    home_ns_ = s.ns;
+    sidecar_ = std::move(id);
+  }
+}
+
+const service_view* proxy_config::service(std::string_view key) const {
+  const auto it = services_.find(std::string(key));
+  return it == services_.end() ? nullptr : &it->second;
+}
+
+const service_view* proxy_config::resolve(std::string_view host) const {
+  const auto* info = mesh_->resolve_host(host, home_ns_);
+  return info ? service(info->key()) : nullptr;
+}
+
+}  // namespace laneproxy::dataplane

@@ -1,0 +1,102 @@
+// Everything one proxy process routes by, for one mesh version: the
+// compiled mesh, the route tables of its listeners, the endpoints of each
+// service per subset (lane), and the sidecar's own workload and lane.
+//
+// Built once per mesh snapshot (the config side has parsed and checked the
+// YAML; nothing here reads files) and then shared read-only by every worker
+// as `std::shared_ptr<const proxy_config>`. Round-robin counters are the
+// only state that changes, and they are relaxed atomics.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "config/bootstrap.h"
+#include "config/mesh_snapshot.h"
+#include "route/route_table.h"
+
+namespace laneproxy::dataplane {
+
+// The endpoints of one service in one subset, picked round-robin.
+class endpoint_set {
+ public:
+  endpoint_set() = default;
+  explicit endpoint_set(std::vector<config::socket_address> endpoints)
+      : endpoints_(std::move(endpoints)) {}
+  endpoint_set(const endpoint_set& other) : endpoints_(other.endpoints_) {}
+  endpoint_set& operator=(const endpoint_set& other) {
+    endpoints_ = other.endpoints_;
+    return *this;
+  }
+
+  bool empty() const { return endpoints_.empty(); }
+  std::size_t size() const { return endpoints_.size(); }
+  const std::vector<config::socket_address>& all() const { return endpoints_; }
+  // The next endpoint in turn. Precondition: !empty().
+  const config::socket_address& pick() const {
+    return endpoints_[next_.fetch_add(1, std::memory_order_relaxed) % endpoints_.size()];
+  }
+
+ private:
+  std::vector<config::socket_address> endpoints_;
+  mutable std::atomic<std::uint32_t> next_{0};
+};
+
+struct service_view {
+  const config::service_info* info = nullptr;
+  const config::lane_group_info* group = nullptr;  // nullptr: the service is in no lane group
+  std::unordered_map<std::string, endpoint_set> by_subset;
+  endpoint_set all;                                 // every endpoint, for routes without a subset
+  std::unique_ptr<route::route_table> mesh_routes;  // its VirtualService rules, if any
+
+  // The endpoints of `subset` ("" means all); nullptr when none are known.
+  const endpoint_set* endpoints(std::string_view subset) const;
+};
+
+// The sidecar's own workload, when this process is a sidecar.
+struct sidecar_identity {
+  std::string workload;  // "name.namespace"
+  std::string ns;
+  std::string lane;                                // "" when its labels match no lane
+  const config::lane_group_info* group = nullptr;  // the group of `lane`
+  config::socket_address app;
+};
+
+class proxy_config {
+ public:
+  // Precondition: `boot` went through resolve_bootstrap against `mesh`
+  // without errors.
+  proxy_config(std::shared_ptr<const config::mesh_snapshot> mesh, const config::bootstrap& boot);
+  proxy_config(const proxy_config&) = delete;
+  proxy_config& operator=(const proxy_config&) = delete;
+
+  const config::mesh_snapshot& mesh() const { return *mesh_; }
+  const std::shared_ptr<const config::mesh_snapshot>& mesh_ptr() const { return mesh_; }
+  // The routes of the gateway listener; nullptr when this process is no gateway.
+  const route::route_table* gateway_routes() const { return gateway_routes_.get(); }
+  const std::optional<sidecar_identity>& sidecar() const { return sidecar_; }
+
+  const service_view* service(std::string_view key) const;
+  // Resolves a host as the sidecar's namespace sees it ("default" for a gateway).
+  const service_view* resolve(std::string_view host) const;
+
+  const config::proxy_timeouts& timeouts() const { return timeouts_; }
+  const config::proxy_limits& limits() const { return limits_; }
+
+ private:
+  std::shared_ptr<const config::mesh_snapshot> mesh_;
+  std::unique_ptr<route::route_table> gateway_routes_;
+  std::optional<sidecar_identity> sidecar_;
+  std::unordered_map<std::string, service_view> services_;
+  std::string home_ns_ = "default";
+  config::proxy_timeouts timeouts_;
+  config::proxy_limits limits_;
+};
+
+}  // namespace laneproxy::dataplane

@@ -1,0 +1,107 @@
+#include "dataplane/router.h"
+
+namespace laneproxy::dataplane {
+
+namespace {
+route_decision local(response_flag flag) {
+  route_decision d;
+  d.flag = flag;
+  return d;
+}
+}  // namespace
+
+route_decision router::gateway(const route::request_view& req) const {
+  const auto* routes = config_.gateway_routes();
+  const auto* rule = routes ? routes->match(req) : nullptr;
+  if (!rule) return local(response_flag::no_route);
+  return forward(rule, nullptr, {}, true, req);
+}
+
+route_decision router::outbound(const route::request_view& req,
+                                trace_lane_table::clock::time_point now) const {
+  // Only services the mesh knows: never an open proxy.
+  const auto* svc = config_.resolve(req.authority);
+  if (!svc) return local(response_flag::no_route);
+  std::string lane = svc->group ? lanes_.outbound_lane(*svc->group, req, now) : std::string{};
+  const config::route_rule* rule = nullptr;
+  if (svc->mesh_routes) {
+    rule = svc->mesh_routes->match(req);
+    if (!rule) return local(response_flag::no_route);
+  }
+  return forward(rule, svc, std::move(lane), false, req);
+}
+
+route_decision router::inbound(const route::request_view& req,
+                               trace_lane_table::clock::time_point now) const {
+  route_decision d;
+  const auto& me = config_.sidecar();
+  if (!me) return local(response_flag::no_route);
+  d.lane = lanes_.inbound_lane(req, now);
+  d.serving_lane = me->lane;
+  d.endpoint = &me->app;
+  return d;
+}
+
+route_decision router::forward(const config::route_rule* rule, const service_view* svc,
+                               std::string lane, bool lane_from_subset,
+                               const route::request_view& req) const {
+  route_decision d;
+  d.rule = rule;
+  std::string subset;
+  bool subset_from_lane = false;
+  if (rule) {
+    if (rule->actions.direct_response) {
+      d.direct = rule->actions.direct_response;
+      return d;
+    }
+    if (rule->targets.empty()) return local(response_flag::no_route);
+    const auto& t = rule->targets[route::pick_target(*rule, random_.next())];
+    d.target = &t;
+    svc = config_.service(t.service);
+    if (!svc) return local(response_flag::no_cluster);
+    if (t.request_lane_subset) {
+      if (lane.empty() && svc->group) lane = lanes_.carried_lane(*svc->group, req).value_or("");
+      subset = lane;
+      subset_from_lane = true;
+    } else {
+      subset = t.subset;
+    }
+    if (rule->actions.timeout) {
+      d.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(*rule->actions.timeout);
+    }
+  } else {
+    subset = lane;
+    subset_from_lane = true;
+  }
+  d.service = svc->info->key();
+
+  const auto* group = svc->group;
+  const bool is_lane =
+      group && !subset.empty() && lane_name(config_.mesh(), *group, subset).has_value();
+  if (is_lane && lane_from_subset) lane = subset;
+  if (group) {
+    d.lane_header = group->route_header;
+    d.stamp_lane = !lane.empty();
+  }
+  d.lane = std::move(lane);
+
+  if (is_lane || (group && subset_from_lane)) {
+    // A lane (or no lane at all) inside a lane group: the lane's endpoints,
+    // else the permissive fallbacks.
+    auto serving = lanes_.serving_lane(*svc, is_lane ? subset : std::string{});
+    if (!serving) return local(response_flag::no_healthy_upstream);
+    d.serving_lane = std::move(*serving);
+    d.endpoint = &svc->endpoints(d.serving_lane)->pick();
+    return d;
+  }
+  if (!subset.empty() && !svc->info->subsets.contains(subset)) {
+    return local(response_flag::no_cluster);
+  }
+  const auto* set = svc->endpoints(subset);
+  if (!set) return local(response_flag::no_healthy_upstream);
+  d.serving_lane = subset;
+  d.endpoint = &set->pick();
+  return d;
+}
+
+}  // namespace laneproxy::dataplane

@@ -1,0 +1,62 @@
+// The routing decision for one request, for each role a listener plays:
+// which rule, which service, which lane, which endpoint, or which local
+// reply. Pure apart from the round-robin counters and the trace table: no
+// sockets, so every lane rule is tested without a network.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "config/bootstrap.h"
+#include "dataplane/lane_policy.h"
+#include "dataplane/local_reply.h"
+#include "dataplane/proxy_config.h"
+#include "route/request_view.h"
+#include "route/weighted_pick.h"
+
+namespace laneproxy::dataplane {
+
+enum class listener_role { gateway, sidecar_inbound, sidecar_outbound, admin };
+
+struct route_decision {
+  response_flag flag = response_flag::none;  // not none: answer locally with reply_for(flag)
+  std::optional<config::http_direct_response> direct;  // the route answers by itself
+  const config::socket_address* endpoint = nullptr;    // where to forward
+  std::string service;                                 // service key, "" for the local app
+  std::string lane;                                    // the request's lane ("" when it has none)
+  bool stamp_lane = false;   // write `lane` into `lane_header` on the forwarded request
+  std::string serving_lane;  // the lane whose endpoint serves it (differs after a fallback)
+  std::string_view lane_header;
+  const config::route_rule* rule = nullptr;
+  const config::route_target* target = nullptr;
+  std::chrono::milliseconds timeout{0};  // 0: no route timeout (idle timeout only)
+};
+
+class router {
+ public:
+  router(const proxy_config& config, trace_lane_table* traces, route::random_source& random)
+      : config_(config), lanes_(config, traces), random_(random) {}
+
+  // `req.authority` must be the request's host (absolute-form already folded in).
+  route_decision gateway(const route::request_view& req) const;
+  route_decision inbound(const route::request_view& req,
+                         trace_lane_table::clock::time_point now) const;
+  route_decision outbound(const route::request_view& req,
+                          trace_lane_table::clock::time_point now) const;
+
+ private:
+  // Applies a rule (or the service's default route when `rule` is null) for
+  // a request whose lane is `lane`.
+  // `lane_from_subset`: the request takes the lane of the subset picked (gateway).
+  route_decision forward(const config::route_rule* rule, const service_view* service,
+                         std::string lane, bool lane_from_subset,
+                         const route::request_view& req) const;
+
+  const proxy_config& config_;
+  lane_policy lanes_;
+  route::random_source& random_;
+};
+
+}  // namespace laneproxy::dataplane

@@ -1,0 +1,36 @@
+// laneproxy-mock: the canary guide's sample app (see mock/mock_app.h).
+#include <iostream>
+#include <string>
+
+#include "mock/mock_app.h"
+
+namespace {
+constexpr const char* usage =
+    "usage: laneproxy-mock [--forward HEADER]...\n"
+    "  Environment: app, version, upstream_url (optional), bind (default :8000),\n"
+    "  HTTP_PROXY / http_proxy, forward_headers (comma list added to x-request-id).\n"
+    "  Answers \"-> <app>(version: <version>, ip: <ip>)\" followed by the upstream's body.\n";
+}
+
+int main(int argc, char** argv) {
+  std::string error;
+  auto options = laneproxy::mock::options_from_environment(error);
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "-h" || a == "--help") {
+      std::cout << usage;
+      return 0;
+    }
+    if (a == "--forward" && i + 1 < argc) {
+      options.forward_headers.emplace_back(argv[++i]);
+      continue;
+    }
+    std::cerr << "laneproxy-mock: unexpected argument \"" << a << "\"\n" << usage;
+    return 2;
+  }
+  if (!error.empty()) {
+    std::cerr << "laneproxy-mock: " << error << "\n";
+    return 2;
+  }
+  return laneproxy::mock::run_mock(options);
+}

@@ -1,0 +1,57 @@
+// Header rewriting shared by every role: what a proxy removes, adds and
+// reads on the way through. Works on Beast's field containers; no I/O.
+#pragma once
+
+#include <deque>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <boost/beast/http/fields.hpp>
+
+#include "config/resources.h"
+#include "route/request_view.h"
+#include "route/weighted_pick.h"
+
+namespace laneproxy::net {
+
+namespace http = boost::beast::http;
+
+// Removes the hop-by-hop headers (Connection and every name it lists,
+// Keep-Alive, Proxy-Connection, TE, Trailer, Transfer-Encoding, Upgrade).
+// The caller restores the framing it relays with.
+void strip_hop_by_hop(http::fields& fields);
+
+// Applies a VirtualService `headers` operation: remove, then set, then add.
+void apply_header_operations(const config::header_operations& ops, http::fields& fields);
+
+// An absolute-form target ("http://host:port/path?q") split into its
+// authority and origin-form path ("/" when empty). nullopt when `target` is
+// not an http absolute URI.
+struct absolute_target {
+  std::string authority;
+  std::string path;
+};
+std::optional<absolute_target> split_absolute_form(std::string_view target);
+
+// A random UUID v4, as Envoy generates x-request-id.
+std::string make_request_id(route::random_source& random);
+
+// Lets routing read a request's headers. A header that appears more than
+// once reads as its values joined with ", " (as Envoy's matchers see it),
+// kept in `joined` for the request's lifetime.
+class header_reader {
+ public:
+  explicit header_reader(const http::fields& fields) : fields_(fields) {}
+  void attach(route::request_view& view) const {
+    view.get_header = &header_reader::get;
+    view.header_ctx = this;
+  }
+
+ private:
+  static std::optional<std::string_view> get(const void* ctx, std::string_view name);
+  const http::fields& fields_;
+  mutable std::deque<std::string> joined_;
+};
+
+}  // namespace laneproxy::net

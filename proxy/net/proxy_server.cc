@@ -1,0 +1,113 @@
+#include "net/proxy_server.h"
+
+#include <random>
+#include <system_error>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "net/proxy_session.h"
+
+namespace laneproxy::net {
+
+struct proxy_server::listener {
+  listener(asio::io_context& ctx, dataplane::listener_role r)
+      : role(r), acceptor(ctx), retry(ctx) {}
+  dataplane::listener_role role;
+  tcp::acceptor acceptor;
+  asio::steady_timer retry;  // backs off after accept errors (out of descriptors)
+  std::uint16_t port = 0;
+};
+
+proxy_server::proxy_server(unsigned concurrency,
+                           std::shared_ptr<const dataplane::proxy_config> initial)
+    : shared_(std::move(initial)) {
+  std::random_device seed;
+  for (unsigned i = 0; i < std::max(1u, concurrency); ++i) {
+    const std::uint64_t s = (std::uint64_t{seed()} << 32) | seed();
+    workers_.push_back(std::make_unique<worker>(shared_, s));
+  }
+}
+
+proxy_server::~proxy_server() {
+  for (auto& w : workers_) w->context().stop();
+  join();
+}
+
+tcp::endpoint proxy_server::listen(dataplane::listener_role role,
+                                   const config::socket_address& address) {
+  auto l = std::make_unique<listener>(workers_.front()->context(), role);
+  boost::system::error_code ec;
+  const tcp::endpoint wanted(asio::ip::make_address(address.ip, ec), address.port);
+  if (!ec) l->acceptor.open(wanted.protocol(), ec);
+  if (!ec) l->acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) l->acceptor.bind(wanted, ec);
+  if (!ec) l->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) throw std::system_error(ec, "cannot listen on " + address.text());
+  const auto bound = l->acceptor.local_endpoint();
+  l->port = bound.port();
+  listeners_.push_back(std::move(l));
+  return bound;
+}
+
+void proxy_server::accept_next(listener& l) {
+  auto& target = *workers_[next_worker_++ % workers_.size()];
+  l.acceptor.async_accept(
+      target.context(), [this, &l, &target](boost::system::error_code ec, tcp::socket socket) {
+        if (ec == asio::error::operation_aborted || !l.acceptor.is_open()) return;
+        if (ec) {
+          l.retry.expires_after(std::chrono::milliseconds(50));
+          l.retry.async_wait([this, &l](boost::system::error_code) {
+            if (l.acceptor.is_open()) accept_next(l);
+          });
+          return;
+        }
+        const auto limit = shared_.configs.load()->limits().max_downstream_connections;
+        if (shared_.open_connections.load(std::memory_order_relaxed) >= limit) {
+          socket.close(ec);  // over the limit: refuse rather than queue
+        } else {
+          start_session(std::move(socket), target, l.role, l.port);
+        }
+        accept_next(l);
+      });
+}
+
+void proxy_server::start() {
+  for (auto& l : listeners_) accept_next(*l);
+  for (auto& w : workers_) {
+    threads_.emplace_back([&ctx = w->context()] {
+      auto guard = asio::make_work_guard(ctx);
+      ctx.run();
+    });
+  }
+}
+
+void proxy_server::publish(std::shared_ptr<const dataplane::proxy_config> config) {
+  shared_.configs.publish(std::move(config));
+}
+
+void proxy_server::shutdown(std::chrono::milliseconds drain) {
+  shared_.draining.store(true);
+  asio::post(workers_.front()->context(), [this] {
+    for (auto& l : listeners_) {
+      boost::system::error_code ignored;
+      l->acceptor.close(ignored);
+      l->retry.cancel();
+    }
+  });
+  // Idle keep-alive connections do not hold the drain up: only requests do.
+  const auto deadline = std::chrono::steady_clock::now() + drain;
+  while (shared_.active_requests.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  for (auto& w : workers_) w->context().stop();
+}
+
+void proxy_server::join() {
+  for (auto& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+}
+
+}  // namespace laneproxy::net

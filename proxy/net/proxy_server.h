@@ -1,0 +1,57 @@
+// A running proxy: its workers, its listeners and what they share.
+//
+// Lifecycle: construct, listen() for each listener (binding happens here,
+// so a port in use fails before anything starts), start(), and later
+// shutdown() + join(). publish() swaps the live config at any time.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <vector>
+
+#include <boost/asio/ip/tcp.hpp>
+
+#include "config/bootstrap.h"
+#include "dataplane/proxy_config.h"
+#include "dataplane/router.h"
+#include "net/worker.h"
+
+namespace laneproxy::net {
+
+class proxy_server {
+ public:
+  // `concurrency` workers (at least one).
+  proxy_server(unsigned concurrency, std::shared_ptr<const dataplane::proxy_config> initial);
+  ~proxy_server();
+  proxy_server(const proxy_server&) = delete;
+  proxy_server& operator=(const proxy_server&) = delete;
+
+  void set_admin(admin_handler handler) { shared_.admin = std::move(handler); }
+
+  // Binds a listener; returns the bound endpoint (port 0 gets a free port).
+  // Throws std::system_error naming the address when it cannot bind.
+  tcp::endpoint listen(dataplane::listener_role role, const config::socket_address& address);
+
+  void start();
+  void publish(std::shared_ptr<const dataplane::proxy_config> config);
+
+  // Stops accepting and answers further requests with Connection: close;
+  // waits until no request is in flight or `drain` has passed, then stops
+  // the workers. Thread-safe; call once.
+  void shutdown(std::chrono::milliseconds drain);
+  void join();
+
+  shared_state& shared() { return shared_; }
+
+ private:
+  struct listener;
+  void accept_next(listener& l);
+
+  shared_state shared_;
+  std::vector<std::unique_ptr<worker>> workers_;
+  std::vector<std::unique_ptr<listener>> listeners_;
+  std::vector<std::thread> threads_;
+  std::size_t next_worker_ = 0;
+};
+
+}  // namespace laneproxy::net

@@ -1,0 +1,386 @@
+#include "net/proxy_session.h"
+
+#include <chrono>
+#include <optional>
+#include <string>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include "dataplane/local_reply.h"
+#include "net/http_headers.h"
+
+namespace laneproxy::net {
+
+namespace {
+
+namespace beast = boost::beast;
+using dataplane::listener_role;
+using dataplane::response_flag;
+using error_code = boost::system::error_code;
+using steady = std::chrono::steady_clock;
+
+constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+constexpr std::size_t chunk_size = 32 * 1024;
+
+std::chrono::milliseconds since(steady::time_point start) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - start);
+}
+
+// Counts a request in flight for as long as it lives (draining waits on it).
+class request_guard {
+ public:
+  explicit request_guard(std::atomic<std::int64_t>& n) : n_(n) { n_.fetch_add(1); }
+  ~request_guard() { n_.fetch_sub(1); }
+  request_guard(const request_guard&) = delete;
+  request_guard& operator=(const request_guard&) = delete;
+
+ private:
+  std::atomic<std::int64_t>& n_;
+};
+
+// What became of relaying one message body.
+enum class relay_result { done, read_failed, write_failed };
+
+class session {
+ public:
+  session(tcp::socket socket, worker& w, listener_role role, std::uint16_t port)
+      : worker_(w), role_(role), port_(port), down_(std::move(socket)), up_(w.context()) {
+    w.shared().open_connections.fetch_add(1, std::memory_order_relaxed);
+  }
+  ~session() { worker_.shared().open_connections.fetch_sub(1, std::memory_order_relaxed); }
+  session(const session&) = delete;
+  session& operator=(const session&) = delete;
+
+  asio::awaitable<void> run() {
+    while (co_await serve_one()) {
+    }
+    error_code ignored;
+    down_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    down_.close();
+    close_upstream();
+  }
+
+ private:
+  using request_parser = http::request_parser<http::buffer_body>;
+  using response_parser = http::response_parser<http::buffer_body>;
+
+  // Serves one request; false when the connection must close.
+  asio::awaitable<bool> serve_one() {
+    const auto config = worker_.config();  // this request's config, kept to its end
+    const auto& t = config->timeouts();
+    request_parser parser;
+    parser.header_limit(config->limits().max_request_header_bytes);
+    parser.body_limit(boost::none);  // bodies are streamed, never held whole
+
+    // Between requests the idle timeout applies; once a request has begun,
+    // its whole header must arrive within request_headers.
+    if (down_buf_.size() == 0) {
+      down_.expires_after(t.idle);
+      auto [ec, n] = co_await down_.async_read_some(down_buf_.prepare(chunk_size), nothrow);
+      if (ec) co_return false;
+      down_buf_.commit(n);
+    }
+    down_.expires_after(t.request_headers);
+    auto [ec, n] = co_await http::async_read_header(down_, down_buf_, parser, nothrow);
+    if (ec == http::error::header_limit) {
+      co_await reply(response_flag::header_too_large, 11, false);
+      co_return false;
+    }
+    if (ec == beast::error::timeout || ec == http::error::end_of_stream || ec == asio::error::eof ||
+        ec == asio::error::connection_reset) {
+      co_return false;
+    }
+    if (ec) {
+      co_await reply(response_flag::downstream_protocol_error, 11, false);
+      co_return false;
+    }
+
+    const request_guard in_flight(worker_.shared().active_requests);
+    auto& req = parser.get();
+    const unsigned version = req.version();
+    // Beast rejects Content-Length with Transfer-Encoding and differing
+    // Content-Lengths; a request Transfer-Encoding must also end in chunked,
+    // or the body's end would be unknowable.
+    if (req.count(http::field::transfer_encoding) > 0 && !parser.chunked()) {
+      co_await reply(response_flag::downstream_protocol_error, version, false);
+      co_return false;
+    }
+    if (auto absolute = split_absolute_form(req.target())) {
+      req.set(http::field::host, absolute->authority);
+      req.target(absolute->path);
+    } else if (req.target().empty() || req.target().front() != '/') {
+      co_await reply(response_flag::downstream_protocol_error, version, false);
+      co_return false;
+    }
+    const bool keep_alive = req.keep_alive();
+
+    if (role_ == listener_role::admin) co_return co_await serve_admin(parser, keep_alive);
+
+    header_reader headers(req);
+    route::request_view view;
+    view.method = req.method_string();
+    view.target = req.target();
+    view.authority = req[http::field::host];
+    view.port = port_;
+    headers.attach(view);
+
+    const dataplane::router router(*config, &worker_.shared().traces, worker_.random());
+    const auto now = steady::now();
+    const auto decision = role_ == listener_role::gateway           ? router.gateway(view)
+                          : role_ == listener_role::sidecar_inbound ? router.inbound(view, now)
+                                                                    : router.outbound(view, now);
+    // A local answer leaves an unread body behind: close unless there is none.
+    const bool reusable = keep_alive && parser.is_done() && !draining();
+    if (decision.flag != response_flag::none) {
+      co_await reply(decision.flag, version, reusable);
+      co_return reusable;
+    }
+    if (decision.direct) {
+      co_await reply_text(decision.direct->status, decision.direct->body, version, reusable);
+      co_return reusable;
+    }
+    co_return co_await forward(*config, parser, decision, keep_alive);
+  }
+
+  asio::awaitable<bool> forward(const dataplane::proxy_config& config, request_parser& parser,
+                                const dataplane::route_decision& decision, bool keep_alive) {
+    const auto& t = config.timeouts();
+    auto& req = parser.get();
+    const unsigned version = req.version();
+    const bool head = req.method() == http::verb::head;
+    const bool expect_continue =
+        beast::iequals(req[http::field::expect], "100-continue") && !parser.is_done();
+    prepare_request(parser, decision);
+
+    error_code addr_ec;
+    const tcp::endpoint endpoint(asio::ip::make_address(decision.endpoint->ip, addr_ec),
+                                 decision.endpoint->port);
+    if (addr_ec) {
+      co_await reply(response_flag::upstream_connect_failure, version, false);
+      co_return false;
+    }
+
+    const auto started = steady::now();
+    std::optional<response_parser> rp;
+    for (int attempt = 0;; ++attempt) {
+      const bool reused = co_await connect_upstream(endpoint, t.connect, attempt == 0);
+      if (!up_.socket().is_open()) {
+        co_await reply(response_flag::upstream_connect_failure, version, parser.is_done());
+        co_return parser.is_done() && keep_alive;
+      }
+      http::serializer<true, http::buffer_body> sr(req);
+      up_.expires_after(t.idle);
+      auto [wec, wn] = co_await http::async_write_header(up_, sr, nothrow);
+      if (!wec && expect_continue && attempt == 0) {
+        static constexpr std::string_view cont = "HTTP/1.1 100 Continue\r\n\r\n";
+        down_.expires_after(t.idle);
+        auto [cec, cn] = co_await asio::async_write(down_, asio::buffer(cont), nothrow);
+        if (cec) co_return false;
+      }
+      const bool body_sent = !parser.is_done();
+      if (!wec) {
+        const auto r = co_await relay_body(parser, sr, down_, down_buf_, up_, t.idle);
+        if (r == relay_result::read_failed) co_return false;
+        wec = r == relay_result::write_failed ? asio::error::broken_pipe : error_code{};
+      }
+      if (!wec) {
+        const auto timeout = decision.timeout.count() > 0 ? decision.timeout : t.idle;
+        const auto rec = co_await read_response_header(rp, config, head, timeout);
+        if (!rec) break;
+        if (rec == beast::error::timeout) {
+          close_upstream();
+          co_await reply(response_flag::upstream_timeout, version, false);
+          co_return false;
+        }
+        wec = rec;
+      }
+      close_upstream();
+      // A pooled connection can go stale between the liveness check and the
+      // write; a request without a body is safe to send once more.
+      if (reused && !body_sent) continue;
+      co_await reply(response_flag::upstream_reset, version, parser.is_done());
+      co_return parser.is_done() && keep_alive;
+    }
+
+    auto& res = rp->get();
+    const bool upstream_keep_alive = res.keep_alive() && !rp->need_eof();
+    const bool chunked = rp->chunked();
+    const bool delimited_by_close = rp->need_eof();
+    strip_hop_by_hop(res);
+    if (decision.rule) apply_header_operations(decision.rule->actions.response_headers, res);
+    if (decision.target) apply_header_operations(decision.target->response_headers, res);
+    res.set("x-envoy-upstream-service-time", std::to_string(since(started).count()));
+    res.version(version);
+    bool downstream_keep_alive = keep_alive && !draining();
+    if (chunked || delimited_by_close) {
+      // HTTP/1.0 clients cannot read chunks: end their body by closing.
+      if (version >= 11) {
+        res.chunked(true);
+      } else {
+        downstream_keep_alive = false;
+      }
+    }
+    res.keep_alive(downstream_keep_alive);
+
+    http::serializer<false, http::buffer_body> rs(res);
+    down_.expires_after(t.idle);
+    auto [hec, hn] = co_await http::async_write_header(down_, rs, nothrow);
+    if (hec) co_return false;
+    const auto r = co_await relay_body(*rp, rs, up_, up_buf_, down_, t.idle);
+    if (r == relay_result::done && upstream_keep_alive && up_buf_.size() == 0) {
+      worker_.pool().give(endpoint, std::move(up_.socket()), steady::now());
+    } else {
+      close_upstream();
+    }
+    co_return r == relay_result::done&& downstream_keep_alive;
+  }
+
+  // Rewrites the request header for its upstream: hop-by-hop headers out,
+  // framing back, the lane and the mesh's own headers in.
+  void prepare_request(request_parser& parser, const dataplane::route_decision& d) {
+    auto& req = parser.get();
+    const bool chunked = parser.chunked();
+    strip_hop_by_hop(req);
+    req.erase(http::field::expect);  // answered here, not by the upstream
+    if (chunked) req.chunked(true);
+    req.version(11);
+    if (d.rule) apply_header_operations(d.rule->actions.request_headers, req);
+    if (d.target) apply_header_operations(d.target->request_headers, req);
+    if (d.stamp_lane && !d.lane_header.empty()) req.set(d.lane_header, d.lane);
+    if (req.count("x-request-id") == 0) req.set("x-request-id", make_request_id(worker_.random()));
+    if (req.count("x-forwarded-proto") == 0) req.set("x-forwarded-proto", "http");
+  }
+
+  // Makes up_ a connection to `endpoint`: a pooled one when allowed and
+  // available (returns true), else a new one. On failure up_ is closed.
+  asio::awaitable<bool> connect_upstream(const tcp::endpoint& endpoint,
+                                         std::chrono::milliseconds timeout, bool allow_reuse) {
+    close_upstream();
+    if (allow_reuse) {
+      if (auto s = worker_.pool().take(endpoint, steady::now())) {
+        up_.socket() = std::move(*s);
+        co_return true;
+      }
+    }
+    up_.expires_after(timeout);
+    auto [ec] = co_await up_.async_connect(endpoint, nothrow);
+    if (ec) {
+      close_upstream();
+    } else {
+      error_code ignored;
+      up_.socket().set_option(tcp::no_delay(true), ignored);
+    }
+    co_return false;
+  }
+
+  // Reads the final response header, skipping interim 1xx responses.
+  asio::awaitable<error_code> read_response_header(std::optional<response_parser>& rp,
+                                                   const dataplane::proxy_config& config, bool head,
+                                                   std::chrono::milliseconds timeout) {
+    for (;;) {
+      rp.emplace();
+      rp->header_limit(config.limits().max_response_header_bytes);
+      rp->body_limit(boost::none);
+      if (head) rp->skip(true);
+      up_.expires_after(timeout);
+      auto [ec, n] = co_await http::async_read_header(up_, up_buf_, *rp, nothrow);
+      if (ec) co_return ec;
+      const auto status = rp->get().result_int();
+      if (status < 100 || status >= 200 || status == 101) co_return error_code{};
+    }
+  }
+
+  // Pumps a body from `from` to `to` in chunk_size pieces; flat memory
+  // whatever the body's size.
+  template <bool is_request>
+  asio::awaitable<relay_result> relay_body(http::parser<is_request, http::buffer_body>& p,
+                                           http::serializer<is_request, http::buffer_body>& sr,
+                                           beast::tcp_stream& from, beast::flat_buffer& from_buf,
+                                           beast::tcp_stream& to, std::chrono::milliseconds idle) {
+    auto& body = p.get().body();
+    while (!p.is_done()) {
+      body.data = chunk_;
+      body.size = chunk_size;
+      from.expires_after(idle);
+      auto [rec, rn] = co_await http::async_read_some(from, from_buf, p, nothrow);
+      if (rec && rec != http::error::need_buffer) co_return relay_result::read_failed;
+      body.size = chunk_size - body.size;
+      body.data = chunk_;
+      body.more = !p.is_done();
+      to.expires_after(idle);
+      auto [wec, wn] = co_await http::async_write(to, sr, nothrow);
+      if (wec && wec != http::error::need_buffer) co_return relay_result::write_failed;
+    }
+    if (!sr.is_done()) {
+      body.data = nullptr;
+      body.size = 0;
+      body.more = false;
+      to.expires_after(idle);
+      auto [wec, wn] = co_await http::async_write(to, sr, nothrow);
+      if (wec) co_return relay_result::write_failed;
+    }
+    co_return relay_result::done;
+  }
+
+  asio::awaitable<bool> serve_admin(request_parser& parser, bool keep_alive) {
+    const auto& req = parser.get();
+    const auto& admin = worker_.shared().admin;
+    admin_response r = admin ? admin(req.method_string(), req.target())
+                             : admin_response{404, "text/plain", "not found\n"};
+    const bool reusable = keep_alive && parser.is_done() && !draining();
+    co_await reply_text(r.status, r.body, req.version(), reusable, r.content_type);
+    co_return reusable;
+  }
+
+  asio::awaitable<void> reply(response_flag flag, unsigned version, bool keep_alive) {
+    const auto r = dataplane::reply_for(flag);
+    co_await reply_text(r.status, r.body, version, keep_alive);
+  }
+
+  asio::awaitable<void> reply_text(unsigned status, std::string_view body, unsigned version,
+                                   bool keep_alive, std::string_view content_type = "text/plain") {
+    http::response<http::string_body> res{static_cast<http::status>(status), version};
+    res.set(http::field::server, "laneproxy");
+    if (!body.empty()) res.set(http::field::content_type, content_type);
+    res.body() = body;
+    res.keep_alive(keep_alive);
+    res.prepare_payload();
+    down_.expires_after(worker_.config()->timeouts().idle);
+    co_await http::async_write(down_, res, nothrow);
+  }
+
+  void close_upstream() {
+    up_buf_.clear();
+    if (up_.socket().is_open()) up_.close();
+  }
+
+  bool draining() const { return worker_.shared().draining.load(std::memory_order_relaxed); }
+
+  worker& worker_;
+  listener_role role_;
+  std::uint16_t port_;
+  beast::tcp_stream down_;
+  beast::tcp_stream up_;
+  beast::flat_buffer down_buf_;
+  beast::flat_buffer up_buf_;
+  char chunk_[chunk_size];
+};
+
+asio::awaitable<void> serve(std::unique_ptr<session> s) {
+  co_await s->run();
+}
+
+}  // namespace
+
+void start_session(tcp::socket socket, worker& w, listener_role role, std::uint16_t port) {
+  auto s = std::make_unique<session>(std::move(socket), w, role, port);
+  asio::co_spawn(w.context(), serve(std::move(s)), asio::detached);
+}
+
+}  // namespace laneproxy::net

@@ -1,0 +1,51 @@
+#include "net/upstream_pool.h"
+
+#include <sys/socket.h>
+
+#include <cerrno>
+
+namespace laneproxy::net {
+
+namespace {
+// An idle HTTP/1.1 connection has nothing to read: readable means the
+// upstream closed it (or sent bytes nobody asked for). One non-blocking
+// peek, no state kept between uses.
+bool still_open(tcp::socket& s) {
+  char byte;
+  const auto n = ::recv(s.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+}  // namespace
+
+std::optional<tcp::socket> upstream_pool::take(const tcp::endpoint& endpoint,
+                                               clock::time_point now) {
+  const auto it = idle_.find(endpoint);
+  if (it == idle_.end()) return std::nullopt;
+  auto& list = it->second;
+  while (!list.empty()) {
+    auto c = std::move(list.back());
+    list.pop_back();
+    if (now - c.since < idle_timeout_ && still_open(c.socket)) return std::move(c.socket);
+    boost::system::error_code ignored;
+    c.socket.close(ignored);
+  }
+  return std::nullopt;
+}
+
+void upstream_pool::give(const tcp::endpoint& endpoint, tcp::socket socket, clock::time_point now) {
+  auto& list = idle_[endpoint];
+  if (list.size() >= max_idle_) {
+    boost::system::error_code ignored;
+    socket.close(ignored);
+    return;
+  }
+  list.push_back({std::move(socket), now});
+}
+
+std::size_t upstream_pool::idle_count() const {
+  std::size_t n = 0;
+  for (const auto& [ep, list] : idle_) n += list.size();
+  return n;
+}
+
+}  // namespace laneproxy::net

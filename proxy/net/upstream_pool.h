@@ -1,0 +1,45 @@
+// Idle keep-alive connections to upstream endpoints, for one worker.
+//
+// Owned by a worker and used only from its thread: no locks. Bounded per
+// endpoint; a connection idle for longer than the idle timeout, or closed
+// by the upstream while idle, is never handed out.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <map>
+#include <optional>
+#include <vector>
+
+#include <boost/asio/ip/tcp.hpp>
+
+namespace laneproxy::net {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+class upstream_pool {
+ public:
+  using clock = std::chrono::steady_clock;
+
+  upstream_pool(std::size_t max_idle_per_endpoint, std::chrono::milliseconds idle_timeout)
+      : max_idle_(max_idle_per_endpoint), idle_timeout_(idle_timeout) {}
+
+  // The most recently used live idle connection to `endpoint`, if any.
+  std::optional<tcp::socket> take(const tcp::endpoint& endpoint, clock::time_point now);
+  // Keeps `socket` for reuse, or closes it when the endpoint's pool is full.
+  void give(const tcp::endpoint& endpoint, tcp::socket socket, clock::time_point now);
+
+  std::size_t idle_count() const;
+
+ private:
+  struct idle_connection {
+    tcp::socket socket;
+    clock::time_point since;
+  };
+  std::size_t max_idle_;
+  std::chrono::milliseconds idle_timeout_;
+  std::map<tcp::endpoint, std::vector<idle_connection>> idle_;
+};
+
+}  // namespace laneproxy::net

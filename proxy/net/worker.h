@@ -1,0 +1,85 @@
+// The concurrency model, in one place.
+//
+// A proxy runs N workers (`--concurrency`, default one per core). Each
+// worker is one thread running its own io_context; a connection, both its
+// downstream and upstream sockets, lives on one worker from accept to close,
+// so a request never crosses threads and per-worker state (upstream pool,
+// random source, cached config) needs no lock. The acceptors run on worker 0
+// and hand each new connection to the workers in turn.
+//
+// What workers share is in shared_state: the config source (lock-free
+// reads), the permissive trace table (sharded locks), the admin handler and
+// counters (atomics).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <thread>
+
+#include <boost/asio/io_context.hpp>
+
+#include "dataplane/config_source.h"
+#include "dataplane/trace_lane_table.h"
+#include "net/upstream_pool.h"
+#include "route/weighted_pick.h"
+
+namespace laneproxy::net {
+
+struct admin_response {
+  unsigned status = 200;
+  std::string content_type = "text/plain";
+  std::string body;
+};
+// Answers an admin request (method, origin-form target). Called on worker
+// threads: must be thread-safe.
+using admin_handler = std::function<admin_response(std::string_view, std::string_view)>;
+
+struct shared_state {
+  explicit shared_state(std::shared_ptr<const dataplane::proxy_config> initial)
+      : configs(initial), traces(initial->limits().trace_entries, initial->limits().trace_ttl) {}
+
+  dataplane::config_source configs;
+  dataplane::trace_lane_table traces;
+  admin_handler admin;
+  std::atomic<std::int64_t> open_connections{0};
+  std::atomic<std::int64_t> active_requests{0};  // header read, response not yet done
+  std::atomic<bool> draining{false};             // answer with Connection: close, accept no more
+};
+
+class worker {
+ public:
+  worker(shared_state& shared, std::uint64_t seed)
+      : shared_(shared),
+        pool_(shared.configs.load()->limits().idle_connections_per_endpoint,
+              shared.configs.load()->timeouts().idle),
+        random_(seed) {}
+
+  asio::io_context& context() { return context_; }
+  shared_state& shared() { return shared_; }
+  upstream_pool& pool() { return pool_; }
+  route::random_source& random() { return random_; }
+
+  // The live config, refreshed only when a new one was published.
+  const std::shared_ptr<const dataplane::proxy_config>& config() {
+    const auto g = shared_.configs.generation();
+    if (!config_ || g != generation_) {
+      config_ = shared_.configs.load();
+      generation_ = g;
+    }
+    return config_;
+  }
+
+ private:
+  shared_state& shared_;
+  asio::io_context context_{1};
+  upstream_pool pool_;
+  route::default_random_source random_;
+  std::shared_ptr<const dataplane::proxy_config> config_;
+  std::uint64_t generation_ = 0;
+};
+
+}  // namespace laneproxy::net
