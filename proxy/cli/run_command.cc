@@ -17,9 +17,11 @@ namespace laneproxy::cli {
 
 namespace {
 constexpr const char* usage =
-    "usage: laneproxy run --config FILE [--concurrency N]\n"
+    "usage: laneproxy run --config FILE [--concurrency N] [--seed N]\n"
     "  Runs the gateway and/or sidecar listeners a bootstrap file names\n"
-    "  (see config/bootstrap/). Stops on SIGINT or SIGTERM.\n";
+    "  (see config/bootstrap/). Stops on SIGINT or SIGTERM.\n"
+    "  --concurrency N  worker threads (default: the bootstrap's, else one per core)\n"
+    "  --seed N         seed the weighted picks, for reproducible splits\n";
 
 std::string_view role_name(dataplane::listener_role role) {
   switch (role) {
@@ -48,6 +50,7 @@ net::admin_response admin(net::shared_state& shared, std::string_view target) {
 int run_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   std::string file;
   unsigned concurrency = 0;
+  std::optional<std::uint64_t> seed;
   for (std::size_t i = 0; i < args.size(); ++i) {
     const auto& a = args[i];
     if (a == "-h" || a == "--help") {
@@ -64,6 +67,13 @@ int run_command(const std::vector<std::string>& args, std::ostream& out, std::os
         concurrency = static_cast<unsigned>(n);
       } catch (const std::exception&) {
         err << "laneproxy run: --concurrency takes a number from 1 to 256\n";
+        return 2;
+      }
+    } else if (a == "--seed" && has_value) {
+      try {
+        seed = std::stoull(args[++i]);
+      } catch (const std::exception&) {
+        err << "laneproxy run: --seed takes a number\n";
         return 2;
       }
     } else {
@@ -92,7 +102,7 @@ int run_command(const std::vector<std::string>& args, std::ostream& out, std::os
   if (concurrency == 0) concurrency = boot->concurrency;
   if (concurrency == 0) concurrency = std::max(1u, std::thread::hardware_concurrency());
   auto proxy = std::make_shared<const dataplane::proxy_config>(mesh, *boot);
-  net::proxy_server server(concurrency, proxy);
+  net::proxy_server server(concurrency, proxy, seed);
   server.set_admin([&shared = server.shared()](std::string_view, std::string_view target) {
     return admin(shared, target);
   });

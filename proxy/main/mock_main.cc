@@ -6,7 +6,7 @@
 
 namespace {
 constexpr const char* usage =
-    "usage: laneproxy-mock [--forward HEADER]...\n"
+    "usage: laneproxy-mock [--forward HEADER]... [--no-forward]\n"
     "  Environment: app, version, upstream_url (optional), bind (default :8000),\n"
     "  HTTP_PROXY / http_proxy, forward_headers (comma list added to x-request-id).\n"
     "  Answers \"-> <app>(version: <version>, ip: <ip>)\" followed by the upstream's body.\n";
@@ -23,6 +23,10 @@ int main(int argc, char** argv) {
     }
     if (a == "--forward" && i + 1 < argc) {
       options.forward_headers.emplace_back(argv[++i]);
+      continue;
+    }
+    if (a == "--no-forward") {  // an app that forwards nothing at all
+      options.forward_headers.clear();
       continue;
     }
     std::cerr << "laneproxy-mock: unexpected argument \"" << a << "\"\n" << usage;

@@ -49,6 +49,7 @@ asio::awaitable<std::string> call_upstream(const mock_options& o, const http::fi
   if (rec) co_return std::string{};
   auto [cec, ep] = co_await stream.async_connect(results, nothrow);
   if (cec) co_return std::string{};
+  stream.socket().set_option(tcp::no_delay(true), cec);
 
   // Through a proxy the target is the absolute URL, as curl and Go send it.
   const std::string target = o.proxy ? "http://" + url.authority() + url.path : url.path;
@@ -100,6 +101,7 @@ asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, const mock_options& o
     auto [ec, socket] = co_await acceptor.async_accept(nothrow);
     if (ec == asio::error::operation_aborted) co_return;
     if (ec) continue;
+    socket.set_option(tcp::no_delay(true), ec);
     asio::co_spawn(acceptor.get_executor(), serve(std::move(socket), o), asio::detached);
   }
 }

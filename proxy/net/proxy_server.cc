@@ -21,11 +21,12 @@ struct proxy_server::listener {
 };
 
 proxy_server::proxy_server(unsigned concurrency,
-                           std::shared_ptr<const dataplane::proxy_config> initial)
+                           std::shared_ptr<const dataplane::proxy_config> initial,
+                           std::optional<std::uint64_t> seed)
     : shared_(std::move(initial)) {
-  std::random_device seed;
+  std::random_device os;
   for (unsigned i = 0; i < std::max(1u, concurrency); ++i) {
-    const std::uint64_t s = (std::uint64_t{seed()} << 32) | seed();
+    const std::uint64_t s = seed ? *seed + i : (std::uint64_t{os()} << 32) | os();
     workers_.push_back(std::make_unique<worker>(shared_, s));
   }
 }

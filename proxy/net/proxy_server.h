@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include <boost/asio/ip/tcp.hpp>
@@ -20,8 +21,10 @@ namespace laneproxy::net {
 
 class proxy_server {
  public:
-  // `concurrency` workers (at least one).
-  proxy_server(unsigned concurrency, std::shared_ptr<const dataplane::proxy_config> initial);
+  // `concurrency` workers (at least one). Worker i's random source is seeded
+  // with seed + i when a seed is given (reproducible splits), else from the OS.
+  proxy_server(unsigned concurrency, std::shared_ptr<const dataplane::proxy_config> initial,
+               std::optional<std::uint64_t> seed = std::nullopt);
   ~proxy_server();
   proxy_server(const proxy_server&) = delete;
   proxy_server& operator=(const proxy_server&) = delete;

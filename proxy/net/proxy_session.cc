@@ -58,12 +58,13 @@ class session {
   session& operator=(const session&) = delete;
 
   asio::awaitable<void> run() {
-    while (co_await serve_one()) {
+    // (Not `while (co_await ...)`: g++ 12 mis-compiles co_await in a loop condition.)
+    for (;;) {
+      const bool keep_going = co_await serve_one();
+      if (!keep_going) break;
     }
-    error_code ignored;
-    down_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    down_.close();
     close_upstream();
+    co_await lingering_close();
   }
 
  private:
@@ -174,21 +175,19 @@ class session {
         co_await reply(response_flag::upstream_connect_failure, version, parser.is_done());
         co_return parser.is_done() && keep_alive;
       }
-      http::serializer<true, http::buffer_body> sr(req);
-      up_.expires_after(t.idle);
-      auto [wec, wn] = co_await http::async_write_header(up_, sr, nothrow);
-      if (!wec && expect_continue && attempt == 0) {
+      if (expect_continue && attempt == 0) {
+        // The client waits for this before it sends the body.
         static constexpr std::string_view cont = "HTTP/1.1 100 Continue\r\n\r\n";
         down_.expires_after(t.idle);
         auto [cec, cn] = co_await asio::async_write(down_, asio::buffer(cont), nothrow);
         if (cec) co_return false;
       }
       const bool body_sent = !parser.is_done();
-      if (!wec) {
-        const auto r = co_await relay_body(parser, sr, down_, down_buf_, up_, t.idle);
-        if (r == relay_result::read_failed) co_return false;
-        wec = r == relay_result::write_failed ? asio::error::broken_pipe : error_code{};
-      }
+      http::serializer<true, http::buffer_body> sr(req);
+      error_code wec;
+      const auto r = co_await relay(parser, sr, down_, down_buf_, up_, t.idle);
+      if (r == relay_result::read_failed) co_return false;
+      if (r == relay_result::write_failed) wec = asio::error::broken_pipe;
       if (!wec) {
         const auto timeout = decision.timeout.count() > 0 ? decision.timeout : t.idle;
         const auto rec = co_await read_response_header(rp, config, head, timeout);
@@ -229,10 +228,7 @@ class session {
     res.keep_alive(downstream_keep_alive);
 
     http::serializer<false, http::buffer_body> rs(res);
-    down_.expires_after(t.idle);
-    auto [hec, hn] = co_await http::async_write_header(down_, rs, nothrow);
-    if (hec) co_return false;
-    const auto r = co_await relay_body(*rp, rs, up_, up_buf_, down_, t.idle);
+    const auto r = co_await relay(*rp, rs, up_, up_buf_, down_, t.idle);
     if (r == relay_result::done && upstream_keep_alive && up_buf_.size() == 0) {
       worker_.pool().give(endpoint, std::move(up_.socket()), steady::now());
     } else {
@@ -296,14 +292,22 @@ class session {
     }
   }
 
-  // Pumps a body from `from` to `to` in chunk_size pieces; flat memory
-  // whatever the body's size.
+  // Writes the message's header and pumps its body from `from` to `to` in
+  // chunk_size pieces: flat memory whatever the body's size. When body bytes
+  // are already buffered, the header goes out with the first of them in one
+  // write; otherwise it goes out at once, so that a slow body does not hold
+  // the header back.
   template <bool is_request>
-  asio::awaitable<relay_result> relay_body(http::parser<is_request, http::buffer_body>& p,
-                                           http::serializer<is_request, http::buffer_body>& sr,
-                                           beast::tcp_stream& from, beast::flat_buffer& from_buf,
-                                           beast::tcp_stream& to, std::chrono::milliseconds idle) {
+  asio::awaitable<relay_result> relay(http::parser<is_request, http::buffer_body>& p,
+                                      http::serializer<is_request, http::buffer_body>& sr,
+                                      beast::tcp_stream& from, beast::flat_buffer& from_buf,
+                                      beast::tcp_stream& to, std::chrono::milliseconds idle) {
     auto& body = p.get().body();
+    if (!p.is_done() && from_buf.size() == 0) {
+      to.expires_after(idle);
+      auto [hec, hn] = co_await http::async_write_header(to, sr, nothrow);
+      if (hec) co_return relay_result::write_failed;
+    }
     while (!p.is_done()) {
       body.data = chunk_;
       body.size = chunk_size;
@@ -313,6 +317,7 @@ class session {
       body.size = chunk_size - body.size;
       body.data = chunk_;
       body.more = !p.is_done();
+      if (body.size == 0 && body.more) continue;  // only framing was read
       to.expires_after(idle);
       auto [wec, wn] = co_await http::async_write(to, sr, nothrow);
       if (wec && wec != http::error::need_buffer) co_return relay_result::write_failed;
@@ -355,6 +360,22 @@ class session {
     co_await http::async_write(down_, res, nothrow);
   }
 
+  // Closing with unread request bytes would reset the connection and could
+  // destroy a reply still in flight (a 400 or 431): send FIN first, then
+  // read and drop what the client still sends, briefly and boundedly.
+  asio::awaitable<void> lingering_close() {
+    error_code ec;
+    down_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    std::size_t drained = 0;
+    down_.expires_after(std::chrono::seconds(1));
+    while (!ec && drained < (1u << 20)) {
+      std::size_t n = 0;
+      std::tie(ec, n) = co_await down_.async_read_some(asio::buffer(chunk_), nothrow);
+      drained += n;
+    }
+    down_.close();
+  }
+
   void close_upstream() {
     up_buf_.clear();
     if (up_.socket().is_open()) up_.close();
@@ -379,6 +400,10 @@ asio::awaitable<void> serve(std::unique_ptr<session> s) {
 }  // namespace
 
 void start_session(tcp::socket socket, worker& w, listener_role role, std::uint16_t port) {
+  // Headers and bodies go out in separate writes: without TCP_NODELAY,
+  // Nagle's algorithm and delayed ACKs would add 40 ms to small responses.
+  boost::system::error_code ignored;
+  socket.set_option(tcp::no_delay(true), ignored);
   auto s = std::make_unique<session>(std::move(socket), w, role, port);
   asio::co_spawn(w.context(), serve(std::move(s)), asio::detached);
 }

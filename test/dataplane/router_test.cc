@@ -1,0 +1,252 @@
+// Routing decisions per role, without sockets: strict and permissive lanes,
+// fallbacks, lane headers and baggage, local replies.
+#include "dataplane/router.h"
+
+#include <gtest/gtest.h>
+
+#include "support/mesh_fixture.h"
+
+namespace laneproxy::dataplane {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::compile_yaml;
+using testing::mock_apps;
+using testing::mock_gateway;
+using testing::mock_lanes;
+
+// Returns the same value every time: the test decides the weighted pick.
+class fixed_random final : public route::random_source {
+ public:
+  explicit fixed_random(std::uint64_t v) : value(v) {}
+  std::uint64_t next() override { return value; }
+  std::uint64_t value;
+};
+
+const auto now = trace_lane_table::clock::time_point{} + 1h;
+
+config::socket_address at(std::uint16_t port) {
+  return {"127.0.0.1", port, {}};
+}
+
+// Pod k of service s in lane l listens on 127.0.0.1:PORT with PORT =
+// 10000 + 100 * service + lane number, so an endpoint says where it is.
+config::service_endpoints lane_endpoints(const std::string& svc, int index,
+                                         const std::vector<std::string>& lanes) {
+  config::service_endpoints e;
+  e.host = svc;
+  e.service = svc + ".default";
+  for (std::size_t i = 0; i < lanes.size(); ++i) {
+    const auto lane = lanes[i];
+    const int number = lane.back() - '0';
+    e.by_subset[lane] = {at(static_cast<std::uint16_t>(10000 + 100 * index + number))};
+  }
+  return e;
+}
+
+struct harness {
+  testing::compiled_mesh mesh;
+  config::bootstrap boot;
+  std::unique_ptr<proxy_config> config;
+  trace_lane_table traces{1000, 60s};
+  fixed_random random{0};
+
+  harness(const std::string& yaml, const std::string& sidecar_workload,
+          std::map<std::string, std::vector<std::string>> lanes_of) {
+    mesh = compile_yaml(yaml);
+    EXPECT_TRUE(mesh.errors().empty()) << ::testing::PrintToString(mesh.errors());
+    int index = 0;
+    for (const auto& [svc, lanes] : lanes_of)
+      boot.endpoints.push_back(lane_endpoints(svc, index++, lanes));
+    boot.gateway = config::gateway_listener{"istio-system/ingressgateway", at(0), {}};
+    if (!sidecar_workload.empty()) {
+      config::sidecar_listeners s;
+      s.workload = sidecar_workload;
+      s.ns = "default";
+      s.inbound = at(0);
+      s.app = at(9999);
+      boot.sidecar = s;
+    }
+    config::diagnostics diag;
+    config::resolve_bootstrap(boot, mesh.snap(), diag);
+    EXPECT_FALSE(diag.has_errors());
+    config = std::make_unique<proxy_config>(mesh.result.snapshot, boot);
+  }
+  router make_router() { return router(*config, &traces, random); }
+};
+
+route::request_view request(const route::header_list& headers, std::string_view authority,
+                            std::string_view target = "/") {
+  route::request_view r;
+  r.method = "GET";
+  r.target = target;
+  r.authority = authority;
+  headers.attach(r);
+  return r;
+}
+
+const std::string permissive_group =
+    "  isPermissive: true\n  permissiveModeConfiguration:\n    routeHeader: x-asm-prefer-tag\n"
+    "    traceHeader: x-request-id\n    fallbackTarget: s1\n";
+
+std::string permissive_mesh() {
+  std::string yaml = mock_apps({"v1"}) + mock_gateway();
+  // Lanes s1, s2, s3 selecting versions v1, v2, v3.
+  yaml += mock_lanes({}, permissive_group);
+  for (const std::string v : {"1", "2", "3"}) {
+    yaml += "---\napiVersion: istio.alibabacloud.com/v1\nkind: ASMSwimLane\nmetadata:\n  name: s" +
+            v + "\n  labels:\n    swimlane-group: mock\nspec:\n  labelSelector:\n    version: v" +
+            v + "\n";
+  }
+  return yaml;
+}
+
+TEST(Router, StrictOutboundUsesTheSidecarsOwnLane) {
+  harness h(mock_apps({"v1", "v2"}) + mock_lanes({"v1", "v2"}) + mock_gateway(), "mocka-v2",
+            {{"mockb", {"v1", "v2"}}});
+  route::header_list none;
+  // The app forwards nothing; a lane header naming v1 does not move a strict sidecar.
+  route::header_list v1{{{"x-asm-prefer-tag", "v1"}}};
+  for (const auto* headers : {&none, &v1}) {
+    const auto d = h.make_router().outbound(request(*headers, "mockb:8000"), now);
+    ASSERT_EQ(d.flag, response_flag::none);
+    EXPECT_EQ(d.endpoint->port, 10002);
+    EXPECT_EQ(d.lane, "v2");
+    EXPECT_TRUE(d.stamp_lane);
+    EXPECT_EQ(d.lane_header, "x-asm-prefer-tag");
+  }
+}
+
+TEST(Router, StrictLaneWithoutTheServiceAnswersNoHealthyUpstream) {
+  harness h(mock_apps({"v1", "v2"}) + mock_lanes({"v1", "v2"}) + mock_gateway(), "mocka-v2",
+            {{"mockb", {"v1"}}});
+  const auto d = h.make_router().outbound(request({}, "mockb"), now);
+  EXPECT_EQ(d.flag, response_flag::no_healthy_upstream);
+}
+
+TEST(Router, OutboundResolvesIstioHostNamesAndRefusesOthers) {
+  harness h(mock_apps({"v1"}) + mock_lanes({"v1"}) + mock_gateway(), "mocka-v1",
+            {{"mockb", {"v1"}}});
+  auto r = h.make_router();
+  for (const auto* host : {"mockb", "mockb:8000", "mockb.default", "mockb.default.svc",
+                           "mockb.default.svc.cluster.local:8000"}) {
+    EXPECT_EQ(r.outbound(request({}, host), now).flag, response_flag::none) << host;
+  }
+  for (const auto* host : {"example.com", "127.0.0.1:10101", "mockb.other"}) {
+    EXPECT_EQ(r.outbound(request({}, host), now).flag, response_flag::no_route) << host;
+  }
+}
+
+TEST(Router, PermissiveRemembersTheLaneByTraceIdAndFallsBack) {
+  // The sidecar of mockb-v1 (lane s1) sees a request of lane s2 come in.
+  harness h(permissive_mesh(), "mockb-v1",
+            {{"mocka", {"s1", "s2"}}, {"mockb", {"s1", "s3"}}, {"mockc", {"s1", "s2"}}});
+  auto r = h.make_router();
+  route::header_list in{{{"x-asm-prefer-tag", "s2"}, {"x-request-id", "t-1"}}};
+  EXPECT_EQ(r.inbound(request(in, "mockb"), now).lane, "s2");
+
+  // The app calls mockc with only x-request-id: back to lane s2.
+  route::header_list out{{{"x-request-id", "t-1"}}};
+  auto d = r.outbound(request(out, "mockc"), now);
+  EXPECT_EQ(d.endpoint->port, 10202);
+  EXPECT_EQ(d.lane, "s2");
+  EXPECT_TRUE(d.stamp_lane);
+
+  // mockb has no s2 endpoints: the baseline serves, the request keeps s2.
+  d = r.outbound(request(out, "mockb"), now);
+  EXPECT_EQ(d.endpoint->port, 10101);
+  EXPECT_EQ(d.serving_lane, "s1");
+  EXPECT_EQ(d.lane, "s2");
+
+  // Another trace id is not mixed up with t-1; an unknown one goes to s1.
+  route::header_list other{{{"x-request-id", "t-2"}}};
+  EXPECT_EQ(r.outbound(request(other, "mockc"), now).endpoint->port, 10201);
+  EXPECT_EQ(r.outbound(request(out, "mockc"), now + 61s).endpoint->port, 10201);  // expired
+}
+
+TEST(Router, PermissiveLaneFromBaggageAndInvalidLaneHeaders) {
+  harness h(permissive_mesh(), "mockb-v1", {{"mockc", {"s1", "s2"}}});
+  auto r = h.make_router();
+  route::header_list baggage{{{"baggage", "userId=7,x-asm-prefer-tag=s2;p=1"}}};
+  EXPECT_EQ(r.outbound(request(baggage, "mockc"), now).endpoint->port, 10002);
+  // A repeated header reaches the router joined with ", "; CR, LF and
+  // unknown lanes are no lane names either: all count as absent.
+  for (const auto* bad : {"s2, s3", "s2\r\nx: y", "nope"}) {
+    route::header_list h2{{{"x-asm-prefer-tag", bad}}};
+    EXPECT_EQ(r.outbound(request(h2, "mockc"), now).endpoint->port, 10001) << bad;
+  }
+}
+
+TEST(Router, GatewayStampsThePickedLaneAndFallsBackForTheFirstHop) {
+  std::string yaml = permissive_mesh();
+  yaml += R"(---
+apiVersion: networking.istio.io/v1beta1
+kind: VirtualService
+metadata:
+  name: front
+spec:
+  hosts: ['*']
+  gateways: [istio-system/ingressgateway]
+  http:
+  - route:
+    - destination: {host: mocka, subset: s1}
+      weight: 60
+    - destination: {host: mocka, subset: s3}
+      weight: 40
+)";
+  harness h(yaml, "", {{"mocka", {"s1"}}});
+  auto r = h.make_router();
+  h.random.value = 59;  // [0, 60) picks s1
+  auto d = r.gateway(request({}, "anything"));
+  EXPECT_EQ(d.lane, "s1");
+  EXPECT_EQ(d.endpoint->port, 10001);
+  h.random.value = 60;  // [60, 100) picks s3; mocka has no s3: baseline, lane kept
+  d = r.gateway(request({}, "anything"));
+  ASSERT_EQ(d.flag, response_flag::none);
+  EXPECT_EQ(d.lane, "s3");
+  EXPECT_TRUE(d.stamp_lane);
+  EXPECT_EQ(d.serving_lane, "s1");
+  EXPECT_EQ(d.endpoint->port, 10001);
+}
+
+TEST(Router, UnknownSubsetAtRuntimeAnswersNoCluster) {
+  // The compiler rejects a route to a subset that does not exist, so only a
+  // snapshot edited after compiling can carry one; the router must still
+  // answer NC rather than misroute.
+  std::string yaml = mock_apps({"v1"}) + mock_gateway() + R"(---
+apiVersion: networking.istio.io/v1beta1
+kind: DestinationRule
+metadata: {name: mocka}
+spec:
+  host: mocka
+  subsets: [{name: v1, labels: {version: v1}}]
+---
+apiVersion: networking.istio.io/v1beta1
+kind: VirtualService
+metadata: {name: front}
+spec:
+  hosts: ['*']
+  gateways: [istio-system/ingressgateway]
+  http:
+  - route: [{destination: {host: mocka, subset: v1}}]
+)";
+  auto compiled = compile_yaml(yaml);
+  auto edited = std::make_shared<config::mesh_snapshot>(compiled.snap());
+  edited->gateways.at("istio-system/ingressgateway").rules.at(0).targets.at(0).subset = "v9";
+  config::bootstrap boot;
+  boot.gateway = config::gateway_listener{"istio-system/ingressgateway", at(0), {}};
+  const proxy_config cfg(edited, boot);
+  fixed_random random(0);
+  const router r(cfg, nullptr, random);
+  EXPECT_EQ(r.gateway(request({}, "x")).flag, response_flag::no_cluster);
+}
+
+TEST(Router, LocalRepliesCarryEnvoysTexts) {
+  EXPECT_EQ(reply_for(response_flag::no_route).status, 404u);
+  EXPECT_EQ(reply_for(response_flag::no_healthy_upstream).body, "no healthy upstream");
+  EXPECT_EQ(reply_for(response_flag::upstream_timeout).status, 504u);
+  EXPECT_EQ(flag_code(response_flag::upstream_connect_failure), "UF");
+}
+
+}  // namespace
+}  // namespace laneproxy::dataplane

@@ -1,0 +1,350 @@
+// The real laneproxy binary as a gateway in front of in-process upstreams:
+// routing, splits, local replies, HTTP relaying and limits.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <memory>
+#include <string>
+
+#include "support/child_process.h"
+#include "support/http_fixture.h"
+#include "support/lane_topology.h"
+#include "support/temp_dir.h"
+
+namespace laneproxy::testing {
+namespace {
+
+constexpr const char* mesh_yaml = R"(apiVersion: v1
+kind: Service
+metadata: {name: mocka}
+spec:
+  selector: {app: mocka}
+  ports: [{port: 8000, name: http}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: mockb}
+spec:
+  selector: {app: mockb}
+  ports: [{port: 8000, name: http}]
+---
+apiVersion: networking.istio.io/v1beta1
+kind: DestinationRule
+metadata: {name: mocka}
+spec:
+  host: mocka
+  subsets:
+  - {name: v1, labels: {version: v1}}
+  - {name: v2, labels: {version: v2}}
+---
+apiVersion: networking.istio.io/v1beta1
+kind: Gateway
+metadata: {name: gw, namespace: istio-system}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 80, name: http, protocol: HTTP}
+    hosts: ["*"]
+---
+apiVersion: networking.istio.io/v1beta1
+kind: VirtualService
+metadata: {name: front}
+spec:
+  hosts: ["*"]
+  gateways: [istio-system/gw]
+  http:
+  - name: header
+    match: [{headers: {x-user: {exact: alice}}}]
+    route: [{destination: {host: mocka, subset: v2}}]
+  - name: slow
+    match: [{uri: {prefix: /slow}}]
+    timeout: 300ms
+    route: [{destination: {host: mocka, subset: v1}}]
+  - name: uf
+    match: [{uri: {exact: /uf}}]
+    route: [{destination: {host: mockb}}]
+  - name: direct
+    match: [{uri: {exact: /direct}}]
+    directResponse: {status: 418, body: {string: "short and stout"}}
+  - name: split
+    match: [{uri: {prefix: /split}}]
+    route:
+    - {destination: {host: mocka, subset: v1}, weight: 70}
+    - {destination: {host: mocka, subset: v2}, weight: 30}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: mocka-v1}
+spec:
+  selector: {matchLabels: {app: mocka, version: v1}}
+  template:
+    metadata: {labels: {app: mocka, version: v1}}
+    spec: {containers: [{name: app, image: mock}]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: mocka-v2}
+spec:
+  selector: {matchLabels: {app: mocka, version: v2}}
+  template:
+    metadata: {labels: {app: mocka, version: v2}}
+    spec: {containers: [{name: app, image: mock}]}
+)";
+
+class GatewayTest : public ::testing::Test {
+ protected:
+  GatewayTest()
+      : v1("mocka-v1"), v2("mocka-v2"), slow("slow", [](const seen_request&) {
+          planned_response r;
+          r.delay = std::chrono::milliseconds(1500);
+          r.body = "late";
+          return r;
+        }) {}
+
+  // Starts laneproxy with the mesh above; `extra` is added to the bootstrap.
+  void start(const std::string& extra = "", const std::string& v1_address = "") {
+    dir.write("mesh/mesh.yaml", mesh_yaml);
+    const std::string boot =
+        "mesh: mesh\n"
+        "gateway:\n  name: istio-system/gw\n  listen: 127.0.0.1:0\n"
+        "endpoints:\n  mocka:\n    v1: [" +
+        (v1_address.empty() ? v1.address() : v1_address) + "]\n    v2: [" + v2.address() +
+        "]\n  mockb: [127.0.0.1:" + std::to_string(closed_port) + "]\n" + extra;
+    proxy = std::make_unique<child_process>(
+        std::vector<std::string>{laneproxy_bin(), "run", "--config", dir.write("boot.yaml", boot),
+                                 "--concurrency", "1", "--seed", "42"});
+    const auto line = proxy->wait_for_line("gateway listening on");
+    ASSERT_FALSE(line.empty()) << proxy->output();
+    port = static_cast<std::uint16_t>(std::stoi(line.substr(line.rfind(':') + 1)));
+    ASSERT_FALSE(proxy->wait_for_line("laneproxy: ready").empty()) << proxy->output();
+  }
+
+  temp_dir dir;
+  fake_upstream v1, v2, slow;
+  std::uint16_t closed_port = free_port();
+  std::unique_ptr<child_process> proxy;
+  std::uint16_t port = 0;
+};
+
+TEST_F(GatewayTest, WeightedSplitStaysWithinBinomialBounds) {
+  start();
+  http_client client(port);
+  constexpr int n = 2000;
+  int to_v1 = 0;
+  for (int i = 0; i < n; ++i) {
+    const auto r = client.get("/split");
+    ASSERT_EQ(r.status, 200u);
+    to_v1 += r.body == "mocka-v1";
+  }
+  // p = 0.7: the count must fall within 4.5 standard deviations (a fixed
+  // seed makes the run reproducible; the bound makes it meaningful).
+  const double mean = n * 0.7, sd = std::sqrt(n * 0.7 * 0.3);
+  EXPECT_NEAR(to_v1, mean, 4.5 * sd);
+  EXPECT_EQ(v1.requests().size() + v2.requests().size(), static_cast<std::size_t>(n));
+}
+
+TEST_F(GatewayTest, FirstMatchingRuleWins) {
+  start();
+  http_client client(port);
+  // /split would send most requests to v1; the header rule comes first.
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_EQ(client.get("/split", {{"x-user", "alice"}}).body, "mocka-v2");
+  }
+  EXPECT_EQ(client.get("/slow", {{"x-user", "alice"}}).body, "mocka-v2");
+  EXPECT_EQ(client.get("/direct").status, 418u);
+  EXPECT_EQ(client.get("/direct").body, "short and stout");
+}
+
+TEST_F(GatewayTest, LocalRepliesFollowEnvoy) {
+  start();
+  http_client client(port);
+  const auto nr = client.get("/nowhere");
+  EXPECT_EQ(nr.status, 404u);
+  const auto uf = client.get("/uf");
+  EXPECT_EQ(uf.status, 503u);
+  EXPECT_EQ(uf.body,
+            "upstream connect error or disconnect/reset before headers. reset reason: connection "
+            "failure");
+  // The connection stays usable after local replies.
+  EXPECT_EQ(client.get("/split", {{"x-user", "alice"}}).status, 200u);
+}
+
+TEST_F(GatewayTest, RouteTimeoutAnswers504) {
+  start("", slow.address());
+  http_client client(port);
+  const auto started = std::chrono::steady_clock::now();
+  const auto r = client.get("/slow");
+  EXPECT_EQ(r.status, 504u);
+  EXPECT_EQ(r.body, "upstream request timeout");
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(1400));
+}
+
+TEST_F(GatewayTest, NoEndpointsInTheLaneAnswersNoHealthyUpstream) {
+  // mocka's v2 list exists but v1's does not.
+  dir.write("mesh/mesh.yaml", mesh_yaml);
+  const std::string boot =
+      "mesh: mesh\ngateway:\n  name: gw\n  listen: 127.0.0.1:0\n"
+      "endpoints:\n  mocka:\n    v2: [" +
+      v2.address() + "]\n";
+  child_process p({laneproxy_bin(), "run", "--config", dir.write("boot.yaml", boot)});
+  const auto line = p.wait_for_line("gateway listening on");
+  ASSERT_FALSE(line.empty()) << p.output();
+  http_client client(static_cast<std::uint16_t>(std::stoi(line.substr(line.rfind(':') + 1))));
+  const auto r = client.get("/slow");
+  EXPECT_EQ(r.status, 503u);
+  EXPECT_EQ(r.body, "no healthy upstream");
+}
+
+TEST_F(GatewayTest, RewritesHeadersLikeAProxy) {
+  start();
+  http_client client(port);
+  const auto r = client.get("/split", {{"x-user", "alice"},
+                                       {"connection", "keep-alive, x-hop"},
+                                       {"x-hop", "secret"},
+                                       {"keep-alive", "timeout=5"},
+                                       {"te", "trailers"}});
+  ASSERT_EQ(r.status, 200u);
+  EXPECT_TRUE(r.count("x-envoy-upstream-service-time"));
+  const auto seen = v2.requests().back();
+  EXPECT_EQ(seen.count("x-hop"), 0u);
+  EXPECT_EQ(seen.count("keep-alive"), 0u);
+  EXPECT_EQ(seen.count("te"), 0u);
+  EXPECT_EQ(seen.header("x-forwarded-proto"), "http");
+  EXPECT_THAT(seen.header("x-request-id"),
+              ::testing::MatchesRegex("[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-"
+                                      "[0-9a-f]{12}"));
+  // A request id the client sent is kept.
+  client.get("/split", {{"x-user", "alice"}, {"x-request-id", "abc"}});
+  EXPECT_EQ(v2.requests().back().header("x-request-id"), "abc");
+}
+
+TEST_F(GatewayTest, KeepAliveReusesOneUpstreamConnection) {
+  start();
+  http_client client(port);
+  for (int i = 0; i < 50; ++i) ASSERT_EQ(client.get("/x", {{"x-user", "alice"}}).status, 200u);
+  EXPECT_EQ(v2.requests().size(), 50u);
+  EXPECT_EQ(v2.connections(), 1u);
+}
+
+TEST_F(GatewayTest, HeadExpectContinueAndConnectionClose) {
+  start();
+  {
+    http_client client(port);
+    const auto head = client.request("HEAD", "/x", {{"x-user", "alice"}});
+    EXPECT_EQ(head.status, 200u);
+    EXPECT_EQ(head.header("content-length"), "8");
+    EXPECT_EQ(head.body, "");
+    EXPECT_EQ(client.get("/x", {{"x-user", "alice"}}).body, "mocka-v2");  // still in sync
+  }
+  {
+    http_client client(port);
+    const auto r = client.raw(
+        "POST /x HTTP/1.1\r\nHost: a\r\nx-user: alice\r\nContent-Length: 5\r\n"
+        "Expect: 100-continue\r\n\r\n");
+    EXPECT_EQ(r.status, 100u);
+    const auto final_reply = client.raw("hello");
+    EXPECT_EQ(final_reply.status, 200u);
+    EXPECT_EQ(v2.requests().back().body, "hello");
+    EXPECT_EQ(v2.requests().back().count("expect"), 0u);
+  }
+  {
+    http_client client(port);
+    const auto r = client.get("/x", {{"x-user", "alice"}, {"connection", "close"}});
+    EXPECT_EQ(r.status, 200u);
+    EXPECT_EQ(r.header("connection"), "close");
+    EXPECT_TRUE(client.closed_within(std::chrono::seconds(2)));
+  }
+}
+
+TEST_F(GatewayTest, ChunkedBodiesRelayBothWays) {
+  fake_upstream chunky("chunky", [](const seen_request& r) {
+    planned_response p;
+    p.chunked = true;
+    p.body = "echo:" + r.body;
+    return p;
+  });
+  start("", chunky.address());
+  http_client client(port);
+  const auto r = client.raw(
+      "POST /slow HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n");
+  EXPECT_EQ(r.status, 200u);
+  EXPECT_EQ(r.body, "echo:hello world");
+  EXPECT_EQ(r.header("transfer-encoding"), "chunked");
+  EXPECT_EQ(chunky.requests().back().header("transfer-encoding"), "chunked");
+}
+
+TEST_F(GatewayTest, HundredMegabyteBodiesStreamWithFlatMemory) {
+  constexpr std::uint64_t size = 100ull << 20;
+  fake_upstream sink("sink", [](const seen_request& r) {
+    planned_response p;
+    p.body = std::to_string(r.body_bytes);
+    return p;
+  });
+  fake_upstream source("source", [](const seen_request&) {
+    planned_response p;
+    p.generated_bytes = size;
+    return p;
+  });
+  start("", sink.address());
+  http_client client(port);
+  const std::string body(size, 'b');
+  const auto up = client.request("POST", "/slow", {}, body);
+  EXPECT_EQ(up.status, 200u);
+  EXPECT_EQ(up.body, std::to_string(size));
+  const long after_upload = proxy->peak_rss_kib();
+
+  proxy.reset();
+  start("", source.address());
+  http_client down(port);
+  const auto r = down.get("/slow");
+  EXPECT_EQ(r.status, 200u);
+  EXPECT_EQ(r.body.size(), size);
+  // Both directions together stay far below one body's size.
+  EXPECT_LT(after_upload, 40 * 1024) << "peak RSS KiB after upload";
+  EXPECT_LT(proxy->peak_rss_kib(), 40 * 1024) << "peak RSS KiB after download";
+}
+
+TEST_F(GatewayTest, MalformedRequestsGet4xxAndTheProxyLives) {
+  start();
+  EXPECT_EQ(http_client(port).raw("GARBAGE\r\n\r\n").status, 400u);
+  EXPECT_EQ(http_client(port)
+                .raw("POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n"
+                     "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
+                .status,
+            400u);
+  EXPECT_EQ(http_client(port)
+                .raw("POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 4\r\n"
+                     "\r\nabcd")
+                .status,
+            400u);
+  EXPECT_EQ(http_client(port)
+                .raw("POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n")
+                .status,
+            400u);
+  const std::string huge(70 * 1024, 'a');
+  EXPECT_EQ(
+      http_client(port).raw("GET /x HTTP/1.1\r\nHost: a\r\nx-big: " + huge + "\r\n\r\n").status,
+      431u);
+  EXPECT_EQ(http_client(port).get("/x", {{"x-user", "alice"}}).status, 200u);
+}
+
+TEST_F(GatewayTest, SlowClientIsCutOffAfterTheHeaderTimeout) {
+  start("timeouts:\n  requestHeaders: 300ms\n");
+  http_client client(port);
+  client.send("GET /x HTTP/1.1\r\nHost: a\r\n");  // never finishes its header
+  const auto started = std::chrono::steady_clock::now();
+  EXPECT_TRUE(client.closed_within(std::chrono::seconds(3)));
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(2));
+  EXPECT_EQ(http_client(port).get("/x", {{"x-user", "alice"}}).status, 200u);
+}
+
+TEST_F(GatewayTest, SigtermStopsCleanly) {
+  start();
+  EXPECT_EQ(http_client(port).get("/x", {{"x-user", "alice"}}).status, 200u);
+  EXPECT_EQ(proxy->stop(SIGTERM), 0) << proxy->output();
+}
+
+}  // namespace
+}  // namespace laneproxy::testing
