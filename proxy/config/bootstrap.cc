@@ -74,10 +74,12 @@ std::optional<socket_address> require_address(const yaml_field& parent, std::str
 
 std::vector<socket_address> decode_address_list(const yaml_field& f) {
   std::vector<socket_address> out;
+  std::size_t items = 0;
   f.for_each([&](const yaml_field& item) {
+    ++items;
     if (auto a = decode_address(item, false)) out.push_back(std::move(*a));
   });
-  if (out.empty() && f.is_sequence()) f.error("an endpoint list must not be empty");
+  if (items == 0 && f.is_sequence()) f.error("an endpoint list must not be empty");
   return out;
 }
 

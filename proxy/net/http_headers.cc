@@ -82,7 +82,7 @@ std::optional<std::string_view> header_reader::get(const void* ctx, std::string_
     if (!all.empty()) all += ", ";
     all += it->value();
   }
-  return self.joined_.emplace_back(std::move(all));
+  return self.joined_.emplace_front(std::move(all));
 }
 
 }  // namespace laneproxy::net

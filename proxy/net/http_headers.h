@@ -2,7 +2,7 @@
 // reads on the way through. Works on Beast's field containers; no I/O.
 #pragma once
 
-#include <deque>
+#include <forward_list>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -51,7 +51,7 @@ class header_reader {
  private:
   static std::optional<std::string_view> get(const void* ctx, std::string_view name);
   const http::fields& fields_;
-  mutable std::deque<std::string> joined_;
+  mutable std::forward_list<std::string> joined_;  // stable addresses, no allocation until used
 };
 
 }  // namespace laneproxy::net

@@ -172,8 +172,9 @@ class session {
     for (int attempt = 0;; ++attempt) {
       const bool reused = co_await connect_upstream(endpoint, t.connect, attempt == 0);
       if (!up_.socket().is_open()) {
-        co_await reply(response_flag::upstream_connect_failure, version, parser.is_done());
-        co_return parser.is_done() && keep_alive;
+        const bool reusable = parser.is_done() && keep_alive;
+        co_await reply(response_flag::upstream_connect_failure, version, reusable);
+        co_return reusable;
       }
       if (expect_continue && attempt == 0) {
         // The client waits for this before it sends the body.
@@ -203,8 +204,9 @@ class session {
       // A pooled connection can go stale between the liveness check and the
       // write; a request without a body is safe to send once more.
       if (reused && !body_sent) continue;
-      co_await reply(response_flag::upstream_reset, version, parser.is_done());
-      co_return parser.is_done() && keep_alive;
+      const bool reusable = parser.is_done() && keep_alive;
+      co_await reply(response_flag::upstream_reset, version, reusable);
+      co_return reusable;
     }
 
     auto& res = rp->get();

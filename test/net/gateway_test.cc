@@ -180,6 +180,24 @@ TEST_F(GatewayTest, RouteTimeoutAnswers504) {
   EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(1400));
 }
 
+TEST_F(GatewayTest, UpstreamResetBeforeHeadersAnswers503) {
+  fake_upstream closer("closer", [](const seen_request&) {
+    planned_response r;
+    r.close_without_reply = true;
+    return r;
+  });
+  start("", closer.address());
+  http_client client(port);
+  const auto r = client.get("/slow");
+  EXPECT_EQ(r.status, 503u);
+  EXPECT_EQ(r.body,
+            "upstream connect error or disconnect/reset before headers. reset reason: connection "
+            "termination");
+  EXPECT_EQ(client.get("/slow").status, 503u);  // the downstream connection survives
+  // A fresh connection that fails is not retried: one attempt per request.
+  EXPECT_EQ(closer.requests().size(), 2u);
+}
+
 TEST_F(GatewayTest, NoEndpointsInTheLaneAnswersNoHealthyUpstream) {
   // mocka's v2 list exists but v1's does not.
   dir.write("mesh/mesh.yaml", mesh_yaml);
@@ -275,8 +293,19 @@ TEST_F(GatewayTest, ChunkedBodiesRelayBothWays) {
   EXPECT_EQ(chunky.requests().back().header("transfer-encoding"), "chunked");
 }
 
+// ASan keeps freed memory in quarantine, so resident memory there measures
+// ASan, not the proxy: sanitizer builds relay a smaller body and check only
+// that it arrives whole. The release build checks the memory bound.
+#ifdef __SANITIZE_ADDRESS__
+constexpr std::uint64_t big_body = 16ull << 20;
+constexpr bool check_memory = false;
+#else
+constexpr std::uint64_t big_body = 100ull << 20;
+constexpr bool check_memory = true;
+#endif
+
 TEST_F(GatewayTest, HundredMegabyteBodiesStreamWithFlatMemory) {
-  constexpr std::uint64_t size = 100ull << 20;
+  constexpr std::uint64_t size = big_body;
   fake_upstream sink("sink", [](const seen_request& r) {
     planned_response p;
     p.body = std::to_string(r.body_bytes);
@@ -301,9 +330,11 @@ TEST_F(GatewayTest, HundredMegabyteBodiesStreamWithFlatMemory) {
   const auto r = down.get("/slow");
   EXPECT_EQ(r.status, 200u);
   EXPECT_EQ(r.body.size(), size);
-  // Both directions together stay far below one body's size.
-  EXPECT_LT(after_upload, 40 * 1024) << "peak RSS KiB after upload";
-  EXPECT_LT(proxy->peak_rss_kib(), 40 * 1024) << "peak RSS KiB after download";
+  if (check_memory) {
+    // Each direction stays far below the body's size: nothing is held whole.
+    EXPECT_LT(after_upload, 40 * 1024) << "peak RSS KiB after upload";
+    EXPECT_LT(proxy->peak_rss_kib(), 40 * 1024) << "peak RSS KiB after download";
+  }
 }
 
 TEST_F(GatewayTest, MalformedRequestsGet4xxAndTheProxyLives) {

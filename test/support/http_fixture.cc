@@ -220,7 +220,7 @@ http_reply http_client::request(const std::string& method, const std::string& ta
   boost::system::error_code ec;
   http::write(impl_->socket, req, ec);
   if (ec) return {};
-  return impl_->read_reply(method == "HEAD", std::chrono::seconds(30));
+  return impl_->read_reply(method == "HEAD", std::chrono::seconds(120));
 }
 
 http_reply http_client::raw(const std::string& bytes, std::chrono::milliseconds timeout) {

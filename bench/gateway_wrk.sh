@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Throughput, latency and CPU per request through the laneproxy gateway on
+# loopback, measured with wrk. A benchmark, not a test: run it by hand on a
+# quiet machine.
+#
+#   bash bench/gateway_wrk.sh [BUILD_DIR] [SECONDS] [CONNECTIONS]
+#
+# One upstream (laneproxy-mock, answering 36 bytes) and one gateway worker
+# (--concurrency 1). The gateway is pinned to CPU 0, wrk and the upstream to
+# CPU 1, so the gateway's CPU time is its own. Prints wrk's report for the
+# upstream alone and through the gateway, then the gateway's CPU time per
+# request (user + system, from /proc/PID/stat).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build}
+seconds=${2:-10}
+connections=${3:-50}
+
+if ! command -v wrk >/dev/null; then
+  sudo_cmd=()
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq wrk >/dev/null
+fi
+bin=$build/bin
+[ -x "$bin/laneproxy" ] || bash scripts/build.sh "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+up_port=$(free_port)
+gw_port=$(free_port)
+
+app=mocka version=v1 bind=127.0.0.1:$up_port taskset -c 1 "$bin/laneproxy-mock" >/dev/null &
+pids+=($!)
+cat >"$work/gateway.yaml" <<YAML
+mesh: $PWD/config/swimlane
+gateway:
+  name: istio-system/ingressgateway
+  listen: 127.0.0.1:$gw_port
+endpoints:
+  mocka:
+    v1: [127.0.0.1:$up_port]
+    v2: [127.0.0.1:$up_port]
+YAML
+taskset -c 0 "$bin/laneproxy" run --config "$work/gateway.yaml" --concurrency 1 >"$work/gw.log" &
+gw=$!
+pids+=($gw)
+for _ in $(seq 50); do grep -q ready "$work/gw.log" 2>/dev/null && break; sleep 0.1; done
+
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+run_wrk() { taskset -c 1 wrk -t1 -c"$connections" -d"${seconds}s" --latency "$1"; }
+
+echo "== upstream alone (laneproxy-mock)"
+run_wrk "http://127.0.0.1:$up_port/mock"
+echo
+echo "== through the gateway (1 worker)"
+before=$(ticks $gw)
+out=$(run_wrk "http://127.0.0.1:$gw_port/mock")
+after=$(ticks $gw)
+echo "$out"
+requests=$(echo "$out" | awk '/requests in/ {print $1}')
+hz=$(getconf CLK_TCK)
+awk -v t=$((after - before)) -v hz="$hz" -v n="$requests" \
+  'BEGIN { printf "gateway CPU: %.2f s for %d requests = %.2f us per request\n", t / hz, n, t / hz / n * 1e6 }'
