@@ -1,6 +1,5 @@
 #include "net/http_headers.h"
 
-#include <cstdio>
 #include <vector>
 
 #include "config/ascii.h"
@@ -60,16 +59,20 @@ std::optional<absolute_target> split_absolute_form(std::string_view target) {
 }
 
 std::string make_request_id(route::random_source& random) {
-  const auto hi = random.next();
-  const auto lo = random.next();
-  // Version 4 (random) and variant 10xx, as RFC 4122 lays them out.
-  const auto time_hi = static_cast<unsigned>((hi & 0x0fff) | 0x4000);
-  const auto clock = static_cast<unsigned>(((lo >> 48) & 0x3fff) | 0x8000);
-  char buf[37];
-  std::snprintf(buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(hi >> 32),
-                static_cast<unsigned>((hi >> 16) & 0xffff), time_hi, clock,
-                static_cast<unsigned long long>(lo & 0xffffffffffffull));
-  return buf;
+  // 32 random hex digits in the 8-4-4-4-12 layout, then the version (4) and
+  // variant (10xx) bits of RFC 4122 put in place.
+  static constexpr char hex[] = "0123456789abcdef";
+  std::uint64_t words[2] = {random.next(), random.next()};
+  std::string out(36, '-');
+  int nibble = 0;
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    if (i == 8 || i == 13 || i == 18 || i == 23) continue;
+    out[i] = hex[(words[nibble / 16] >> (4 * (nibble % 16))) & 0xf];
+    ++nibble;
+  }
+  out[14] = '4';
+  out[19] = hex[8 + (words[1] & 0x3)];
+  return out;
 }
 
 std::optional<std::string_view> header_reader::get(const void* ctx, std::string_view name) {

@@ -55,7 +55,7 @@ tcp::endpoint proxy_server::listen(dataplane::listener_role role,
 void proxy_server::accept_next(listener& l) {
   auto& target = *workers_[next_worker_++ % workers_.size()];
   l.acceptor.async_accept(
-      target.context(), [this, &l, &target](boost::system::error_code ec, tcp::socket socket) {
+      target.context(), [this, &l, &target](boost::system::error_code ec, socket_type socket) {
         if (ec == asio::error::operation_aborted || !l.acceptor.is_open()) return;
         if (ec) {
           l.retry.expires_after(std::chrono::milliseconds(50));

@@ -25,7 +25,10 @@ using dataplane::response_flag;
 using error_code = boost::system::error_code;
 using steady = std::chrono::steady_clock;
 
-constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+template <class T>
+using task = asio::awaitable<T, executor>;
+constexpr auto nothrow = asio::as_tuple(asio::use_awaitable_t<executor>{});
+using stream_type = beast::basic_stream<tcp, executor>;
 constexpr std::size_t chunk_size = 32 * 1024;
 
 std::chrono::milliseconds since(steady::time_point start) {
@@ -49,7 +52,7 @@ enum class relay_result { done, read_failed, write_failed };
 
 class session {
  public:
-  session(tcp::socket socket, worker& w, listener_role role, std::uint16_t port)
+  session(socket_type socket, worker& w, listener_role role, std::uint16_t port)
       : worker_(w), role_(role), port_(port), down_(std::move(socket)), up_(w.context()) {
     w.shared().open_connections.fetch_add(1, std::memory_order_relaxed);
   }
@@ -57,7 +60,7 @@ class session {
   session(const session&) = delete;
   session& operator=(const session&) = delete;
 
-  asio::awaitable<void> run() {
+  task<void> run() {
     // (Not `while (co_await ...)`: g++ 12 mis-compiles co_await in a loop condition.)
     for (;;) {
       const bool keep_going = co_await serve_one();
@@ -72,7 +75,7 @@ class session {
   using response_parser = http::response_parser<http::buffer_body>;
 
   // Serves one request; false when the connection must close.
-  asio::awaitable<bool> serve_one() {
+  task<bool> serve_one() {
     const auto config = worker_.config();  // this request's config, kept to its end
     const auto& t = config->timeouts();
     request_parser parser;
@@ -149,7 +152,7 @@ class session {
     co_return co_await forward(*config, parser, decision, keep_alive);
   }
 
-  asio::awaitable<bool> forward(const dataplane::proxy_config& config, request_parser& parser,
+  task<bool> forward(const dataplane::proxy_config& config, request_parser& parser,
                                 const dataplane::route_decision& decision, bool keep_alive) {
     const auto& t = config.timeouts();
     auto& req = parser.get();
@@ -257,7 +260,7 @@ class session {
 
   // Makes up_ a connection to `endpoint`: a pooled one when allowed and
   // available (returns true), else a new one. On failure up_ is closed.
-  asio::awaitable<bool> connect_upstream(const tcp::endpoint& endpoint,
+  task<bool> connect_upstream(const tcp::endpoint& endpoint,
                                          std::chrono::milliseconds timeout, bool allow_reuse) {
     close_upstream();
     if (allow_reuse) {
@@ -278,7 +281,7 @@ class session {
   }
 
   // Reads the final response header, skipping interim 1xx responses.
-  asio::awaitable<error_code> read_response_header(std::optional<response_parser>& rp,
+  task<error_code> read_response_header(std::optional<response_parser>& rp,
                                                    const dataplane::proxy_config& config, bool head,
                                                    std::chrono::milliseconds timeout) {
     for (;;) {
@@ -300,10 +303,10 @@ class session {
   // write; otherwise it goes out at once, so that a slow body does not hold
   // the header back.
   template <bool is_request>
-  asio::awaitable<relay_result> relay(http::parser<is_request, http::buffer_body>& p,
+  task<relay_result> relay(http::parser<is_request, http::buffer_body>& p,
                                       http::serializer<is_request, http::buffer_body>& sr,
-                                      beast::tcp_stream& from, beast::flat_buffer& from_buf,
-                                      beast::tcp_stream& to, std::chrono::milliseconds idle) {
+                                      stream_type& from, beast::flat_buffer& from_buf,
+                                      stream_type& to, std::chrono::milliseconds idle) {
     auto& body = p.get().body();
     if (!p.is_done() && from_buf.size() == 0) {
       to.expires_after(idle);
@@ -335,7 +338,7 @@ class session {
     co_return relay_result::done;
   }
 
-  asio::awaitable<bool> serve_admin(request_parser& parser, bool keep_alive) {
+  task<bool> serve_admin(request_parser& parser, bool keep_alive) {
     const auto& req = parser.get();
     const auto& admin = worker_.shared().admin;
     admin_response r = admin ? admin(req.method_string(), req.target())
@@ -345,12 +348,12 @@ class session {
     co_return reusable;
   }
 
-  asio::awaitable<void> reply(response_flag flag, unsigned version, bool keep_alive) {
+  task<void> reply(response_flag flag, unsigned version, bool keep_alive) {
     const auto r = dataplane::reply_for(flag);
     co_await reply_text(r.status, r.body, version, keep_alive);
   }
 
-  asio::awaitable<void> reply_text(unsigned status, std::string_view body, unsigned version,
+  task<void> reply_text(unsigned status, std::string_view body, unsigned version,
                                    bool keep_alive, std::string_view content_type = "text/plain") {
     http::response<http::string_body> res{static_cast<http::status>(status), version};
     res.set(http::field::server, "laneproxy");
@@ -365,9 +368,9 @@ class session {
   // Closing with unread request bytes would reset the connection and could
   // destroy a reply still in flight (a 400 or 431): send FIN first, then
   // read and drop what the client still sends, briefly and boundedly.
-  asio::awaitable<void> lingering_close() {
+  task<void> lingering_close() {
     error_code ec;
-    down_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    down_.socket().shutdown(socket_type::shutdown_send, ec);
     std::size_t drained = 0;
     down_.expires_after(std::chrono::seconds(1));
     while (!ec && drained < (1u << 20)) {
@@ -388,20 +391,20 @@ class session {
   worker& worker_;
   listener_role role_;
   std::uint16_t port_;
-  beast::tcp_stream down_;
-  beast::tcp_stream up_;
+  stream_type down_;
+  stream_type up_;
   beast::flat_buffer down_buf_;
   beast::flat_buffer up_buf_;
   char chunk_[chunk_size];
 };
 
-asio::awaitable<void> serve(std::unique_ptr<session> s) {
+task<void> serve(std::unique_ptr<session> s) {
   co_await s->run();
 }
 
 }  // namespace
 
-void start_session(tcp::socket socket, worker& w, listener_role role, std::uint16_t port) {
+void start_session(socket_type socket, worker& w, listener_role role, std::uint16_t port) {
   // Headers and bodies go out in separate writes: without TCP_NODELAY,
   // Nagle's algorithm and delayed ACKs would add 40 ms to small responses.
   boost::system::error_code ignored;

@@ -13,7 +13,7 @@ namespace laneproxy::net {
 // Serves `socket` on `w` until the connection closes. Call from any thread:
 // the session itself runs on w's io_context. `port` is the listener's port
 // (route matches on `port` read it).
-void start_session(tcp::socket socket, worker& w, dataplane::listener_role role,
+void start_session(socket_type socket, worker& w, dataplane::listener_role role,
                    std::uint16_t port);
 
 }  // namespace laneproxy::net

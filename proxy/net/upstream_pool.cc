@@ -10,14 +10,15 @@ namespace {
 // An idle HTTP/1.1 connection has nothing to read: readable means the
 // upstream closed it (or sent bytes nobody asked for). One non-blocking
 // peek, no state kept between uses.
-bool still_open(tcp::socket& s) {
+bool still_open(socket_type& s) {
   char byte;
   const auto n = ::recv(s.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
   return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
+constexpr auto recent = std::chrono::milliseconds(100);
 }  // namespace
 
-std::optional<tcp::socket> upstream_pool::take(const tcp::endpoint& endpoint,
+std::optional<socket_type> upstream_pool::take(const tcp::endpoint& endpoint,
                                                clock::time_point now) {
   const auto it = idle_.find(endpoint);
   if (it == idle_.end()) return std::nullopt;
@@ -25,14 +26,20 @@ std::optional<tcp::socket> upstream_pool::take(const tcp::endpoint& endpoint,
   while (!list.empty()) {
     auto c = std::move(list.back());
     list.pop_back();
-    if (now - c.since < idle_timeout_ && still_open(c.socket)) return std::move(c.socket);
+    const auto idle = now - c.since;
+    // A connection back from a response moments ago is alive unless its
+    // upstream closed it at once; that rare case costs a retry (requests
+    // without a body) and is not worth a syscall on every request.
+    if (idle < idle_timeout_ && (idle < recent || still_open(c.socket))) {
+      return std::move(c.socket);
+    }
     boost::system::error_code ignored;
     c.socket.close(ignored);
   }
   return std::nullopt;
 }
 
-void upstream_pool::give(const tcp::endpoint& endpoint, tcp::socket socket, clock::time_point now) {
+void upstream_pool::give(const tcp::endpoint& endpoint, socket_type socket, clock::time_point now) {
   auto& list = idle_[endpoint];
   if (list.size() >= max_idle_) {
     boost::system::error_code ignored;

@@ -2,7 +2,8 @@
 //
 // Owned by a worker and used only from its thread: no locks. Bounded per
 // endpoint; a connection idle for longer than the idle timeout, or closed
-// by the upstream while idle, is never handed out.
+// by the upstream while idle (checked when idle for over 100 ms), is never
+// handed out.
 #pragma once
 
 #include <chrono>
@@ -11,12 +12,17 @@
 #include <optional>
 #include <vector>
 
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
 namespace laneproxy::net {
 
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
+// Sockets bound to one worker's io_context by type: no type-erased executor
+// on the request path.
+using executor = asio::io_context::executor_type;
+using socket_type = asio::basic_stream_socket<tcp, executor>;
 
 class upstream_pool {
  public:
@@ -26,15 +32,15 @@ class upstream_pool {
       : max_idle_(max_idle_per_endpoint), idle_timeout_(idle_timeout) {}
 
   // The most recently used live idle connection to `endpoint`, if any.
-  std::optional<tcp::socket> take(const tcp::endpoint& endpoint, clock::time_point now);
+  std::optional<socket_type> take(const tcp::endpoint& endpoint, clock::time_point now);
   // Keeps `socket` for reuse, or closes it when the endpoint's pool is full.
-  void give(const tcp::endpoint& endpoint, tcp::socket socket, clock::time_point now);
+  void give(const tcp::endpoint& endpoint, socket_type socket, clock::time_point now);
 
   std::size_t idle_count() const;
 
  private:
   struct idle_connection {
-    tcp::socket socket;
+    socket_type socket;
     clock::time_point since;
   };
   std::size_t max_idle_;
