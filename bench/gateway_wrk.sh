@@ -9,7 +9,9 @@
 # (--concurrency 1). The gateway is pinned to CPU 0, wrk and the upstream to
 # CPU 1, so the gateway's CPU time is its own. Prints wrk's report for the
 # upstream alone and through the gateway, then the gateway's CPU time per
-# request (user + system, from /proc/PID/stat).
+# request (user + system, from /proc/PID/stat). When nginx is installed, the
+# same load also goes through nginx (one worker, keep-alive upstream pool),
+# pinned the same way, for a ratio measured in the same run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -56,16 +58,50 @@ for _ in $(seq 50); do grep -q ready "$work/gw.log" 2>/dev/null && break; sleep 
 
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 run_wrk() { taskset -c 1 wrk -t1 -c"$connections" -d"${seconds}s" --latency "$1"; }
+hz=$(getconf CLK_TCK)
+# Runs wrk against URL and prints "us per request" of process PID.
+measure() {
+  local pid=$1 url=$2 before after out requests
+  before=$(ticks "$pid")
+  out=$(run_wrk "$url")
+  after=$(ticks "$pid")
+  echo "$out" >&2
+  requests=$(echo "$out" | awk '/requests in/ {print $1}')
+  awk -v t=$((after - before)) -v hz="$hz" -v n="$requests" 'BEGIN { printf "%.2f", t / hz / n * 1e6 }'
+}
 
 echo "== upstream alone (laneproxy-mock)"
 run_wrk "http://127.0.0.1:$up_port/mock"
 echo
 echo "== through the gateway (1 worker)"
-before=$(ticks $gw)
-out=$(run_wrk "http://127.0.0.1:$gw_port/mock")
-after=$(ticks $gw)
-echo "$out"
-requests=$(echo "$out" | awk '/requests in/ {print $1}')
-hz=$(getconf CLK_TCK)
-awk -v t=$((after - before)) -v hz="$hz" -v n="$requests" \
-  'BEGIN { printf "gateway CPU: %.2f s for %d requests = %.2f us per request\n", t / hz, n, t / hz / n * 1e6 }'
+gw_us=$(measure "$gw" "http://127.0.0.1:$gw_port/mock")
+echo "laneproxy gateway CPU: $gw_us us per request"
+
+if command -v nginx >/dev/null; then
+  ngx_port=$(free_port)
+  cat >"$work/nginx.conf" <<NGINX
+worker_processes 1;
+daemon off;
+error_log $work/nginx-error.log;
+pid $work/nginx.pid;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  upstream app { server 127.0.0.1:$up_port; keepalive 64; }
+  server {
+    listen 127.0.0.1:$ngx_port;
+    location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; }
+  }
+}
+NGINX
+  taskset -c 0 nginx -c "$work/nginx.conf" -p "$work" &
+  pids+=($!)
+  for _ in $(seq 50); do pgrep -f "nginx: worker" >/dev/null && break; sleep 0.1; done
+  sleep 0.3
+  ngx_worker=$(pgrep -f "nginx: worker" | head -1)
+  echo
+  echo "== through nginx (1 worker), same pinning"
+  ngx_us=$(measure "$ngx_worker" "http://127.0.0.1:$ngx_port/mock")
+  echo "nginx worker CPU: $ngx_us us per request"
+  awk -v a="$gw_us" -v b="$ngx_us" 'BEGIN { printf "laneproxy / nginx CPU per request: %.2f\n", a / b }'
+fi

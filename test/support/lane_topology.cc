@@ -46,9 +46,11 @@ std::string mesh_list(const std::vector<std::string>& paths) {
   return out;
 }
 
+// Two workers: a sidecar's inbound and outbound requests can then land on
+// different threads, as in production, and share the trace table.
 std::unique_ptr<child_process> start_proxy(const std::string& bootstrap, const std::string& seed) {
   auto p = std::make_unique<child_process>(std::vector<std::string>{
-      laneproxy_bin(), "run", "--config", bootstrap, "--concurrency", "1", "--seed", seed});
+      laneproxy_bin(), "run", "--config", bootstrap, "--concurrency", "2", "--seed", seed});
   if (p->wait_for_line("laneproxy: ready").empty()) {
     throw std::runtime_error("laneproxy did not start:\n" + p->output());
   }
