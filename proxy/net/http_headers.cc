@@ -58,6 +58,55 @@ std::optional<absolute_target> split_absolute_form(std::string_view target) {
   return out;
 }
 
+namespace {
+void append_fields(const http::fields& fields, std::string& out) {
+  for (const auto& f : fields) {
+    out.append(f.name_string());
+    out.append(": ");
+    out.append(f.value());
+    out.append("\r\n");
+  }
+  out.append("\r\n");
+}
+}  // namespace
+
+void serialize_head(const http::request_header<>& h, std::string& out) {
+  out.clear();
+  out.append(h.method_string());
+  out.push_back(' ');
+  out.append(h.target());
+  out.append(" HTTP/1.1\r\n");
+  append_fields(h, out);
+}
+
+void serialize_head(const http::response_header<>& h, unsigned version, std::string& out) {
+  out.clear();
+  out.append(version >= 11 ? "HTTP/1.1 " : "HTTP/1.0 ");
+  const unsigned code = h.result_int();
+  out.push_back(static_cast<char>('0' + code / 100 % 10));
+  out.push_back(static_cast<char>('0' + code / 10 % 10));
+  out.push_back(static_cast<char>('0' + code % 10));
+  out.push_back(' ');
+  out.append(h.reason());
+  out.append("\r\n");
+  append_fields(h, out);
+}
+
+std::size_t chunk_size_line(std::size_t size, char (&buf)[20]) {
+  static constexpr char hex[] = "0123456789abcdef";
+  char digits[16];
+  std::size_t n = 0;
+  do {
+    digits[n++] = hex[size & 0xf];
+    size >>= 4;
+  } while (size != 0);
+  std::size_t len = 0;
+  while (n > 0) buf[len++] = digits[--n];
+  buf[len++] = '\r';
+  buf[len++] = '\n';
+  return len;
+}
+
 std::string make_request_id(route::random_source& random) {
   // 32 random hex digits in the 8-4-4-4-12 layout, then the version (4) and
   // variant (10xx) bits of RFC 4122 put in place.

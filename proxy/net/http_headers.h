@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include <boost/beast/http/fields.hpp>
+#include <boost/beast/http/message.hpp>
 
 #include "config/resources.h"
 #include "route/request_view.h"
@@ -33,6 +34,16 @@ struct absolute_target {
   std::string path;
 };
 std::optional<absolute_target> split_absolute_form(std::string_view target);
+
+// Serializes a start line and header block into `out` (cleared first; its
+// capacity is reused from request to request). Requests always go out as
+// HTTP/1.1; a response carries the version given.
+void serialize_head(const http::request_header<>& h, std::string& out);
+void serialize_head(const http::response_header<>& h, unsigned version, std::string& out);
+
+// The chunk-size line of a chunk of `size` bytes ("1f40\r\n") written into
+// `buf`; returns its length.
+std::size_t chunk_size_line(std::size_t size, char (&buf)[20]);
 
 // A random UUID v4, as Envoy generates x-request-id.
 std::string make_request_id(route::random_source& random);

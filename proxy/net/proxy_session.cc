@@ -1,7 +1,9 @@
 #include "net/proxy_session.h"
 
+#include <array>
 #include <chrono>
 #include <optional>
+#include <span>
 #include <string>
 
 #include <boost/asio/as_tuple.hpp>
@@ -153,7 +155,7 @@ class session {
   }
 
   task<bool> forward(const dataplane::proxy_config& config, request_parser& parser,
-                                const dataplane::route_decision& decision, bool keep_alive) {
+                     const dataplane::route_decision& decision, bool keep_alive) {
     const auto& t = config.timeouts();
     auto& req = parser.get();
     const unsigned version = req.version();
@@ -187,9 +189,9 @@ class session {
         if (cec) co_return false;
       }
       const bool body_sent = !parser.is_done();
-      http::serializer<true, http::buffer_body> sr(req);
+      serialize_head(req, head_);
       error_code wec;
-      const auto r = co_await relay(parser, sr, down_, down_buf_, up_, t.idle);
+      const auto r = co_await relay(parser, parser.chunked(), down_, down_buf_, up_, t.idle);
       if (r == relay_result::read_failed) co_return false;
       if (r == relay_result::write_failed) wec = asio::error::broken_pipe;
       if (!wec) {
@@ -222,24 +224,29 @@ class session {
     res.set("x-envoy-upstream-service-time", std::to_string(since(started).count()));
     res.version(version);
     bool downstream_keep_alive = keep_alive && !draining();
-    if (chunked || delimited_by_close) {
+    bool chunk_down = false;
+    if ((chunked || delimited_by_close) && !head) {
       // HTTP/1.0 clients cannot read chunks: end their body by closing.
       if (version >= 11) {
         res.chunked(true);
+        chunk_down = true;
       } else {
         downstream_keep_alive = false;
       }
+    } else if (chunked) {
+      res.chunked(true);  // a HEAD reply keeps its framing header, without a body
     }
     res.keep_alive(downstream_keep_alive);
 
-    http::serializer<false, http::buffer_body> rs(res);
-    const auto r = co_await relay(*rp, rs, up_, up_buf_, down_, t.idle);
+    serialize_head(res, version, head_);
+    const auto r = co_await relay(*rp, chunk_down, up_, up_buf_, down_, t.idle);
     if (r == relay_result::done && upstream_keep_alive && up_buf_.size() == 0) {
       worker_.pool().give(endpoint, std::move(up_.socket()), steady::now());
     } else {
       close_upstream();
     }
-    co_return r == relay_result::done&& downstream_keep_alive;
+    const bool reusable = r == relay_result::done && downstream_keep_alive;
+    co_return reusable;
   }
 
   // Rewrites the request header for its upstream: hop-by-hop headers out,
@@ -260,8 +267,8 @@ class session {
 
   // Makes up_ a connection to `endpoint`: a pooled one when allowed and
   // available (returns true), else a new one. On failure up_ is closed.
-  task<bool> connect_upstream(const tcp::endpoint& endpoint,
-                                         std::chrono::milliseconds timeout, bool allow_reuse) {
+  task<bool> connect_upstream(const tcp::endpoint& endpoint, std::chrono::milliseconds timeout,
+                              bool allow_reuse) {
     close_upstream();
     if (allow_reuse) {
       if (auto s = worker_.pool().take(endpoint, steady::now())) {
@@ -282,8 +289,8 @@ class session {
 
   // Reads the final response header, skipping interim 1xx responses.
   task<error_code> read_response_header(std::optional<response_parser>& rp,
-                                                   const dataplane::proxy_config& config, bool head,
-                                                   std::chrono::milliseconds timeout) {
+                                        const dataplane::proxy_config& config, bool head,
+                                        std::chrono::milliseconds timeout) {
     for (;;) {
       rp.emplace();
       rp->header_limit(config.limits().max_response_header_bytes);
@@ -297,43 +304,52 @@ class session {
     }
   }
 
-  // Writes the message's header and pumps its body from `from` to `to` in
-  // chunk_size pieces: flat memory whatever the body's size. When body bytes
-  // are already buffered, the header goes out with the first of them in one
-  // write; otherwise it goes out at once, so that a slow body does not hold
-  // the header back.
+  // Sends head_ (a serialized header) and then the body read through `p`,
+  // chunk-encoded when `chunked`, in chunk_size pieces: flat memory whatever
+  // the body's size. When body bytes are already buffered the header goes
+  // out with the first of them in one write; otherwise at once, so that a
+  // slow body does not hold the header back.
   template <bool is_request>
-  task<relay_result> relay(http::parser<is_request, http::buffer_body>& p,
-                                      http::serializer<is_request, http::buffer_body>& sr,
-                                      stream_type& from, beast::flat_buffer& from_buf,
-                                      stream_type& to, std::chrono::milliseconds idle) {
-    auto& body = p.get().body();
+  task<relay_result> relay(http::parser<is_request, http::buffer_body>& p, bool chunked,
+                           stream_type& from, beast::flat_buffer& from_buf, stream_type& to,
+                           std::chrono::milliseconds idle) {
+    static constexpr std::string_view crlf = "\r\n", last_chunk = "0\r\n\r\n";
+    std::string_view pending = head_;
+    bool terminated = !chunked;  // the last chunk is out (or none is needed)
     if (!p.is_done() && from_buf.size() == 0) {
       to.expires_after(idle);
-      auto [hec, hn] = co_await http::async_write_header(to, sr, nothrow);
-      if (hec) co_return relay_result::write_failed;
+      auto [ec, n] = co_await asio::async_write(to, asio::buffer(pending), nothrow);
+      if (ec) co_return relay_result::write_failed;
+      pending = {};
     }
-    while (!p.is_done()) {
-      body.data = chunk_;
-      body.size = chunk_size;
-      from.expires_after(idle);
-      auto [rec, rn] = co_await http::async_read_some(from, from_buf, p, nothrow);
-      if (rec && rec != http::error::need_buffer) co_return relay_result::read_failed;
-      body.size = chunk_size - body.size;
-      body.data = chunk_;
-      body.more = !p.is_done();
-      if (body.size == 0 && body.more) continue;  // only framing was read
+    auto& body = p.get().body();
+    while (!p.is_done() || !pending.empty() || !terminated) {
+      std::size_t n = 0;
+      if (!p.is_done()) {
+        body.data = chunk_;
+        body.size = chunk_size;
+        from.expires_after(idle);
+        auto [ec, got] = co_await http::async_read_some(from, from_buf, p, nothrow);
+        if (ec && ec != http::error::need_buffer) co_return relay_result::read_failed;
+        n = chunk_size - body.size;
+        if (n == 0 && !p.is_done()) continue;  // only framing was read
+      }
+      std::array<asio::const_buffer, 5> out;
+      std::size_t count = 0;
+      char size_line[20];
+      if (!pending.empty()) out[count++] = asio::buffer(pending);
+      if (n > 0 && chunked) out[count++] = asio::buffer(size_line, chunk_size_line(n, size_line));
+      if (n > 0) out[count++] = asio::buffer(chunk_, n);
+      if (n > 0 && chunked) out[count++] = asio::buffer(crlf);
+      if (p.is_done() && !terminated) {
+        out[count++] = asio::buffer(last_chunk);
+        terminated = true;
+      }
       to.expires_after(idle);
-      auto [wec, wn] = co_await http::async_write(to, sr, nothrow);
-      if (wec && wec != http::error::need_buffer) co_return relay_result::write_failed;
-    }
-    if (!sr.is_done()) {
-      body.data = nullptr;
-      body.size = 0;
-      body.more = false;
-      to.expires_after(idle);
-      auto [wec, wn] = co_await http::async_write(to, sr, nothrow);
-      if (wec) co_return relay_result::write_failed;
+      auto [ec, written] = co_await asio::async_write(
+          to, std::span<const asio::const_buffer>(out.data(), count), nothrow);
+      if (ec) co_return relay_result::write_failed;
+      pending = {};
     }
     co_return relay_result::done;
   }
@@ -353,8 +369,8 @@ class session {
     co_await reply_text(r.status, r.body, version, keep_alive);
   }
 
-  task<void> reply_text(unsigned status, std::string_view body, unsigned version,
-                                   bool keep_alive, std::string_view content_type = "text/plain") {
+  task<void> reply_text(unsigned status, std::string_view body, unsigned version, bool keep_alive,
+                        std::string_view content_type = "text/plain") {
     http::response<http::string_body> res{static_cast<http::status>(status), version};
     res.set(http::field::server, "laneproxy");
     if (!body.empty()) res.set(http::field::content_type, content_type);
@@ -395,6 +411,7 @@ class session {
   stream_type up_;
   beast::flat_buffer down_buf_;
   beast::flat_buffer up_buf_;
+  std::string head_;  // the serialized header being sent; its capacity is reused
   char chunk_[chunk_size];
 };
 
