@@ -33,13 +33,13 @@ std::string chain_of(const std::string& body) {
 }
 
 // Sends `n` requests from `threads` concurrent clients; tallies the chains.
-std::map<std::string, int> tally(std::uint16_t port, int threads, int n) {
+std::map<std::string, int> tally(const std::string& gateway, int threads, int n) {
   std::map<std::string, int> counts;
   std::mutex mutex;
   std::vector<std::thread> clients;
   for (int t = 0; t < threads; ++t) {
     clients.emplace_back([&] {
-      http_client client(port);
+      http_client client(gateway);
       for (int i = 0; i < n / threads; ++i) {
         const auto r = client.get("/mock");
         std::lock_guard lock(mutex);
@@ -56,7 +56,7 @@ TEST(LanesEndToEnd, StrictLanesHoldWithAppsThatForwardNothing) {
   options.mock_args = {"--no-forward"};
   lane_topology mesh({samples + "swimlane"}, options);
   ASSERT_EQ(mesh.pods(), 6u);
-  const auto counts = tally(mesh.gateway_port(), 4, 200);
+  const auto counts = tally(mesh.gateway(), 4, 200);
   // 50:50 at the gateway; each chain stays in the lane it started in.
   EXPECT_THAT(counts,
               ::testing::UnorderedElementsAre(::testing::Pair("a:v1 b:v1 c:v1", ::testing::Gt(60)),
@@ -67,7 +67,7 @@ TEST(LanesEndToEnd, StrictLanesHoldWithAppsThatForwardNothing) {
 TEST(LanesEndToEnd, PermissiveLanesFallBackAndReturnByTraceId) {
   lane_topology mesh({samples + "permissive"});
   ASSERT_EQ(mesh.pods(), 6u);
-  const auto counts = tally(mesh.gateway_port(), 4, 400);
+  const auto counts = tally(mesh.gateway(), 4, 400);
   // s1 = baseline {a,b,c} v1, s2 = {a,c} v2, s3 = {b} v3; weights 60:20:20.
   // A service missing from the lane is served by s1, and the next hop
   // returns to the request's own lane, known only from x-request-id.

@@ -204,6 +204,14 @@ http_client::http_client(std::uint16_t port) : impl_(std::make_unique<impl>()) {
   impl_->socket.set_option(tcp::no_delay(true));
 }
 
+http_client::http_client(const std::string& address) : impl_(std::make_unique<impl>()) {
+  const auto colon = address.rfind(':');
+  impl_->socket.connect(
+      tcp::endpoint(asio::ip::make_address(address.substr(0, colon)),
+                    static_cast<std::uint16_t>(std::stoi(address.substr(colon + 1)))));
+  impl_->socket.set_option(tcp::no_delay(true));
+}
+
 http_client::~http_client() = default;
 
 http_reply http_client::get(const std::string& target, const header_pairs& headers) {

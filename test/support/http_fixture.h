@@ -65,10 +65,11 @@ struct http_reply {
   std::size_t count(const std::string& name) const { return headers.count(name); }
 };
 
-// One keep-alive connection to 127.0.0.1:port.
+// One keep-alive connection to 127.0.0.1:port, or to "IP:PORT".
 class http_client {
  public:
   explicit http_client(std::uint16_t port);
+  explicit http_client(const std::string& address);
   ~http_client();
   http_client(const http_client&) = delete;
   http_client& operator=(const http_client&) = delete;

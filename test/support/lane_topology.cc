@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <map>
+#include <random>
 #include <stdexcept>
 
 #include "config/mesh_compiler.h"
@@ -36,8 +37,19 @@ std::uint16_t free_port() {
 }
 
 namespace {
-std::string address(std::uint16_t port) {
-  return "127.0.0.1:" + std::to_string(port);
+// Each pod gets its own loopback address with the fixed ports of a real pod
+// (app 8000, inbound 15006, outbound 15001), in a /24 of 127/8 picked at
+// random per topology: no port is chosen in advance on a shared address, so
+// tests running side by side cannot take each other's ports.
+struct pod_address {
+  std::string ip;
+  std::string at(std::uint16_t port) const { return ip + ":" + std::to_string(port); }
+};
+constexpr std::uint16_t app_port = 8000, inbound_port = 15006, outbound_port = 15001;
+
+std::string random_subnet() {
+  std::random_device rd;
+  return "127." + std::to_string(1 + rd() % 254) + "." + std::to_string(rd() % 256) + ".";
 }
 
 std::string mesh_list(const std::vector<std::string>& paths) {
@@ -66,11 +78,12 @@ lane_topology::lane_topology(const std::vector<std::string>& mesh_paths,
 
   struct pod {
     const config::workload_info* workload;
-    std::uint16_t app, inbound, outbound;
+    pod_address address;
   };
+  const std::string subnet = random_subnet();
   std::vector<pod> pods;
   for (const auto& [key, w] : mesh->workloads) {
-    pods.push_back({&w, free_port(), free_port(), free_port()});
+    pods.push_back({&w, {subnet + std::to_string(pods.size() + 1)}});
   }
   pods_ = pods.size();
 
@@ -83,11 +96,11 @@ lane_topology::lane_topology(const std::vector<std::string>& mesh_paths,
       bool in_subset = false;
       for (const auto& [name, subset] : svc.subsets) {
         if (config::selects(subset.labels, p.workload->labels)) {
-          by_subset[name].push_back(address(p.inbound));
+          by_subset[name].push_back(p.address.at(inbound_port));
           in_subset = true;
         }
       }
-      if (!in_subset && svc.subsets.empty()) by_subset[""].push_back(address(p.inbound));
+      if (!in_subset && svc.subsets.empty()) by_subset[""].push_back(p.address.at(inbound_port));
     }
   }
   std::string endpoint_yaml = "endpoints:\n";
@@ -112,8 +125,8 @@ lane_topology::lane_topology(const std::vector<std::string>& mesh_paths,
     for (const auto& c : w.containers) {
       for (const auto& e : c.env) env.emplace_back(e.name, e.value);
     }
-    env.emplace_back("bind", address(p.app));
-    env.emplace_back("HTTP_PROXY", "http://" + address(p.outbound));
+    env.emplace_back("bind", p.address.at(app_port));
+    env.emplace_back("HTTP_PROXY", "http://" + p.address.at(outbound_port));
     std::vector<std::string> argv = {mock_bin()};
     argv.insert(argv.end(), options.mock_args.begin(), options.mock_args.end());
     processes_.push_back(std::make_unique<child_process>(argv, env));
@@ -122,13 +135,14 @@ lane_topology::lane_topology(const std::vector<std::string>& mesh_paths,
     }
     const auto file = dir_.write(
         w.name + ".yaml", common + "sidecar:\n  workload: " + w.name + "\n  namespace: " + w.ns +
-                              "\n  inbound: " + address(p.inbound) + "\n  app: " + address(p.app) +
-                              "\n  outbound: " + address(p.outbound) + "\n");
+                              "\n  inbound: " + p.address.at(inbound_port) +
+                              "\n  app: " + p.address.at(app_port) +
+                              "\n  outbound: " + p.address.at(outbound_port) + "\n");
     processes_.push_back(start_proxy(file, options.seed));
   }
-  gateway_port_ = free_port();
+  gateway_ = pod_address{subnet + "250"}.at(8080);
   const auto file = dir_.write("gateway.yaml", common + "gateway:\n  name: " + options.gateway +
-                                                   "\n  listen: " + address(gateway_port_) + "\n");
+                                                   "\n  listen: " + gateway_ + "\n");
   processes_.push_back(start_proxy(file, options.seed));
 }
 

@@ -1,7 +1,7 @@
 // A whole mesh on loopback for end-to-end tests: every Deployment of a mesh
 // folder runs as a real laneproxy-mock with its own real laneproxy sidecar,
 // behind a real laneproxy gateway. The apps reach their sidecars through
-// HTTP_PROXY, as in the guide.
+// HTTP_PROXY, as in the guide. Every pod has its own loopback address.
 #pragma once
 
 #include <cstdint>
@@ -26,7 +26,8 @@ struct topology_options {
 class lane_topology {
  public:
   lane_topology(const std::vector<std::string>& mesh_paths, const topology_options& options = {});
-  std::uint16_t gateway_port() const { return gateway_port_; }
+  // The gateway's "IP:PORT" (a loopback address of the topology's own).
+  const std::string& gateway() const { return gateway_; }
   std::size_t pods() const { return pods_; }
   // Everything the processes printed, for failure messages.
   std::string logs();
@@ -34,7 +35,7 @@ class lane_topology {
  private:
   temp_dir dir_;
   std::vector<std::unique_ptr<child_process>> processes_;
-  std::uint16_t gateway_port_ = 0;
+  std::string gateway_;
   std::size_t pods_ = 0;
 };
 
