@@ -1,6 +1,8 @@
 #include "cli/run_command.h"
 
 #include <csignal>
+#include <cstdio>
+#include <functional>
 #include <optional>
 #include <thread>
 
@@ -37,13 +39,62 @@ std::string_view role_name(dataplane::listener_role role) {
   return "?";
 }
 
+std::string json_string(std::string_view s) {
+  std::string out = "\"";
+  for (const char c : s) {
+    if (c == '"' || c == '\\') out.push_back('\\');
+    if (static_cast<unsigned char>(c) < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      out += buf;
+      continue;
+    }
+    out.push_back(c);
+  }
+  return out + "\"";
+}
+
 net::admin_response admin(net::shared_state& shared, std::string_view target) {
   const auto path = target.substr(0, target.find('?'));
   if (path == "/ready" || path == "/healthz/ready") {
     if (shared.draining.load()) return {503, "text/plain", "DRAINING\n"};
     return {200, "text/plain", "LIVE\n"};
   }
+  if (path == "/config_dump") {
+    const auto config = shared.configs.load();
+    const auto& mesh = config->mesh();
+    std::string body = "{\"version\": " + json_string(mesh.version) + ", \"sources\": [";
+    for (std::size_t i = 0; i < mesh.sources.size(); ++i) {
+      if (i > 0) body += ", ";
+      body += "{\"file\": " + json_string(mesh.sources[i].file) +
+              ", \"hash\": " + json_string(mesh.sources[i].hash) + "}";
+    }
+    return {200, "application/json", body + "]}\n"};
+  }
   return {404, "text/plain", "not found\n"};
+}
+
+struct loaded_config {
+  config::bootstrap boot;
+  std::shared_ptr<const dataplane::proxy_config> proxy;
+};
+
+// Reads the bootstrap and its mesh, and builds the proxy's view of them.
+// Prints every diagnostic but notes; nullopt when anything is in error.
+std::optional<loaded_config> load(const std::string& file, std::ostream& err) {
+  config::diagnostics diag;
+  auto boot = config::load_bootstrap(file, diag);
+  std::shared_ptr<const config::mesh_snapshot> mesh;
+  if (boot) {
+    mesh = config::load_mesh(config::read_sources(boot->mesh, diag), diag).snapshot;
+    if (mesh) config::resolve_bootstrap(*boot, *mesh, diag);
+  }
+  for (const auto& d : diag.sorted()) {
+    if (d.level != config::severity::note) err << config::format(d) << "\n";
+  }
+  if (diag.has_errors() || !mesh) return std::nullopt;
+  auto proxy = std::make_shared<const dataplane::proxy_config>(mesh, *boot);
+  return loaded_config{std::move(*boot), std::move(proxy)};
 }
 }  // namespace
 
@@ -86,37 +137,26 @@ int run_command(const std::vector<std::string>& args, std::ostream& out, std::os
     return 2;
   }
 
-  config::diagnostics diag;
-  auto boot = config::load_bootstrap(file, diag);
-  std::shared_ptr<const config::mesh_snapshot> mesh;
-  if (boot) {
-    const auto sources = config::read_sources(boot->mesh, diag);
-    mesh = config::load_mesh(sources, diag).snapshot;
-    if (mesh) config::resolve_bootstrap(*boot, *mesh, diag);
-  }
-  for (const auto& d : diag.sorted()) {
-    if (d.level != config::severity::note) err << config::format(d) << "\n";
-  }
-  if (diag.has_errors() || !mesh) return 1;
+  auto live = load(file, err);
+  if (!live) return 1;
+  const auto& boot = live->boot;
 
-  if (concurrency == 0) concurrency = boot->concurrency;
+  if (concurrency == 0) concurrency = boot.concurrency;
   if (concurrency == 0) concurrency = std::max(1u, std::thread::hardware_concurrency());
-  auto proxy = std::make_shared<const dataplane::proxy_config>(mesh, *boot);
-  net::proxy_server server(concurrency, proxy, seed);
+  net::proxy_server server(concurrency, live->proxy, seed);
   server.set_admin([&shared = server.shared()](std::string_view, std::string_view target) {
     return admin(shared, target);
   });
 
   std::vector<std::pair<dataplane::listener_role, config::socket_address>> listeners;
-  if (boot->gateway)
-    listeners.emplace_back(dataplane::listener_role::gateway, boot->gateway->listen);
-  if (boot->sidecar) {
-    listeners.emplace_back(dataplane::listener_role::sidecar_inbound, boot->sidecar->inbound);
-    if (boot->sidecar->outbound) {
-      listeners.emplace_back(dataplane::listener_role::sidecar_outbound, *boot->sidecar->outbound);
+  if (boot.gateway) listeners.emplace_back(dataplane::listener_role::gateway, boot.gateway->listen);
+  if (boot.sidecar) {
+    listeners.emplace_back(dataplane::listener_role::sidecar_inbound, boot.sidecar->inbound);
+    if (boot.sidecar->outbound) {
+      listeners.emplace_back(dataplane::listener_role::sidecar_outbound, *boot.sidecar->outbound);
     }
   }
-  if (boot->admin) listeners.emplace_back(dataplane::listener_role::admin, *boot->admin);
+  if (boot.admin) listeners.emplace_back(dataplane::listener_role::admin, *boot.admin);
   try {
     for (const auto& [role, address] : listeners) {
       const auto bound = server.listen(role, address);
@@ -128,17 +168,35 @@ int run_command(const std::vector<std::string>& args, std::ostream& out, std::os
   }
 
   // Signals are taken by a context of their own on this thread, so the
-  // workers never see them.
+  // workers never see them. SIGHUP reloads; SIGINT and SIGTERM stop.
   boost::asio::io_context signals_context;
-  boost::asio::signal_set signals(signals_context, SIGINT, SIGTERM);
+  boost::asio::signal_set signals(signals_context, SIGINT, SIGTERM, SIGHUP);
   std::signal(SIGPIPE, SIG_IGN);
   server.start();
-  out << "laneproxy: ready (" << concurrency << " workers, mesh " << mesh->version << ")\n"
+  out << "laneproxy: ready (" << concurrency << " workers, mesh " << live->proxy->mesh().version
+      << ")\n"
       << std::flush;
-  signals.async_wait([](const boost::system::error_code&, int) {});
+  std::function<void(const boost::system::error_code&, int)> on_signal =
+      [&](const boost::system::error_code& ec, int signal) {
+        if (ec || signal != SIGHUP) return;
+        // A config that does not load is reported and never replaces the
+        // live one; listeners are fixed for the life of the process.
+        if (auto next = load(file, err)) {
+          // Published even when the mesh is unchanged: the endpoints may not be.
+          server.publish(next->proxy);
+          live = std::move(next);
+          out << "laneproxy: reloaded (mesh " << live->proxy->mesh().version << ")\n" << std::flush;
+        } else {
+          out << "laneproxy: reload rejected, still serving mesh "
+              << server.shared().configs.load()->mesh().version << "\n"
+              << std::flush;
+        }
+        signals.async_wait(on_signal);
+      };
+  signals.async_wait(on_signal);
   signals_context.run();
   out << "laneproxy: stopping\n" << std::flush;
-  server.shutdown(boot->timeouts.drain);
+  server.shutdown(boot.timeouts.drain);
   server.join();
   return 0;
 }

@@ -328,7 +328,9 @@ load_result load_mesh(const std::vector<source_file>& sources, diagnostics& diag
     docs.insert(docs.end(), std::make_move_iterator(part.begin()),
                 std::make_move_iterator(part.end()));
     digests.push_back({s.name, content_hash(s.text)});
-    all += s.name + '\0' + digests.back().hash + '\0';
+    // The version names the content, not where it lives: the same files
+    // copied elsewhere (laneproxy local's children) keep the same version.
+    all += digests.back().hash + '\0';
   }
   const mesh_documents decoded = decode_documents(docs, diag);
   load_result result{nullptr, decoded.objects, decoded.skipped};

@@ -130,7 +130,7 @@ struct mesh_snapshot {
   std::map<std::string, lane_info> lanes;
   std::map<std::string, workload_info> workloads;  // key "name.namespace"
   std::vector<source_digest> sources;
-  std::string version;  // hash of every source: equal inputs give equal versions
+  std::string version;  // hash of the sources' texts in order: equal content, equal version
   std::size_t objects = 0;
 
   // Resolves a host as Kubernetes DNS and Istio do from namespace `from_ns`:
