@@ -11,13 +11,14 @@ namespace laneproxy::cli {
 namespace {
 constexpr const char* usage =
     "usage: laneproxy local DIR [--port N] [--admin-port M] [--gateway NS/NAME]\n"
-    "                           [--pod-base IP] [--overlay FILE]\n"
+    "                           [--pod-base IP] [--overlay FILE] [--concurrency N]\n"
     "  Runs the mesh folder DIR on this machine: every Deployment as a pod (the\n"
     "  sample app laneproxy-mock with the Deployment's env, plus a laneproxy\n"
     "  sidecar) on its own loopback address, and the gateway on 127.0.0.1:N\n"
     "  (default 8080) with its admin on 127.0.0.1:M (default 15000). Follows\n"
     "  edits of DIR; stops everything on SIGINT or SIGTERM.\n"
     "  --pod-base IP   the first pod's address (default 127.0.1.1)\n"
+    "  --concurrency N worker threads of each laneproxy (default 1)\n"
     "  --overlay FILE  run some Deployments as your own commands:\n"
     "                  pods: {mocka-v1: {command: [python3, app.py]}}\n";
 
@@ -57,6 +58,13 @@ int local_command(const std::vector<std::string>& args, std::ostream& out, std::
         err << "laneproxy local: " << a << " takes a port from 1 to 65535\n";
         return 2;
       }
+    } else if (a == "--concurrency" && has_value) {
+      std::uint16_t n = 0;
+      if (!parse_port(args[++i], n) || n > 64) {
+        err << "laneproxy local: --concurrency takes a number from 1 to 64\n";
+        return 2;
+      }
+      options.concurrency = n;
     } else if (a == "--gateway" && has_value) {
       options.plan.gateway = args[++i];
     } else if (a == "--pod-base" && has_value) {

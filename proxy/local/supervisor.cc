@@ -239,7 +239,7 @@ class supervisor {
   void start_proxy(proxy_child& child) {
     child.log_offset = fs::exists(child.log) ? read_file(child.log).size() : 0;
     child.proc.start({options_.laneproxy_command, "run", "--config", child.bootstrap.string(),
-                      "--concurrency", "1"},
+                      "--concurrency", std::to_string(options_.concurrency)},
                      {}, child.log.string());
   }
 

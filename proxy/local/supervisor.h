@@ -21,6 +21,7 @@ struct supervisor_options {
   std::string dir;
   local_options plan;
   std::string laneproxy_command;  // the laneproxy executable, for sidecars and gateway
+  unsigned concurrency = 1;       // workers per laneproxy child
   std::chrono::milliseconds poll{500};
   std::chrono::milliseconds ready_timeout{15000};
 };

@@ -9,7 +9,7 @@
 
 #include "support/child_process.h"
 #include "support/http_fixture.h"
-#include "support/lane_topology.h"
+#include "support/local_mesh.h"
 #include "support/temp_dir.h"
 
 namespace laneproxy::testing {

@@ -1,81 +1,53 @@
-// End to end: the project's sample meshes (config/) run as real
-// laneproxy-mock apps, each with a real laneproxy sidecar, behind a real
-// laneproxy gateway. A request must stay in its lane across the chain
+// End to end: the project's sample meshes (config/) under `laneproxy local`:
+// real laneproxy-mock apps, each with a real laneproxy sidecar, behind a
+// real laneproxy gateway. A request must stay in its lane across the chain
 // mocka -> mockb -> mockc although the apps forward at most x-request-id.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <map>
-#include <mutex>
-#include <regex>
 #include <string>
-#include <thread>
 
 #include "support/child_process.h"
 #include "support/http_fixture.h"
-#include "support/lane_topology.h"
+#include "support/local_mesh.h"
 #include "support/temp_dir.h"
 
 namespace laneproxy::testing {
 namespace {
 
+using ::testing::Gt;
+using ::testing::Pair;
+using ::testing::UnorderedElementsAre;
+
 const std::string samples = std::string(LANEPROXY_SOURCE_DIR) + "/config/";
 
-// "-> mocka(version: v1, ip: 127.0.0.1)-> mockb(...)..." as "a:v1 b:v1 c:v1".
-std::string chain_of(const std::string& body) {
-  static const std::regex hop(R"(-> mock([a-z])\(version: (v[0-9]+), ip: [0-9.]+\))");
-  std::string out;
-  for (std::sregex_iterator it(body.begin(), body.end(), hop), end; it != end; ++it) {
-    if (!out.empty()) out += " ";
-    out += (*it)[1].str() + ":" + (*it)[2].str();
-  }
-  return out;
-}
-
-// Sends `n` requests from `threads` concurrent clients; tallies the chains.
-std::map<std::string, int> tally(const std::string& gateway, int threads, int n) {
-  std::map<std::string, int> counts;
-  std::mutex mutex;
-  std::vector<std::thread> clients;
-  for (int t = 0; t < threads; ++t) {
-    clients.emplace_back([&] {
-      http_client client(gateway);
-      for (int i = 0; i < n / threads; ++i) {
-        const auto r = client.get("/mock");
-        std::lock_guard lock(mutex);
-        ++counts[r.status == 200 ? chain_of(r.body) : "status " + std::to_string(r.status)];
-      }
-    });
-  }
-  for (auto& c : clients) c.join();
-  return counts;
-}
-
 TEST(LanesEndToEnd, StrictLanesHoldWithAppsThatForwardNothing) {
-  topology_options options;
-  options.mock_args = {"--no-forward"};
-  lane_topology mesh({samples + "swimlane"}, options);
-  ASSERT_EQ(mesh.pods(), 6u);
-  const auto counts = tally(mesh.gateway(), 4, 200);
-  // 50:50 at the gateway; each chain stays in the lane it started in.
+  // Every pod runs the sample app with --no-forward: not even x-request-id.
+  temp_dir dir;
+  std::string overlay = "pods:\n";
+  for (const auto* pod : {"mocka-v1", "mocka-v2", "mockb-v1", "mockb-v2", "mockc-v1", "mockc-v2"}) {
+    overlay += "  " + std::string(pod) + ": {command: [" + mock_bin() + ", --no-forward]}\n";
+  }
+  local_mesh mesh(samples + "swimlane",
+                  {"--overlay", dir.write("overlay.yaml", overlay), "--concurrency", "2"});
+  const auto counts = tally(mesh.gateway_port(), 4, 200);
   EXPECT_THAT(counts,
-              ::testing::UnorderedElementsAre(::testing::Pair("a:v1 b:v1 c:v1", ::testing::Gt(60)),
-                                              ::testing::Pair("a:v2 b:v2 c:v2", ::testing::Gt(60))))
-      << mesh.logs();
+              UnorderedElementsAre(Pair("a:v1 b:v1 c:v1", Gt(60)), Pair("a:v2 b:v2 c:v2", Gt(60))))
+      << mesh.output();
 }
 
 TEST(LanesEndToEnd, PermissiveLanesFallBackAndReturnByTraceId) {
-  lane_topology mesh({samples + "permissive"});
-  ASSERT_EQ(mesh.pods(), 6u);
-  const auto counts = tally(mesh.gateway(), 4, 400);
+  // Two workers per proxy: a sidecar's inbound and outbound requests can
+  // land on different threads and share the trace table, as in production.
+  local_mesh mesh(samples + "permissive", {"--concurrency", "2"});
+  const auto counts = tally(mesh.gateway_port(), 4, 400);
   // s1 = baseline {a,b,c} v1, s2 = {a,c} v2, s3 = {b} v3; weights 60:20:20.
   // A service missing from the lane is served by s1, and the next hop
   // returns to the request's own lane, known only from x-request-id.
   EXPECT_THAT(counts,
-              ::testing::UnorderedElementsAre(::testing::Pair("a:v1 b:v1 c:v1", ::testing::Gt(180)),
-                                              ::testing::Pair("a:v2 b:v1 c:v2", ::testing::Gt(40)),
-                                              ::testing::Pair("a:v1 b:v3 c:v1", ::testing::Gt(40))))
-      << mesh.logs();
+              UnorderedElementsAre(Pair("a:v1 b:v1 c:v1", Gt(180)), Pair("a:v2 b:v1 c:v2", Gt(40)),
+                                   Pair("a:v1 b:v3 c:v1", Gt(40))))
+      << mesh.output();
 }
 
 TEST(LanesEndToEnd, SidecarIsNeverAnOpenProxy) {
