@@ -54,7 +54,8 @@ std::optional<absolute_target> split_absolute_form(std::string_view target) {
   if (out.authority.empty() || out.authority.find('@') != std::string::npos) return std::nullopt;
   std::string_view rest = end == std::string_view::npos ? "" : target.substr(end);
   rest = rest.substr(0, rest.find('#'));
-  out.path = rest.empty() || rest.front() != '/' ? "/" + std::string(rest) : std::string(rest);
+  if (rest.empty() || rest.front() != '/') out.path.push_back('/');
+  out.path.append(rest);
   return out;
 }
 
