@@ -6,9 +6,12 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <signal.h>
 #include <filesystem>
 #include <fstream>
+
 #include <string>
+#include <thread>
 
 #include "support/http_fixture.h"
 #include "support/local_mesh.h"
@@ -144,6 +147,52 @@ TEST(SampleMeshes, SigtermStopsEveryPod) {
       EXPECT_THROW(http_client{address}, std::exception) << address << " still answers";
     }
   }
+}
+
+// The pid of the laneproxy-mock whose environment binds it to `bind`.
+pid_t app_bound_to(const std::string& bind) {
+  for (const auto& entry : fs::directory_iterator("/proc")) {
+    std::ifstream cmd(entry.path() / "cmdline");
+    std::string argv0;
+    std::getline(cmd, argv0, '\0');
+    if (argv0.find("laneproxy-mock") == std::string::npos) continue;
+    std::ifstream environ(entry.path() / "environ");
+    for (std::string var; std::getline(environ, var, '\0');) {
+      if (var == "bind=" + bind) return std::stoi(entry.path().filename().string());
+    }
+  }
+  return -1;
+}
+
+TEST(SampleMeshes, ACrashedPodIsReportedAndRestarted) {
+  local_mesh mesh(samples + "swimlane");
+  const auto bind = mesh.pod_base() + ":8000";  // mocka-v1
+  const pid_t pid = app_bound_to(bind);
+  ASSERT_GT(pid, 0) << "no app bound to " << bind;
+  ASSERT_EQ(kill(pid, SIGKILL), 0);
+  EXPECT_FALSE(mesh.process()
+                   .wait_for_line("pod mocka-v1: app exited with status 137; restarting",
+                                  std::chrono::seconds(10))
+                   .empty())
+      << mesh.output();
+  // Back in service: every v1 chain answers again.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (app_bound_to(bind) <= 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  expect_split(tally(mesh.gateway_port(), 2, 100), {{"v1", 50}, {"v2", 50}}, 100);
+}
+
+TEST(SampleMeshes, AGatewayPortInUseIsAClearError) {
+  fake_upstream squatter("squatter");  // holds a port on 127.0.0.1
+  child_process local({laneproxy_bin(), "local", samples + "swimlane", "--port",
+                       std::to_string(squatter.port()), "--admin-port", std::to_string(free_port()),
+                       "--pod-base", "127.200.1.1"});
+  EXPECT_EQ(local.stop(0, std::chrono::seconds(30)), 1);  // signal 0: just wait for the exit
+  EXPECT_THAT(local.output(),
+              ::testing::HasSubstr("cannot listen on 127.0.0.1:" + std::to_string(squatter.port()) +
+                                   ": Address already in use"));
 }
 
 }  // namespace
