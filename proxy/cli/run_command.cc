@@ -10,8 +10,7 @@
 #include <boost/asio/signal_set.hpp>
 
 #include "config/bootstrap.h"
-#include "config/mesh_compiler.h"
-#include "config/source_loader.h"
+#include "control/reloader.h"
 #include "dataplane/proxy_config.h"
 #include "net/proxy_server.h"
 
@@ -23,7 +22,11 @@ constexpr const char* usage =
     "  Runs the gateway and/or sidecar listeners a bootstrap file names\n"
     "  (see config/bootstrap/). Stops on SIGINT or SIGTERM.\n"
     "  --concurrency N  worker threads (default: the bootstrap's, else one per core)\n"
-    "  --seed N         seed the weighted picks, for reproducible splits\n";
+    "  --seed N         seed the weighted picks, for reproducible splits\n"
+    "  --drain-seconds S  on SIGTERM, how long in-flight requests may finish\n"
+    "                   (default: the bootstrap's timeouts.drain, 5 s)\n"
+    "  The bootstrap and mesh files are watched; good changes go live, broken\n"
+    "  ones are reported and never served. SIGHUP forces a reload.\n";
 
 std::string_view role_name(dataplane::listener_role role) {
   switch (role) {
@@ -39,62 +42,16 @@ std::string_view role_name(dataplane::listener_role role) {
   return "?";
 }
 
-std::string json_string(std::string_view s) {
-  std::string out = "\"";
-  for (const char c : s) {
-    if (c == '"' || c == '\\') out.push_back('\\');
-    if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-      continue;
-    }
-    out.push_back(c);
-  }
-  return out + "\"";
-}
-
-net::admin_response admin(net::shared_state& shared, std::string_view target) {
+net::admin_response admin(const net::shared_state& shared, const control::reloader& reloads,
+                          std::string_view target) {
   const auto path = target.substr(0, target.find('?'));
   if (path == "/ready" || path == "/healthz/ready") {
     if (shared.draining.load()) return {503, "text/plain", "DRAINING\n"};
+    if (!reloads.live()) return {503, "text/plain", "PRE_INITIALIZING\n"};
     return {200, "text/plain", "LIVE\n"};
   }
-  if (path == "/config_dump") {
-    const auto config = shared.configs.load();
-    const auto& mesh = config->mesh();
-    std::string body = "{\"version\": " + json_string(mesh.version) + ", \"sources\": [";
-    for (std::size_t i = 0; i < mesh.sources.size(); ++i) {
-      if (i > 0) body += ", ";
-      body += "{\"file\": " + json_string(mesh.sources[i].file) +
-              ", \"hash\": " + json_string(mesh.sources[i].hash) + "}";
-    }
-    return {200, "application/json", body + "]}\n"};
-  }
+  if (path == "/config_dump") return {200, "application/json", reloads.status_json()};
   return {404, "text/plain", "not found\n"};
-}
-
-struct loaded_config {
-  config::bootstrap boot;
-  std::shared_ptr<const dataplane::proxy_config> proxy;
-};
-
-// Reads the bootstrap and its mesh, and builds the proxy's view of them.
-// Prints every diagnostic but notes; nullopt when anything is in error.
-std::optional<loaded_config> load(const std::string& file, std::ostream& err) {
-  config::diagnostics diag;
-  auto boot = config::load_bootstrap(file, diag);
-  std::shared_ptr<const config::mesh_snapshot> mesh;
-  if (boot) {
-    mesh = config::load_mesh(config::read_sources(boot->mesh, diag), diag).snapshot;
-    if (mesh) config::resolve_bootstrap(*boot, *mesh, diag);
-  }
-  for (const auto& d : diag.sorted()) {
-    if (d.level != config::severity::note) err << config::format(d) << "\n";
-  }
-  if (diag.has_errors() || !mesh) return std::nullopt;
-  auto proxy = std::make_shared<const dataplane::proxy_config>(mesh, *boot);
-  return loaded_config{std::move(*boot), std::move(proxy)};
 }
 }  // namespace
 
@@ -102,6 +59,7 @@ int run_command(const std::vector<std::string>& args, std::ostream& out, std::os
   std::string file;
   unsigned concurrency = 0;
   std::optional<std::uint64_t> seed;
+  std::optional<std::chrono::milliseconds> drain;
   for (std::size_t i = 0; i < args.size(); ++i) {
     const auto& a = args[i];
     if (a == "-h" || a == "--help") {
@@ -118,6 +76,15 @@ int run_command(const std::vector<std::string>& args, std::ostream& out, std::os
         concurrency = static_cast<unsigned>(n);
       } catch (const std::exception&) {
         err << "laneproxy run: --concurrency takes a number from 1 to 256\n";
+        return 2;
+      }
+    } else if (a == "--drain-seconds" && has_value) {
+      try {
+        const double d = std::stod(args[++i]);
+        if (d < 0 || d > 3600) throw std::out_of_range("drain");
+        drain = std::chrono::milliseconds(static_cast<std::int64_t>(d * 1000));
+      } catch (const std::exception&) {
+        err << "laneproxy run: --drain-seconds takes a number from 0 to 3600\n";
         return 2;
       }
     } else if (a == "--seed" && has_value) {
@@ -137,15 +104,33 @@ int run_command(const std::vector<std::string>& args, std::ostream& out, std::os
     return 2;
   }
 
-  auto live = load(file, err);
-  if (!live) return 1;
-  const auto& boot = live->boot;
+  std::unique_ptr<net::proxy_server> server;
+  // Publishing goes to the server once it exists; the first config is
+  // handed to it at construction.
+  control::reloader reloads(
+      file,
+      [&server](std::shared_ptr<const dataplane::proxy_config> next) {
+        if (server) server->publish(std::move(next));
+      },
+      out);
+  const auto& first = reloads.load_initial();
+  for (const auto& p : first.problems) err << p << "\n";
+  if (!first.boot) return 1;  // without a bootstrap there is nothing to listen on
+  const auto boot = *first.boot;
+  if (!first.proxy) {
+    err << "laneproxy run: the mesh does not load; serving nothing (/ready answers 503) until "
+           "it does\n";
+  }
+  // Until a mesh loads, an empty one: every request is answered 404.
+  auto initial = first.proxy ? first.proxy
+                             : std::make_shared<const dataplane::proxy_config>(
+                                   std::make_shared<const config::mesh_snapshot>(), boot);
 
   if (concurrency == 0) concurrency = boot.concurrency;
   if (concurrency == 0) concurrency = std::max(1u, std::thread::hardware_concurrency());
-  net::proxy_server server(concurrency, live->proxy, seed);
-  server.set_admin([&shared = server.shared()](std::string_view, std::string_view target) {
-    return admin(shared, target);
+  server = std::make_unique<net::proxy_server>(concurrency, initial, seed);
+  server->set_admin([&shared = server->shared(), &reloads](std::string_view, std::string_view t) {
+    return admin(shared, reloads, t);
   });
 
   std::vector<std::pair<dataplane::listener_role, config::socket_address>> listeners;
@@ -159,7 +144,7 @@ int run_command(const std::vector<std::string>& args, std::ostream& out, std::os
   if (boot.admin) listeners.emplace_back(dataplane::listener_role::admin, *boot.admin);
   try {
     for (const auto& [role, address] : listeners) {
-      const auto bound = server.listen(role, address);
+      const auto bound = server->listen(role, address);
       out << "laneproxy: " << role_name(role) << " listening on " << bound << "\n";
     }
   } catch (const std::system_error& e) {
@@ -168,36 +153,27 @@ int run_command(const std::vector<std::string>& args, std::ostream& out, std::os
   }
 
   // Signals are taken by a context of their own on this thread, so the
-  // workers never see them. SIGHUP reloads; SIGINT and SIGTERM stop.
+  // workers never see them. SIGHUP forces a reload; SIGINT and SIGTERM stop.
   boost::asio::io_context signals_context;
   boost::asio::signal_set signals(signals_context, SIGINT, SIGTERM, SIGHUP);
   std::signal(SIGPIPE, SIG_IGN);
-  server.start();
-  out << "laneproxy: ready (" << concurrency << " workers, mesh " << live->proxy->mesh().version
-      << ")\n"
+  server->start();
+  reloads.start();
+  out << "laneproxy: ready (" << concurrency << " workers, mesh "
+      << (first.proxy ? first.mesh_version : std::string("none")) << ")\n"
       << std::flush;
   std::function<void(const boost::system::error_code&, int)> on_signal =
       [&](const boost::system::error_code& ec, int signal) {
         if (ec || signal != SIGHUP) return;
-        // A config that does not load is reported and never replaces the
-        // live one; listeners are fixed for the life of the process.
-        if (auto next = load(file, err)) {
-          // Published even when the mesh is unchanged: the endpoints may not be.
-          server.publish(next->proxy);
-          live = std::move(next);
-          out << "laneproxy: reloaded (mesh " << live->proxy->mesh().version << ")\n" << std::flush;
-        } else {
-          out << "laneproxy: reload rejected, still serving mesh "
-              << server.shared().configs.load()->mesh().version << "\n"
-              << std::flush;
-        }
+        reloads.force();
         signals.async_wait(on_signal);
       };
   signals.async_wait(on_signal);
   signals_context.run();
   out << "laneproxy: stopping\n" << std::flush;
-  server.shutdown(boot.timeouts.drain);
-  server.join();
+  reloads.stop();
+  server->shutdown(drain ? *drain : boot.timeouts.drain);
+  server->join();
   return 0;
 }
 

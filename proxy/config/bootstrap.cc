@@ -231,6 +231,19 @@ std::optional<bootstrap> parse_bootstrap(const std::string& file, const std::str
   boot.endpoints = decode_endpoints(root["endpoints"]);
   decode_timeouts(root["timeouts"], boot.timeouts);
   decode_limits(root["limits"], boot.limits);
+  if (const auto w = root["watch"]; w.expect_map()) {
+    w.check_keys({"debounce", "poll"});
+    for (const auto& [key, out] : {std::pair{"debounce", &boot.watch.debounce},
+                                   std::pair{"poll", &boot.watch.poll}}) {
+      if (const auto d = w[key].duration()) {
+        if (*d < std::chrono::milliseconds(1)) {
+          w[key].error("must be at least 1ms");
+        } else {
+          *out = millis(*d);
+        }
+      }
+    }
+  }
   if (diag.error_count() > errors_before) return std::nullopt;
   return boot;
 }

@@ -73,6 +73,11 @@ struct proxy_limits {
   std::chrono::milliseconds trace_ttl{60000};  // how long a trace id keeps its lane
 };
 
+struct watch_settings {
+  std::chrono::milliseconds debounce{50};  // a burst of file events is one reload
+  std::chrono::milliseconds poll{2000};    // look again even without events
+};
+
 struct bootstrap {
   std::string file;
   std::vector<std::string> mesh;  // files or folders, resolved against the bootstrap's folder
@@ -82,6 +87,7 @@ struct bootstrap {
   std::vector<service_endpoints> endpoints;
   proxy_timeouts timeouts;
   proxy_limits limits;
+  watch_settings watch;
   unsigned concurrency = 0;  // 0: one worker per core
 };
 

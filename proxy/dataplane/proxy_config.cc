@@ -72,3 +72,22 @@ const service_view* proxy_config::resolve(std::string_view host) const {
 }
 
 }  // namespace laneproxy::dataplane
+
+namespace laneproxy::dataplane {
+
+std::vector<config::socket_address> proxy_config::endpoint_addresses() const {
+  std::vector<config::socket_address> out;
+  for (const auto& [key, view] : services_) {
+    out.insert(out.end(), view.all.all().begin(), view.all.all().end());
+  }
+  if (sidecar_) out.push_back(sidecar_->app);
+  return out;
+}
+
+std::set<std::string> proxy_config::endpoint_texts() const {
+  std::set<std::string> out;
+  for (const auto& a : endpoint_addresses()) out.insert(a.text());
+  return out;
+}
+
+}  // namespace laneproxy::dataplane

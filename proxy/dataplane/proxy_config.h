@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -85,6 +86,11 @@ class proxy_config {
   const service_view* service(std::string_view key) const;
   // Resolves a host as the sidecar's namespace sees it ("default" for a gateway).
   const service_view* resolve(std::string_view host) const;
+
+  // Every upstream address this config may send to: the services'
+  // endpoints and the sidecar's app.
+  std::vector<config::socket_address> endpoint_addresses() const;
+  std::set<std::string> endpoint_texts() const;  // the same as "IP:PORT"
 
   const config::proxy_timeouts& timeouts() const { return timeouts_; }
   const config::proxy_limits& limits() const { return limits_; }

@@ -36,8 +36,13 @@ std::string read_file(const fs::path& p) {
   return s.str();
 }
 
+// Writes through a temporary file and a rename, so that a child watching
+// the file never reads half of it.
 void write_file(const fs::path& p, const std::string& text) {
-  std::ofstream(p, std::ios::trunc) << text;
+  const fs::path tmp = p.string() + ".tmp";
+  std::ofstream(tmp, std::ios::trunc) << text;
+  std::error_code ec;
+  fs::rename(tmp, p, ec);
 }
 
 std::string replace_all(std::string s, std::string_view what, const std::string& with) {

@@ -2,6 +2,7 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 
 namespace laneproxy::net {
@@ -47,6 +48,20 @@ void upstream_pool::give(const tcp::endpoint& endpoint, socket_type socket, cloc
     return;
   }
   list.push_back({std::move(socket), now});
+}
+
+void upstream_pool::retain(const std::vector<tcp::endpoint>& keep) {
+  for (auto it = idle_.begin(); it != idle_.end();) {
+    if (std::find(keep.begin(), keep.end(), it->first) != keep.end()) {
+      ++it;
+      continue;
+    }
+    for (auto& c : it->second) {
+      boost::system::error_code ignored;
+      c.socket.close(ignored);
+    }
+    it = idle_.erase(it);
+  }
 }
 
 std::size_t upstream_pool::idle_count() const {

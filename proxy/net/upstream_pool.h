@@ -36,6 +36,10 @@ class upstream_pool {
   // Keeps `socket` for reuse, or closes it when the endpoint's pool is full.
   void give(const tcp::endpoint& endpoint, socket_type socket, clock::time_point now);
 
+  // Closes the idle connections to endpoints not in `keep` (after a reload
+  // removed them); the others stay pooled.
+  void retain(const std::vector<tcp::endpoint>& keep);
+
   std::size_t idle_count() const;
 
  private:

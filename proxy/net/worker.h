@@ -63,12 +63,23 @@ class worker {
   upstream_pool& pool() { return pool_; }
   route::random_source& random() { return random_; }
 
-  // The live config, refreshed only when a new one was published.
+  // The live config, refreshed only when a new one was published; then the
+  // pool lets go of connections to endpoints the new config no longer has.
   const std::shared_ptr<const dataplane::proxy_config>& config() {
     const auto g = shared_.configs.generation();
     if (!config_ || g != generation_) {
+      const bool changed = config_ != nullptr;
       config_ = shared_.configs.load();
       generation_ = g;
+      if (changed) {
+        std::vector<tcp::endpoint> keep;
+        for (const auto& a : config_->endpoint_addresses()) {
+          boost::system::error_code ec;
+          const auto ip = asio::ip::make_address(a.ip, ec);
+          if (!ec) keep.emplace_back(ip, a.port);
+        }
+        pool_.retain(keep);
+      }
     }
     return config_;
   }

@@ -1,0 +1,137 @@
+#include "control/reloader.h"
+
+#include <cstdio>
+
+#include "dataplane/config_diff.h"
+
+namespace laneproxy::control {
+
+namespace {
+std::string json_string(std::string_view s) {
+  std::string out = "\"";
+  for (const char c : s) {
+    if (c == '"' || c == '\\') {
+      out.push_back('\\');
+      out.push_back(c);
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      out += buf;
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out + "\"";
+}
+}  // namespace
+
+reloader::reloader(std::string bootstrap_file, publish_fn publish, std::ostream& log)
+    : bootstrap_file_(std::move(bootstrap_file)), publish_(std::move(publish)), log_(log) {}
+
+reloader::~reloader() { stop(); }
+
+const load_attempt& reloader::load_initial() {
+  initial_ = compile_inputs(read_inputs(bootstrap_file_));
+  std::lock_guard lock(mutex_);
+  last_hash_ = initial_.hash;
+  if (initial_.proxy) {
+    live_ = initial_.proxy;
+    live_hash_ = initial_.hash;
+  } else {
+    rejected_ = initial_;
+  }
+  return initial_;
+}
+
+void reloader::start() {
+  std::vector<std::string> paths = {bootstrap_file_};
+  config::watch_options options;
+  if (initial_.boot) {
+    paths.insert(paths.end(), initial_.boot->mesh.begin(), initial_.boot->mesh.end());
+    options.debounce = initial_.boot->watch.debounce;
+    options.poll = initial_.boot->watch.poll;
+  }
+  watcher_ = std::make_unique<config::source_watcher>(std::move(paths), options);
+  thread_ = std::thread([this] { run(); });
+}
+
+void reloader::force() {
+  if (watcher_) watcher_->poke();
+}
+
+void reloader::stop() {
+  if (watcher_) watcher_->stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+void reloader::run() {
+  for (;;) {
+    const auto why = watcher_->wait();
+    if (why == config::source_watcher::wake::stopped) return;
+    reload(why == config::source_watcher::wake::poked);
+  }
+}
+
+void reloader::reload(bool forced) {
+  auto inputs = read_inputs(bootstrap_file_);
+  {
+    std::lock_guard lock(mutex_);
+    if (!forced && inputs.hash == last_hash_) return;  // same content: nothing to do
+    last_hash_ = inputs.hash;
+  }
+  auto attempt = compile_inputs(std::move(inputs));
+  if (!attempt.proxy) {
+    log_ << "laneproxy: reload rejected (inputs " << attempt.hash << "), still serving mesh "
+         << (live_ ? live_->mesh().version : std::string("none")) << ":\n";
+    for (const auto& p : attempt.problems) log_ << "  " << p << "\n";
+    log_ << std::flush;
+    std::lock_guard lock(mutex_);
+    rejected_ = std::move(attempt);
+    return;
+  }
+  const auto changes = dataplane::describe_changes(live_.get(), *attempt.proxy);
+  publish_(attempt.proxy);
+  log_ << "laneproxy: reloaded (mesh " << attempt.mesh_version << "): " << changes << "\n"
+       << std::flush;
+  std::lock_guard lock(mutex_);
+  live_ = attempt.proxy;
+  live_hash_ = attempt.hash;
+}
+
+bool reloader::live() const {
+  std::lock_guard lock(mutex_);
+  return live_ != nullptr;
+}
+
+std::string reloader::status_json() const {
+  std::lock_guard lock(mutex_);
+  std::string out = "{\"live\": ";
+  if (live_) {
+    const auto& mesh = live_->mesh();
+    out += "{\"version\": " + json_string(mesh.version) + ", \"inputs\": " +
+           json_string(live_hash_) + ", \"sources\": [";
+    for (std::size_t i = 0; i < mesh.sources.size(); ++i) {
+      if (i > 0) out += ", ";
+      out += "{\"file\": " + json_string(mesh.sources[i].file) +
+             ", \"hash\": " + json_string(mesh.sources[i].hash) + "}";
+    }
+    out += "]}";
+  } else {
+    out += "null";
+  }
+  out += ", \"rejected\": ";
+  if (rejected_) {
+    out += "{\"inputs\": " + json_string(rejected_->hash) +
+           ", \"version\": " + json_string(rejected_->mesh_version) + ", \"errors\": [";
+    for (std::size_t i = 0; i < rejected_->problems.size(); ++i) {
+      if (i > 0) out += ", ";
+      out += json_string(rejected_->problems[i]);
+    }
+    out += "]}";
+  } else {
+    out += "null";
+  }
+  return out + "}\n";
+}
+
+}  // namespace laneproxy::control

@@ -1,0 +1,66 @@
+// Keeps a running proxy's config current: watches the bootstrap and mesh
+// files, compiles on its own thread (never on a request thread), publishes
+// good configs and keeps the last good one live when a change is broken.
+//
+// Each reload logs one line: the new mesh version and what changed, or why
+// it was rejected (every error with file and line, in the lines after it).
+// Inputs whose content hash is unchanged are not compiled again, unless
+// the reload is forced (SIGHUP).
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <ostream>
+#include <string>
+#include <thread>
+
+#include "config/source_watcher.h"
+#include "control/config_loader.h"
+
+namespace laneproxy::control {
+
+class reloader {
+ public:
+  // Called on the reloader's thread with each accepted config.
+  using publish_fn = std::function<void(std::shared_ptr<const dataplane::proxy_config>)>;
+
+  reloader(std::string bootstrap_file, publish_fn publish, std::ostream& log);
+  ~reloader();
+  reloader(const reloader&) = delete;
+  reloader& operator=(const reloader&) = delete;
+
+  // Loads once, on the calling thread; the result is also published when
+  // accepted. The bootstrap's listeners are what the process opens.
+  const load_attempt& load_initial();
+
+  // Starts watching the bootstrap and the mesh paths it named at the
+  // initial load, on a thread, with the bootstrap's `watch` settings.
+  void start();
+  void force();  // reload now even when nothing seems to have changed
+  void stop();
+
+  // JSON for /config_dump: the live version and its sources, and the last
+  // rejected attempt with its errors. Thread-safe.
+  std::string status_json() const;
+  bool live() const;
+
+ private:
+  void reload(bool forced);
+  void run();
+
+  std::string bootstrap_file_;
+  publish_fn publish_;
+  std::ostream& log_;
+  load_attempt initial_;
+  std::unique_ptr<config::source_watcher> watcher_;
+  std::thread thread_;
+
+  mutable std::mutex mutex_;  // guards what status_json reads
+  std::shared_ptr<const dataplane::proxy_config> live_;
+  std::string live_hash_;
+  std::string last_hash_;  // the last inputs tried, accepted or not
+  std::optional<load_attempt> rejected_;
+};
+
+}  // namespace laneproxy::control
