@@ -202,8 +202,8 @@ std::optional<bootstrap> parse_bootstrap(const std::string& file, const std::str
     return std::nullopt;
   }
   const yaml_field root(docs.front().root, "", file, diag);
-  root.check_keys(
-      {"mesh", "admin", "concurrency", "gateway", "sidecar", "endpoints", "timeouts", "limits"});
+  root.check_keys({"mesh", "admin", "concurrency", "gateway", "sidecar", "endpoints", "timeouts",
+                   "limits", "watch"});
 
   bootstrap boot;
   boot.file = file;
@@ -233,8 +233,8 @@ std::optional<bootstrap> parse_bootstrap(const std::string& file, const std::str
   decode_limits(root["limits"], boot.limits);
   if (const auto w = root["watch"]; w.expect_map()) {
     w.check_keys({"debounce", "poll"});
-    for (const auto& [key, out] : {std::pair{"debounce", &boot.watch.debounce},
-                                   std::pair{"poll", &boot.watch.poll}}) {
+    for (const auto& [key, out] :
+         {std::pair{"debounce", &boot.watch.debounce}, std::pair{"poll", &boot.watch.poll}}) {
       if (const auto d = w[key].duration()) {
         if (*d < std::chrono::milliseconds(1)) {
           w[key].error("must be at least 1ms");
@@ -290,10 +290,13 @@ void resolve_bootstrap(bootstrap& boot, const mesh_snapshot& mesh, diagnostics& 
       continue;
     }
     e.service = svc->key();
+    // A warning, not an error: with GitOps the subset may arrive in the
+    // next commit, and the endpoints wait for it.
     for (const auto& [subset, list] : e.by_subset) {
       if (!svc->subsets.contains(subset)) {
-        diag.error(e.where, path + "." + subset,
-                   "service " + e.service + " has no subset or lane \"" + subset + "\"");
+        diag.warning(e.where, path + "." + subset,
+                     "service " + e.service + " has no subset or lane \"" + subset +
+                         "\" (yet): these endpoints serve nothing until it exists");
       }
     }
   }

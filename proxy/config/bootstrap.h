@@ -102,8 +102,9 @@ std::optional<bootstrap> parse_bootstrap(const std::string& file, const std::str
 // Binds the bootstrap to a compiled mesh and reports what does not fit: the
 // gateway becomes "namespace/name" (a bare name must be unique), the
 // sidecar's labels default to its Deployment's pod labels, every endpoint
-// host becomes a service key and its subsets must exist. Errors and
-// warnings go to `diag`; the caller must not run a bootstrap with errors.
+// host becomes a service key (an unknown subset is a warning: it may come
+// with the next commit). Errors and warnings go to `diag`; the caller must
+// not run a bootstrap with errors.
 void resolve_bootstrap(bootstrap& boot, const mesh_snapshot& mesh, diagnostics& diag);
 
 }  // namespace laneproxy::config

@@ -17,8 +17,8 @@ namespace laneproxy::control {
 struct config_inputs {
   std::optional<config::bootstrap> boot;  // nullopt when the bootstrap is broken
   std::vector<config::source_file> mesh;
-  std::string hash;                       // of the bootstrap's and every mesh file's text
-  std::vector<std::string> problems;      // formatted diagnostics from reading
+  std::string hash;                   // of the bootstrap's and every mesh file's text
+  std::vector<std::string> problems;  // formatted diagnostics from reading
   bool read_failed = false;
 };
 
@@ -26,11 +26,11 @@ struct config_inputs {
 config_inputs read_inputs(const std::string& bootstrap_file);
 
 struct load_attempt {
-  std::string hash;          // the inputs'
-  std::string mesh_version;  // "" when the mesh did not compile
+  std::string hash;                                      // the inputs'
+  std::string mesh_version;                              // "" when the mesh did not compile
   std::shared_ptr<const dataplane::proxy_config> proxy;  // nullptr when rejected
   std::optional<config::bootstrap> boot;  // nullopt when the bootstrap itself is broken
-  std::vector<std::string> problems;  // formatted errors and warnings, file order
+  std::vector<std::string> problems;      // formatted errors and warnings, file order
 };
 
 // Compiles inputs into a proxy_config, or reports why not.

@@ -28,7 +28,9 @@ std::string json_string(std::string_view s) {
 reloader::reloader(std::string bootstrap_file, publish_fn publish, std::ostream& log)
     : bootstrap_file_(std::move(bootstrap_file)), publish_(std::move(publish)), log_(log) {}
 
-reloader::~reloader() { stop(); }
+reloader::~reloader() {
+  stop();
+}
 
 const load_attempt& reloader::load_initial() {
   initial_ = compile_inputs(read_inputs(bootstrap_file_));
@@ -108,8 +110,8 @@ std::string reloader::status_json() const {
   std::string out = "{\"live\": ";
   if (live_) {
     const auto& mesh = live_->mesh();
-    out += "{\"version\": " + json_string(mesh.version) + ", \"inputs\": " +
-           json_string(live_hash_) + ", \"sources\": [";
+    out += "{\"version\": " + json_string(mesh.version) +
+           ", \"inputs\": " + json_string(live_hash_) + ", \"sources\": [";
     for (std::size_t i = 0; i < mesh.sources.size(); ++i) {
       if (i > 0) out += ", ";
       out += "{\"file\": " + json_string(mesh.sources[i].file) +

@@ -74,8 +74,8 @@ std::string describe_changes(const proxy_config* before, const proxy_config& aft
       out += "; weights " + rule + ": " + it->second + " -> " + w;
     }
   }
-  const auto lanes = set_delta(before ? lanes_of(*before) : std::set<std::string>{},
-                               lanes_of(after), true);
+  const auto lanes =
+      set_delta(before ? lanes_of(*before) : std::set<std::string>{}, lanes_of(after), true);
   if (!lanes.empty()) out += "; lanes" + lanes;
   const auto endpoints = set_delta(before ? before->endpoint_texts() : std::set<std::string>{},
                                    after.endpoint_texts(), false);

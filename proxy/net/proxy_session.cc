@@ -78,8 +78,11 @@ class session {
 
   // Serves one request; false when the connection must close.
   task<bool> serve_one() {
-    const auto config = worker_.config();  // this request's config, kept to its end
-    const auto& t = config->timeouts();
+    // Limits for reading the header come from the config live while waiting;
+    // the request is routed by the config live once its header is in, and
+    // keeps that one to its end.
+    auto config = worker_.config();
+    const auto t = config->timeouts();
     request_parser parser;
     parser.header_limit(config->limits().max_request_header_bytes);
     parser.body_limit(boost::none);  // bodies are streamed, never held whole
@@ -108,6 +111,7 @@ class session {
     }
 
     const request_guard in_flight(worker_.shared().active_requests);
+    config = worker_.config();
     auto& req = parser.get();
     const unsigned version = req.version();
     // Beast rejects Content-Length with Transfer-Encoding and differing

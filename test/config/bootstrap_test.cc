@@ -109,8 +109,9 @@ endpoints:
   EXPECT_EQ(boot->sidecar->labels.at("version"), "v2");  // from the Deployment
   EXPECT_EQ(boot->endpoints[0].service, "mockb.default");
   EXPECT_THAT(formatted(diag),
-              ElementsAre("boot.yaml:6:5: error: endpoints.mockb.default.svc.cluster.local.v3: "
-                          "service mockb.default has no subset or lane \"v3\"",
+              ElementsAre("boot.yaml:6:5: warning: endpoints.mockb.default.svc.cluster.local.v3: "
+                          "service mockb.default has no subset or lane \"v3\" (yet): these "
+                          "endpoints serve nothing until it exists",
                           "boot.yaml:8:12: error: endpoints.nothere: no Service \"nothere\" in "
                           "the mesh"));
 
