@@ -30,6 +30,12 @@ void diagnostics::add(severity level, const source_mark& where, std::string_view
   if (level == severity::warning) ++warnings_;
 }
 
+void diagnostics::append(const diagnostic& d) {
+  if (d.level == severity::error) ++errors_;
+  if (d.level == severity::warning) ++warnings_;
+  items_.push_back(d);
+}
+
 std::vector<diagnostic> diagnostics::sorted() const {
   std::vector<diagnostic> out = items_;
   std::stable_sort(out.begin(), out.end(), [](const diagnostic& a, const diagnostic& b) {

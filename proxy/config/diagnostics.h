@@ -36,6 +36,9 @@ class diagnostics {
   void warning(const source_mark& where, std::string_view path, std::string_view message);
   void note(const source_mark& where, std::string_view path, std::string_view message);
 
+  // Adds a diagnostic as it is (replaying one kept from an earlier run).
+  void append(const diagnostic& d);
+
   bool has_errors() const { return errors_ > 0; }
   std::size_t error_count() const { return errors_; }
   std::size_t warning_count() const { return warnings_; }

@@ -319,20 +319,72 @@ std::shared_ptr<const mesh_snapshot> compile_mesh(const mesh_documents& docs, di
   return snap;
 }
 
-load_result load_mesh(const std::vector<source_file>& sources, diagnostics& diag) {
-  std::vector<yaml_document> docs;
+namespace {
+template <class T>
+void append_all(std::vector<T>& to, const std::vector<T>& from) {
+  to.insert(to.end(), from.begin(), from.end());
+}
+
+void merge(mesh_documents& to, const mesh_documents& from) {
+  append_all(to.virtual_services, from.virtual_services);
+  append_all(to.destination_rules, from.destination_rules);
+  append_all(to.gateways, from.gateways);
+  append_all(to.services, from.services);
+  append_all(to.deployments, from.deployments);
+  append_all(to.lane_groups, from.lane_groups);
+  append_all(to.lanes, from.lanes);
+  to.objects += from.objects;
+  to.skipped += from.skipped;
+}
+
+decode_cache::entry decode_source(const source_file& s) {
+  decode_cache::entry e;
+  diagnostics d;
+  e.docs = decode_documents(split_documents(s, d), d);
+  e.diags = d.items();
+  return e;
+}
+}  // namespace
+
+const decode_cache::entry& decode_cache::get(const source_file& source) {
+  const std::string key = source.name + '\0' + content_hash(source.text);
+  auto it = entries_.find(key);
+  if (it == entries_.end())
+    it = entries_.emplace(key, std::pair{decode_source(source), true}).first;
+  it->second.second = true;
+  return it->second.first;
+}
+
+void decode_cache::prune() {
+  for (auto it = entries_.begin(); it != entries_.end();) {
+    if (it->second.second) {
+      it->second.second = false;
+      ++it;
+    } else {
+      it = entries_.erase(it);
+    }
+  }
+}
+
+load_result load_mesh(const std::vector<source_file>& sources, diagnostics& diag,
+                      decode_cache* cache) {
+  mesh_documents decoded;
   std::vector<source_digest> digests;
   std::string all;
   for (const auto& s : sources) {
-    auto part = split_documents(s, diag);
-    docs.insert(docs.end(), std::make_move_iterator(part.begin()),
-                std::make_move_iterator(part.end()));
+    // Decoding is per document, so decoding file by file and merging is the
+    // same as decoding everything at once; cross-file checks are the
+    // compiler's.
+    const auto fresh = cache ? decode_cache::entry{} : decode_source(s);
+    const auto& e = cache ? cache->get(s) : fresh;
+    for (const auto& d : e.diags) diag.append(d);
+    merge(decoded, e.docs);
     digests.push_back({s.name, content_hash(s.text)});
     // The version names the content, not where it lives: the same files
     // copied elsewhere (laneproxy local's children) keep the same version.
     all += digests.back().hash + '\0';
   }
-  const mesh_documents decoded = decode_documents(docs, diag);
+  if (cache) cache->prune();
   load_result result{nullptr, decoded.objects, decoded.skipped};
   auto compiled = compile_mesh(decoded, diag);
   if (!compiled) return result;

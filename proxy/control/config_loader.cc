@@ -31,7 +31,7 @@ config_inputs read_inputs(const std::string& bootstrap_file) {
   return in;
 }
 
-load_attempt compile_inputs(config_inputs inputs) {
+load_attempt compile_inputs(config_inputs inputs, config::decode_cache* cache) {
   load_attempt out;
   out.hash = inputs.hash;
   out.problems = std::move(inputs.problems);
@@ -40,7 +40,7 @@ load_attempt compile_inputs(config_inputs inputs) {
     return out;
   }
   config::diagnostics diag;
-  const auto mesh = config::load_mesh(inputs.mesh, diag).snapshot;
+  const auto mesh = config::load_mesh(inputs.mesh, diag, cache).snapshot;
   if (mesh) {
     out.mesh_version = mesh->version;
     config::resolve_bootstrap(*inputs.boot, *mesh, diag);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "config/bootstrap.h"
+#include "config/mesh_compiler.h"
 #include "config/source_loader.h"
 #include "dataplane/proxy_config.h"
 
@@ -33,7 +34,8 @@ struct load_attempt {
   std::vector<std::string> problems;      // formatted errors and warnings, file order
 };
 
-// Compiles inputs into a proxy_config, or reports why not.
-load_attempt compile_inputs(config_inputs inputs);
+// Compiles inputs into a proxy_config, or reports why not. With a cache,
+// files unchanged since the last call are not parsed again.
+load_attempt compile_inputs(config_inputs inputs, config::decode_cache* cache = nullptr);
 
 }  // namespace laneproxy::control

@@ -33,7 +33,7 @@ reloader::~reloader() {
 }
 
 const load_attempt& reloader::load_initial() {
-  initial_ = compile_inputs(read_inputs(bootstrap_file_));
+  initial_ = compile_inputs(read_inputs(bootstrap_file_), &cache_);
   std::lock_guard lock(mutex_);
   last_hash_ = initial_.hash;
   if (initial_.proxy) {
@@ -81,7 +81,7 @@ void reloader::reload(bool forced) {
     if (!forced && inputs.hash == last_hash_) return;  // same content: nothing to do
     last_hash_ = inputs.hash;
   }
-  auto attempt = compile_inputs(std::move(inputs));
+  auto attempt = compile_inputs(std::move(inputs), &cache_);
   if (!attempt.proxy) {
     log_ << "laneproxy: reload rejected (inputs " << attempt.hash << "), still serving mesh "
          << (live_ ? live_->mesh().version : std::string("none")) << ":\n";

@@ -53,6 +53,7 @@ class reloader {
   publish_fn publish_;
   std::ostream& log_;
   load_attempt initial_;
+  config::decode_cache cache_;  // used by load_initial, then only by the reloader's thread
   std::unique_ptr<config::source_watcher> watcher_;
   std::thread thread_;
 
