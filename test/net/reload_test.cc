@@ -166,6 +166,7 @@ TEST_F(Reload, TwoHundredCommitsUnderLoadLoseNothingAndNeverServeABrokenOne) {
       // Broken: a negative weight. Were it served, v4 would answer.
       commit(routes(i, {"v1", "v2", "v4"}, {{"v4", 100}, {"v1", -1}}));
       ASSERT_FALSE(next_reload()) << "a broken commit was accepted";
+      EXPECT_EQ(http_client(admin_port).get("/ready").status, 200u);  // still serving
     } else {
       const auto& [subsets, w] = good[static_cast<std::size_t>(i) % good.size()];
       commit(routes(i, subsets, w));
