@@ -12,6 +12,7 @@
 #include "config/bootstrap.h"
 #include "control/reloader.h"
 #include "dataplane/proxy_config.h"
+#include "metrics/proxy_metrics.h"
 #include "net/proxy_server.h"
 
 namespace laneproxy::cli {
@@ -43,14 +44,23 @@ std::string_view role_name(dataplane::listener_role role) {
 }
 
 net::admin_response admin(const net::shared_state& shared, const control::reloader& reloads,
+                          metrics::proxy_metrics* stats, std::string_view method,
                           std::string_view target) {
   const auto path = target.substr(0, target.find('?'));
+  // The admin endpoints only read state; anything else is refused.
+  if (method != "GET" && method != "HEAD") return {405, "text/plain", "method not allowed\n"};
   if (path == "/ready" || path == "/healthz/ready") {
     if (shared.draining.load()) return {503, "text/plain", "DRAINING\n"};
     if (!reloads.live()) return {503, "text/plain", "PRE_INITIALIZING\n"};
     return {200, "text/plain", "LIVE\n"};
   }
   if (path == "/config_dump") return {200, "application/json", reloads.status_json()};
+  if (stats && path == "/stats/prometheus") {
+    return {200, "text/plain; version=0.0.4", stats->exposition()};
+  }
+  if (stats && path == "/lanes") {
+    return {200, "application/json", stats->lanes_json(*shared.configs.load())};
+  }
   return {404, "text/plain", "not found\n"};
 }
 }  // namespace
@@ -128,9 +138,29 @@ int run_command(const std::vector<std::string>& args, std::ostream& out, std::os
 
   if (concurrency == 0) concurrency = boot.concurrency;
   if (concurrency == 0) concurrency = std::max(1u, std::thread::hardware_concurrency());
-  server = std::make_unique<net::proxy_server>(concurrency, initial, seed);
-  server->set_admin([&shared = server->shared(), &reloads](std::string_view, std::string_view t) {
-    return admin(shared, reloads, t);
+  std::unique_ptr<metrics::proxy_metrics> stats;
+  if (boot.metrics) {
+    stats = std::make_unique<metrics::proxy_metrics>(metrics::proxy_identity::of(boot));
+    stats->on_reload(first.proxy != nullptr, first.proxy.get());
+  }
+  const auto log_format =
+      metrics::parse_access_log_format(boot.access_log).value_or(metrics::access_log_format::off);
+  server = std::make_unique<net::proxy_server>(concurrency, initial, seed, stats.get(), log_format);
+  auto& shared = server->shared();
+  if (stats) {
+    reloads.on_result([&stats](bool accepted, const dataplane::proxy_config* live) {
+      stats->on_reload(accepted, live);
+    });
+    stats->refresh = [&shared, &stats, evicted = std::uint64_t{0}]() mutable {
+      stats->downstream_connections().Set(static_cast<double>(shared.open_connections.load()));
+      stats->trace_entries().Set(static_cast<double>(shared.traces.size()));
+      const auto now = shared.traces.evictions();
+      stats->trace_evictions().Increment(static_cast<double>(now - evicted));
+      evicted = now;
+    };
+  }
+  server->set_admin([&shared, &reloads, s = stats.get()](std::string_view m, std::string_view t) {
+    return admin(shared, reloads, s, m, t);
   });
 
   std::vector<std::pair<dataplane::listener_role, config::socket_address>> listeners;

@@ -203,7 +203,7 @@ std::optional<bootstrap> parse_bootstrap(const std::string& file, const std::str
   }
   const yaml_field root(docs.front().root, "", file, diag);
   root.check_keys({"mesh", "admin", "concurrency", "gateway", "sidecar", "endpoints", "timeouts",
-                   "limits", "watch"});
+                   "limits", "watch", "metrics", "accessLog"});
 
   bootstrap boot;
   boot.file = file;
@@ -231,6 +231,14 @@ std::optional<bootstrap> parse_bootstrap(const std::string& file, const std::str
   boot.endpoints = decode_endpoints(root["endpoints"]);
   decode_timeouts(root["timeouts"], boot.timeouts);
   decode_limits(root["limits"], boot.limits);
+  if (auto m = root["metrics"].boolean()) boot.metrics = *m;
+  if (auto a = root["accessLog"].string()) {
+    if (*a == "text" || *a == "json" || *a == "off") {
+      boot.access_log = *a;
+    } else {
+      root["accessLog"].error("expected text, json or off, got \"" + *a + "\"");
+    }
+  }
   if (const auto w = root["watch"]; w.expect_map()) {
     w.check_keys({"debounce", "poll"});
     for (const auto& [key, out] :

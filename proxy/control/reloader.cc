@@ -87,6 +87,7 @@ void reloader::reload(bool forced) {
          << (live_ ? live_->mesh().version : std::string("none")) << ":\n";
     for (const auto& p : attempt.problems) log_ << "  " << p << "\n";
     log_ << std::flush;
+    if (on_result_) on_result_(false, live_.get());
     std::lock_guard lock(mutex_);
     rejected_ = std::move(attempt);
     return;
@@ -95,9 +96,12 @@ void reloader::reload(bool forced) {
   publish_(attempt.proxy);
   log_ << "laneproxy: reloaded (mesh " << attempt.mesh_version << "): " << changes << "\n"
        << std::flush;
-  std::lock_guard lock(mutex_);
-  live_ = attempt.proxy;
-  live_hash_ = attempt.hash;
+  {
+    std::lock_guard lock(mutex_);
+    live_ = attempt.proxy;
+    live_hash_ = attempt.hash;
+  }
+  if (on_result_) on_result_(true, live_.get());
 }
 
 bool reloader::live() const {

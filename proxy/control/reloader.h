@@ -34,6 +34,11 @@ class reloader {
   // accepted. The bootstrap's listeners are what the process opens.
   const load_attempt& load_initial();
 
+  // Also called on the reloader's thread after every reload attempt.
+  void on_result(std::function<void(bool accepted, const dataplane::proxy_config* live)> fn) {
+    on_result_ = std::move(fn);
+  }
+
   // Starts watching the bootstrap and the mesh paths it named at the
   // initial load, on a thread, with the bootstrap's `watch` settings.
   void start();
@@ -51,6 +56,7 @@ class reloader {
 
   std::string bootstrap_file_;
   publish_fn publish_;
+  std::function<void(bool, const dataplane::proxy_config*)> on_result_;
   std::ostream& log_;
   load_attempt initial_;
   config::decode_cache cache_;  // used by load_initial, then only by the reloader's thread

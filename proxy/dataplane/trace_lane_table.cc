@@ -27,7 +27,10 @@ void trace_lane_table::remember(std::string_view trace, std::string_view lane,
     auto front = s.entries.find(s.order.front());
     const bool stale = front == s.entries.end() || front->second.expires <= now;
     if (!stale && s.entries.size() < shard_capacity_) break;
-    if (front != s.entries.end()) s.entries.erase(front);
+    if (front != s.entries.end()) {
+      if (!stale) evictions_.fetch_add(1, std::memory_order_relaxed);
+      s.entries.erase(front);
+    }
     s.order.pop_front();
   }
   s.entries.emplace(std::string(trace), entry{std::string(lane), now + ttl_});

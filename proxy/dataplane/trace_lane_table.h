@@ -11,6 +11,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <deque>
@@ -34,6 +35,8 @@ class trace_lane_table {
   std::optional<std::string> lookup(std::string_view trace, clock::time_point now) const;
 
   std::size_t size() const;
+  // Live entries dropped to stay within capacity, since the start.
+  std::uint64_t evictions() const { return evictions_.load(std::memory_order_relaxed); }
 
  private:
   static constexpr std::size_t shard_count = 16;
@@ -55,6 +58,7 @@ class trace_lane_table {
   std::size_t shard_capacity_;
   std::chrono::milliseconds ttl_;
   mutable std::array<shard, shard_count> shards_;
+  std::atomic<std::uint64_t> evictions_{0};
 };
 
 }  // namespace laneproxy::dataplane

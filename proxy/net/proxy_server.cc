@@ -22,8 +22,14 @@ struct proxy_server::listener {
 
 proxy_server::proxy_server(unsigned concurrency,
                            std::shared_ptr<const dataplane::proxy_config> initial,
-                           std::optional<std::uint64_t> seed)
+                           std::optional<std::uint64_t> seed, metrics::proxy_metrics* metrics,
+                           metrics::access_log_format access_log)
     : shared_(std::move(initial)) {
+  shared_.metrics = metrics;
+  shared_.access_log = access_log;
+  if (access_log != metrics::access_log_format::off) {
+    shared_.access_log_sink = std::make_unique<metrics::access_log_sink>();
+  }
   std::random_device os;
   for (unsigned i = 0; i < std::max(1u, concurrency); ++i) {
     const std::uint64_t s = seed ? *seed + i : (std::uint64_t{os()} << 32) | os();
@@ -74,8 +80,26 @@ void proxy_server::accept_next(listener& l) {
       });
 }
 
+namespace {
+// Writes each worker's buffered access-log lines at least every 250 ms.
+void flush_every(asio::steady_timer& timer, worker& w) {
+  timer.expires_after(std::chrono::milliseconds(250));
+  timer.async_wait([&timer, &w](boost::system::error_code ec) {
+    if (ec) return;
+    w.access_log().flush();
+    flush_every(timer, w);
+  });
+}
+}  // namespace
+
 void proxy_server::start() {
   for (auto& l : listeners_) accept_next(*l);
+  if (shared_.access_log != metrics::access_log_format::off) {
+    for (auto& w : workers_) {
+      flush_timers_.push_back(std::make_unique<asio::steady_timer>(w->context()));
+      flush_every(*flush_timers_.back(), *w);
+    }
+  }
   for (auto& w : workers_) {
     threads_.emplace_back([&ctx = w->context()] {
       auto guard = asio::make_work_guard(ctx);
@@ -109,6 +133,7 @@ void proxy_server::join() {
   for (auto& t : threads_) {
     if (t.joinable()) t.join();
   }
+  for (auto& w : workers_) w->access_log().flush();
 }
 
 }  // namespace laneproxy::net

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "config/bootstrap.h"
 #include "dataplane/proxy_config.h"
@@ -23,8 +24,11 @@ class proxy_server {
  public:
   // `concurrency` workers (at least one). Worker i's random source is seeded
   // with seed + i when a seed is given (reproducible splits), else from the OS.
+  // `metrics` (may be null: none) must outlive the server.
   proxy_server(unsigned concurrency, std::shared_ptr<const dataplane::proxy_config> initial,
-               std::optional<std::uint64_t> seed = std::nullopt);
+               std::optional<std::uint64_t> seed = std::nullopt,
+               metrics::proxy_metrics* metrics = nullptr,
+               metrics::access_log_format access_log = metrics::access_log_format::off);
   ~proxy_server();
   proxy_server(const proxy_server&) = delete;
   proxy_server& operator=(const proxy_server&) = delete;
@@ -54,6 +58,7 @@ class proxy_server {
   std::vector<std::unique_ptr<worker>> workers_;
   std::vector<std::unique_ptr<listener>> listeners_;
   std::vector<std::thread> threads_;
+  std::vector<std::unique_ptr<asio::steady_timer>> flush_timers_;
   std::size_t next_worker_ = 0;
 };
 

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <optional>
 #include <span>
+#include <sstream>
 #include <string>
 
 #include <boost/asio/as_tuple.hpp>
@@ -47,6 +48,17 @@ class request_guard {
 
  private:
   std::atomic<std::int64_t>& n_;
+};
+
+// What one request did, for the metrics and the access log.
+struct exchange {
+  steady::time_point started;
+  std::chrono::system_clock::time_point started_wall;
+  std::uint64_t request_bytes = 0, response_bytes = 0;
+  unsigned status = 0;
+  response_flag flag = response_flag::none;
+  const dataplane::route_decision* decision = nullptr;
+  std::optional<std::chrono::milliseconds> upstream_time;
 };
 
 // What became of relaying one message body.
@@ -96,13 +108,18 @@ class session {
       down_buf_.commit(n);
     }
     down_.expires_after(t.request_headers);
+    x_ = exchange{steady::now(), std::chrono::system_clock::now()};
     auto [ec, n] = co_await http::async_read_header(down_, down_buf_, parser, nothrow);
-    if (ec == http::error::header_limit) {
-      co_await reply(response_flag::header_too_large, 11, false);
-      co_return false;
-    }
     if (ec == beast::error::timeout || ec == http::error::end_of_stream || ec == asio::error::eof ||
         ec == asio::error::connection_reset) {
+      co_return false;
+    }
+    // From here on the request counts, whatever becomes of it.
+    x_.request_bytes = n;
+    dataplane::route_decision decision;  // outlives `done`, which reads it
+    const finisher done(*this, parser, config);
+    if (ec == http::error::header_limit) {
+      co_await reply(response_flag::header_too_large, 11, false);
       co_return false;
     }
     if (ec) {
@@ -142,9 +159,10 @@ class session {
 
     const dataplane::router router(*config, &worker_.shared().traces, worker_.random());
     const auto now = steady::now();
-    const auto decision = role_ == listener_role::gateway           ? router.gateway(view)
-                          : role_ == listener_role::sidecar_inbound ? router.inbound(view, now)
-                                                                    : router.outbound(view, now);
+    decision = role_ == listener_role::gateway           ? router.gateway(view)
+               : role_ == listener_role::sidecar_inbound ? router.inbound(view, now)
+                                                         : router.outbound(view, now);
+    x_.decision = &decision;
     // A local answer leaves an unread body behind: close unless there is none.
     const bool reusable = keep_alive && parser.is_done() && !draining();
     if (decision.flag != response_flag::none) {
@@ -195,7 +213,8 @@ class session {
       const bool body_sent = !parser.is_done();
       serialize_head(req, head_);
       error_code wec;
-      const auto r = co_await relay(parser, parser.chunked(), down_, down_buf_, up_, t.idle);
+      const auto r =
+          co_await relay(parser, parser.chunked(), down_, down_buf_, up_, t.idle, x_.request_bytes);
       if (r == relay_result::read_failed) co_return false;
       if (r == relay_result::write_failed) wec = asio::error::broken_pipe;
       if (!wec) {
@@ -225,7 +244,9 @@ class session {
     strip_hop_by_hop(res);
     if (decision.rule) apply_header_operations(decision.rule->actions.response_headers, res);
     if (decision.target) apply_header_operations(decision.target->response_headers, res);
-    res.set("x-envoy-upstream-service-time", std::to_string(since(started).count()));
+    x_.upstream_time = since(started);
+    x_.status = res.result_int();
+    res.set("x-envoy-upstream-service-time", std::to_string(x_.upstream_time->count()));
     res.version(version);
     bool downstream_keep_alive = keep_alive && !draining();
     bool chunk_down = false;
@@ -243,7 +264,8 @@ class session {
     res.keep_alive(downstream_keep_alive);
 
     serialize_head(res, version, head_);
-    const auto r = co_await relay(*rp, chunk_down, up_, up_buf_, down_, t.idle);
+    x_.response_bytes = head_.size();
+    const auto r = co_await relay(*rp, chunk_down, up_, up_buf_, down_, t.idle, x_.response_bytes);
     if (r == relay_result::done && upstream_keep_alive && up_buf_.size() == 0) {
       worker_.pool().give(endpoint, std::move(up_.socket()), steady::now());
     } else {
@@ -287,6 +309,7 @@ class session {
     } else {
       error_code ignored;
       up_.socket().set_option(tcp::no_delay(true), ignored);
+      if (auto* m = worker_.shared().metrics) m->upstream_connects().Increment();
     }
     co_return false;
   }
@@ -316,7 +339,7 @@ class session {
   template <bool is_request>
   task<relay_result> relay(http::parser<is_request, http::buffer_body>& p, bool chunked,
                            stream_type& from, beast::flat_buffer& from_buf, stream_type& to,
-                           std::chrono::milliseconds idle) {
+                           std::chrono::milliseconds idle, std::uint64_t& body_bytes) {
     static constexpr std::string_view crlf = "\r\n", last_chunk = "0\r\n\r\n";
     std::string_view pending = head_;
     bool terminated = !chunked;  // the last chunk is out (or none is needed)
@@ -336,6 +359,7 @@ class session {
         auto [ec, got] = co_await http::async_read_some(from, from_buf, p, nothrow);
         if (ec && ec != http::error::need_buffer) co_return relay_result::read_failed;
         n = chunk_size - body.size;
+        body_bytes += n;
         if (n == 0 && !p.is_done()) continue;  // only framing was read
       }
       std::array<asio::const_buffer, 5> out;
@@ -369,6 +393,7 @@ class session {
   }
 
   task<void> reply(response_flag flag, unsigned version, bool keep_alive) {
+    x_.flag = flag;
     const auto r = dataplane::reply_for(flag);
     co_await reply_text(r.status, r.body, version, keep_alive);
   }
@@ -382,7 +407,9 @@ class session {
     res.keep_alive(keep_alive);
     res.prepare_payload();
     down_.expires_after(worker_.config()->timeouts().idle);
-    co_await http::async_write(down_, res, nothrow);
+    auto [ec, n] = co_await http::async_write(down_, res, nothrow);
+    x_.status = status;
+    x_.response_bytes = n;
   }
 
   // Closing with unread request bytes would reset the connection and could
@@ -401,6 +428,74 @@ class session {
     down_.close();
   }
 
+  // Records the request when serve_one ends, however it ends.
+  class finisher {
+   public:
+    finisher(session& s, const request_parser& p,
+             const std::shared_ptr<const dataplane::proxy_config>& c)
+        : s_(s), p_(p), c_(c) {}
+    ~finisher() { s_.finish(p_.get(), *c_); }
+    finisher(const finisher&) = delete;
+    finisher& operator=(const finisher&) = delete;
+
+   private:
+    session& s_;
+    const request_parser& p_;
+    const std::shared_ptr<const dataplane::proxy_config>& c_;
+  };
+
+  void finish(const http::request_header<>& req, const dataplane::proxy_config& config) {
+    if (role_ == listener_role::admin) return;
+    const auto elapsed = steady::now() - x_.started;
+    if (auto* m = worker_.metrics()) {
+      m->record({role_, x_.decision, x_.status, x_.flag, x_.request_bytes, x_.response_bytes,
+                 std::chrono::duration_cast<std::chrono::microseconds>(elapsed)},
+                config);
+    }
+    auto& log = worker_.access_log();
+    if (!log.enabled()) return;
+    if (local_address_.empty()) {
+      error_code ignored;
+      std::ostringstream l, r;
+      l << down_.socket().local_endpoint(ignored);
+      r << down_.socket().remote_endpoint(ignored);
+      local_address_ = l.str();
+      remote_address_ = r.str();
+    }
+    metrics::access_entry e;
+    e.start = x_.started_wall;
+    e.method = req.method_string();
+    e.path = req.target();
+    e.protocol = req.version() == 10 ? "HTTP/1.0" : "HTTP/1.1";
+    e.authority = req[http::field::host];
+    e.request_id = req["x-request-id"];
+    e.user_agent = req[http::field::user_agent];
+    e.forwarded_for = req["x-forwarded-for"];
+    e.status = x_.status;
+    e.flag = x_.flag;
+    e.bytes_received = x_.request_bytes;
+    e.bytes_sent = x_.response_bytes;
+    e.duration = std::chrono::duration_cast<std::chrono::milliseconds>(elapsed);
+    e.upstream_time = x_.upstream_time;
+    e.downstream_local = local_address_;
+    e.downstream_remote = remote_address_;
+    if (const auto* d = x_.decision) {
+      if (d->endpoint && x_.upstream_time) e.upstream_host = d->endpoint->text();
+      if (d->rule) e.route = d->rule->name;
+      e.lane = d->lane;
+      const auto* view = d->service.empty() ? nullptr : config.service(d->service);
+      if (role_ == listener_role::sidecar_inbound) {
+        e.upstream_cluster = "inbound|" + std::to_string(port_) + "||";
+      } else if (view) {
+        const auto& svc = *view->info;
+        const auto port = svc.ports.empty() ? 0u : svc.ports.front().port;
+        e.upstream_cluster = "outbound|" + std::to_string(port) + "|" + d->serving_lane + "|" +
+                             svc.name + "." + svc.ns + ".svc.cluster.local";
+      }
+    }
+    log.write(e);
+  }
+
   void close_upstream() {
     up_buf_.clear();
     if (up_.socket().is_open()) up_.close();
@@ -416,6 +511,8 @@ class session {
   beast::flat_buffer down_buf_;
   beast::flat_buffer up_buf_;
   std::string head_;  // the serialized header being sent; its capacity is reused
+  exchange x_;        // the request being served
+  std::string local_address_, remote_address_;  // for the access log, read once
   char chunk_[chunk_size];
 };
 

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -24,6 +25,8 @@
 
 #include "dataplane/config_source.h"
 #include "dataplane/trace_lane_table.h"
+#include "metrics/access_log.h"
+#include "metrics/proxy_metrics.h"
 #include "net/upstream_pool.h"
 #include "route/weighted_pick.h"
 
@@ -45,6 +48,9 @@ struct shared_state {
   dataplane::config_source configs;
   dataplane::trace_lane_table traces;
   admin_handler admin;
+  metrics::proxy_metrics* metrics = nullptr;  // nullptr: no metrics
+  metrics::access_log_format access_log = metrics::access_log_format::off;
+  std::unique_ptr<metrics::access_log_sink> access_log_sink;  // set when the log is on
   std::atomic<std::int64_t> open_connections{0};
   std::atomic<std::int64_t> active_requests{0};  // header read, response not yet done
   std::atomic<bool> draining{false};             // answer with Connection: close, accept no more
@@ -56,12 +62,18 @@ class worker {
       : shared_(shared),
         pool_(shared.configs.load()->limits().idle_connections_per_endpoint,
               shared.configs.load()->timeouts().idle),
-        random_(seed) {}
+        random_(seed),
+        access_log_(shared.access_log, shared.access_log_sink.get()) {
+    if (shared.metrics) metrics_.emplace(*shared.metrics);
+  }
 
   asio::io_context& context() { return context_; }
   shared_state& shared() { return shared_; }
   upstream_pool& pool() { return pool_; }
   route::random_source& random() { return random_; }
+  // This worker's series cache, or nullptr when metrics are off.
+  metrics::request_metrics* metrics() { return metrics_ ? &*metrics_ : nullptr; }
+  metrics::access_log& access_log() { return access_log_; }
 
   // The live config, refreshed only when a new one was published; then the
   // pool lets go of connections to endpoints the new config no longer has.
@@ -89,6 +101,8 @@ class worker {
   asio::io_context context_{1};
   upstream_pool pool_;
   route::default_random_source random_;
+  std::optional<metrics::request_metrics> metrics_;
+  metrics::access_log access_log_;
   std::shared_ptr<const dataplane::proxy_config> config_;
   std::uint64_t generation_ = 0;
 };

@@ -1,0 +1,291 @@
+#include "metrics/proxy_metrics.h"
+
+#include <prometheus/text_serializer.h>
+
+#include <cstdio>
+#include <set>
+
+namespace laneproxy::metrics {
+
+namespace {
+using dataplane::listener_role;
+using labels = std::map<std::string, std::string>;
+
+const std::string unknown = "unknown";
+
+std::string value_or_unknown(const config::label_map& m, const std::string& key) {
+  const auto it = m.find(key);
+  return it == m.end() || it->second.empty() ? unknown : it->second;
+}
+}  // namespace
+
+const prometheus::Histogram::BucketBoundaries& duration_buckets() {
+  static const prometheus::Histogram::BucketBoundaries b = {
+      0.5,  1,    5,     10,    25,    50,     100,    250,     500,    1000,
+      2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000};
+  return b;
+}
+
+const prometheus::Histogram::BucketBoundaries& size_buckets() {
+  static const prometheus::Histogram::BucketBoundaries b = {
+      1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000};
+  return b;
+}
+
+proxy_identity proxy_identity::of(const config::bootstrap& boot) {
+  proxy_identity id;
+  if (boot.sidecar) {
+    id.workload = boot.sidecar->workload;
+    id.ns = boot.sidecar->ns;
+    id.app = value_or_unknown(boot.sidecar->labels, "app");
+    id.version = value_or_unknown(boot.sidecar->labels, "version");
+  } else if (boot.gateway) {
+    // Istio's gateway reports itself as its Deployment; here the Gateway.
+    const auto& g = boot.gateway->gateway;
+    const auto slash = g.find('/');
+    id.workload = slash == std::string::npos ? g : g.substr(slash + 1);
+    id.ns = slash == std::string::npos ? "default" : g.substr(0, slash);
+    id.app = id.workload;
+  }
+  return id;
+}
+
+proxy_metrics::proxy_metrics(proxy_identity self)
+    : self_(std::move(self)),
+      registry_(std::make_shared<prometheus::Registry>()),
+      requests_(prometheus::BuildCounter()
+                    .Name("istio_requests_total")
+                    .Help("Requests, by source, destination, lane and outcome")
+                    .Register(*registry_)),
+      duration_(prometheus::BuildHistogram()
+                    .Name("istio_request_duration_milliseconds")
+                    .Help("Request duration in milliseconds")
+                    .Register(*registry_)),
+      request_bytes_(prometheus::BuildHistogram()
+                         .Name("istio_request_bytes")
+                         .Help("Request size in bytes, header and body")
+                         .Register(*registry_)),
+      response_bytes_(prometheus::BuildHistogram()
+                          .Name("istio_response_bytes")
+                          .Help("Response size in bytes, header and body")
+                          .Register(*registry_)),
+      reloads_(prometheus::BuildCounter()
+                   .Name("laneproxy_config_reloads_total")
+                   .Help("Config reloads by result")
+                   .Register(*registry_)),
+      config_info_(prometheus::BuildGauge()
+                       .Name("laneproxy_config_info")
+                       .Help("The live config: its mesh version")
+                       .Register(*registry_)),
+      lane_picks_(prometheus::BuildCounter()
+                      .Name("laneproxy_lane_picks_total")
+                      .Help("Weighted picks by route and lane")
+                      .Register(*registry_)),
+      route_weight_(prometheus::BuildGauge()
+                        .Name("laneproxy_route_weight")
+                        .Help("Configured weight by route and lane")
+                        .Register(*registry_)),
+      local_replies_(prometheus::BuildCounter()
+                         .Name("laneproxy_local_replies_total")
+                         .Help("Replies the proxy made itself, by response flag")
+                         .Register(*registry_)) {
+  downstream_connections_ = &prometheus::BuildGauge()
+                                 .Name("laneproxy_downstream_connections")
+                                 .Help("Open downstream connections")
+                                 .Register(*registry_)
+                                 .Add({});
+  upstream_connects_ = &prometheus::BuildCounter()
+                            .Name("laneproxy_upstream_connects_total")
+                            .Help("Upstream connections opened")
+                            .Register(*registry_)
+                            .Add({});
+  trace_entries_ = &prometheus::BuildGauge()
+                        .Name("laneproxy_trace_table_entries")
+                        .Help("Trace ids whose lane is remembered (permissive lanes)")
+                        .Register(*registry_)
+                        .Add({});
+  trace_evictions_ = &prometheus::BuildCounter()
+                          .Name("laneproxy_trace_table_evictions_total")
+                          .Help("Trace ids forgotten to stay within the table's capacity")
+                          .Register(*registry_)
+                          .Add({});
+  prometheus::BuildGauge()
+      .Name("laneproxy_build_info")
+      .Help("laneproxy's version")
+      .Register(*registry_)
+      .Add({{"version", "0.1.0"}})
+      .Set(1);
+}
+
+std::string proxy_metrics::exposition() const {
+  std::lock_guard lock(exposition_mutex_);  // one scrape at a time runs `refresh`
+  if (refresh) refresh();
+  return prometheus::TextSerializer().Serialize(registry_->Collect());
+}
+
+void proxy_metrics::on_reload(bool accepted, const dataplane::proxy_config* live) {
+  reloads_.Add({{"result", accepted ? "accepted" : "rejected"}}).Increment();
+  if (!accepted || !live) return;
+  if (live_config_) config_info_.Remove(live_config_);
+  live_config_ = &config_info_.Add({{"version", live->mesh().version}});
+  live_config_->Set(1);
+  // Weights of the routes this config has; gauges of routes it no longer
+  // has go, so that a rolled-back lane does not linger at its old weight.
+  std::set<prometheus::Gauge*> next;
+  for (const auto& [key, gw] : live->mesh().gateways) {
+    for (const auto& rule : gw.rules) {
+      if (rule.targets.size() < 2) continue;
+      for (const auto& t : rule.targets) {
+        auto& g = route_weight_.Add(
+            {{"route", rule.name}, {"lane", t.subset.empty() ? t.service : t.subset}});
+        g.Set(static_cast<double>(t.weight));
+        next.insert(&g);
+      }
+    }
+  }
+  for (auto* g : weights_) {
+    if (!next.contains(g)) route_weight_.Remove(g);
+  }
+  weights_ = std::move(next);
+}
+
+std::string proxy_metrics::lanes_json(const dataplane::proxy_config& live) {
+  std::string out = "{\"routes\": [";
+  bool first_route = true;
+  for (const auto& [key, gw] : live.mesh().gateways) {
+    for (const auto& rule : gw.rules) {
+      if (rule.targets.size() < 2) continue;
+      double picked = 0;
+      std::vector<std::pair<std::string, double>> counts;
+      for (const auto& t : rule.targets) {
+        const auto lane = t.subset.empty() ? t.service : t.subset;
+        const double n = lane_picks_.Add({{"route", rule.name}, {"lane", lane}}).Value();
+        counts.emplace_back(lane, n);
+        picked += n;
+      }
+      out += first_route ? "" : ", ";
+      first_route = false;
+      out += "{\"route\": \"" + rule.name +
+             "\", \"picks\": " + std::to_string(static_cast<std::uint64_t>(picked)) +
+             ", \"lanes\": [";
+      for (std::size_t i = 0; i < rule.targets.size(); ++i) {
+        const double configured =
+            rule.total_weight ? static_cast<double>(rule.targets[i].weight) / rule.total_weight : 0;
+        const double observed = picked > 0 ? counts[i].second / picked : 0;
+        char shares[96];
+        std::snprintf(shares, sizeof shares, "\"configured\": %.4f, \"observed\": %.4f", configured,
+                      observed);
+        out += (i ? ", " : "") + std::string("{\"lane\": \"") + counts[i].first + "\", " + shares +
+               "}";
+      }
+      out += "]}";
+    }
+  }
+  return out + "]}\n";
+}
+
+request_metrics::series& request_metrics::series_for(const request_outcome& r,
+                                                     const dataplane::proxy_config& config) {
+  const auto* d = r.decision;
+  const bool inbound = r.role == listener_role::sidecar_inbound;
+  key_.clear();
+  key_ += static_cast<char>('0' + static_cast<int>(r.role));
+  key_ += d ? d->service : std::string_view{};
+  key_ += '|';
+  key_ += d ? d->serving_lane : std::string_view{};
+  key_ += '|';
+  key_ += std::to_string(r.status);
+  key_ += dataplane::flag_code(r.flag);
+  if (const auto it = series_.find(key_); it != series_.end()) return it->second;
+
+  const auto& self = metrics_.self_;
+  labels l = {{"request_protocol", "http"},
+              {"response_code", std::to_string(r.status)},
+              {"response_flags", std::string(dataplane::flag_code(r.flag))}};
+  const auto set_source = [&](bool known) {
+    l["source_workload"] = known ? self.workload : unknown;
+    l["source_workload_namespace"] = known ? self.ns : unknown;
+    l["source_app"] = known ? self.app : unknown;
+    l["source_version"] = known ? self.version : unknown;
+  };
+  const auto set_destination_service = [&](const config::service_info* svc) {
+    l["destination_service"] = svc ? svc->name + "." + svc->ns + ".svc.cluster.local" : unknown;
+    l["destination_service_name"] = svc ? svc->name : unknown;
+    l["destination_service_namespace"] = svc ? svc->ns : unknown;
+  };
+  if (inbound) {
+    // The destination reports: it knows itself, not its caller.
+    l["reporter"] = "destination";
+    set_source(false);
+    const auto& me = config.sidecar();
+    const config::service_info* svc = nullptr;
+    if (me) {
+      const auto w = config.mesh().workloads.find(me->workload);
+      if (w != config.mesh().workloads.end() && !w->second.services.empty()) {
+        const auto s = config.mesh().services.find(w->second.services.front());
+        if (s != config.mesh().services.end()) svc = &s->second;
+      }
+    }
+    set_destination_service(svc);
+    l["destination_workload"] = self.workload;
+    l["destination_workload_namespace"] = self.ns;
+    l["destination_app"] = self.app;
+    l["destination_version"] = me && !me->lane.empty() ? me->lane : self.version;
+    l["connection_security_policy"] = "none";
+  } else {
+    l["reporter"] = "source";
+    set_source(true);
+    const auto* view = d && !d->service.empty() ? config.service(d->service) : nullptr;
+    const auto* svc = view ? view->info : nullptr;
+    set_destination_service(svc);
+    // The workload behind the serving subset, when one Deployment is it.
+    std::string workload = unknown, app = unknown;
+    if (svc) {
+      const auto sub = svc->subsets.find(d->serving_lane);
+      const auto& names = sub != svc->subsets.end() ? sub->second.workloads : svc->workloads;
+      if (names.size() == 1) {
+        workload = names.front();
+        const auto w = config.mesh().workloads.find(workload + "." + svc->ns);
+        if (w != config.mesh().workloads.end()) app = value_or_unknown(w->second.labels, "app");
+      }
+    }
+    l["destination_workload"] = workload;
+    l["destination_workload_namespace"] = svc ? svc->ns : unknown;
+    l["destination_app"] = app;
+    l["destination_version"] = d && !d->serving_lane.empty() ? d->serving_lane : unknown;
+    l["connection_security_policy"] = unknown;
+  }
+  series s{&metrics_.requests_.Add(l), &metrics_.duration_.Add(l, duration_buckets()),
+           &metrics_.request_bytes_.Add(l, size_buckets()),
+           &metrics_.response_bytes_.Add(l, size_buckets())};
+  return series_.emplace(key_, s).first->second;
+}
+
+void request_metrics::record(const request_outcome& r, const dataplane::proxy_config& config) {
+  auto& s = series_for(r, config);
+  s.requests->Increment();
+  s.duration->Observe(static_cast<double>(r.duration.count()) / 1000.0);
+  s.request_bytes->Observe(static_cast<double>(r.request_bytes));
+  s.response_bytes->Observe(static_cast<double>(r.response_bytes));
+  if (r.flag != dataplane::response_flag::none) {
+    const std::string flag(dataplane::flag_code(r.flag));
+    auto& c = replies_[flag];
+    if (!c) c = &metrics_.local_replies_.Add({{"flag", flag}});
+    c->Increment();
+  }
+  const auto* d = r.decision;
+  if (r.role == listener_role::gateway && d && d->rule && d->target &&
+      d->rule->targets.size() > 1) {
+    // Labelled like laneproxy_route_weight, so observed and configured
+    // shares divide in one query.
+    const auto& lane = d->target->subset.empty() ? d->target->service : d->target->subset;
+    key_ = d->rule->name;
+    key_ += '|';
+    key_ += lane;
+    auto& c = picks_[key_];
+    if (!c) c = &metrics_.lane_picks_.Add({{"route", d->rule->name}, {"lane", lane}});
+    c->Increment();
+  }
+}
+
+}  // namespace laneproxy::metrics

@@ -1,0 +1,122 @@
+// The proxy's metrics: Istio's standard request metrics, with Istio's names,
+// labels and buckets (so existing dashboards, Flagger and Argo Rollouts
+// analyses work unchanged), and laneproxy_* for the proxy's own state.
+//
+// `proxy_metrics` owns the registry and is shared; prometheus-cpp's series
+// are thread-safe. Each worker records through its own `request_metrics`,
+// which caches the series it has used so that a request costs no family
+// lookup (and no lock beyond the histogram's own). Label values are bounded:
+// services, lanes, status codes and flags, never paths or ids.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include "dataplane/local_reply.h"
+#include "dataplane/proxy_config.h"
+#include "dataplane/router.h"
+
+namespace laneproxy::metrics {
+
+// Who this process is, for the source_* / destination_* labels it reports.
+struct proxy_identity {
+  std::string workload = "unknown", ns = "unknown", app = "unknown", version = "unknown";
+  static proxy_identity of(const config::bootstrap& boot);
+};
+
+class proxy_metrics {
+ public:
+  explicit proxy_metrics(proxy_identity self);
+
+  // The exposition, in Prometheus' text format. `refresh` runs first so
+  // that gauges read from elsewhere (connections, table sizes) are current.
+  std::string exposition() const;
+  std::function<void()> refresh;
+
+  // A reload, accepted or rejected; an accepted one updates the config info
+  // and the configured weights. Called from one thread at a time.
+  void on_reload(bool accepted, const dataplane::proxy_config* live);
+
+  // JSON for /lanes: each weighted gateway route's configured shares and
+  // the shares picked since the start.
+  std::string lanes_json(const dataplane::proxy_config& live);
+
+  prometheus::Gauge& downstream_connections() { return *downstream_connections_; }
+  prometheus::Counter& upstream_connects() { return *upstream_connects_; }
+  prometheus::Gauge& trace_entries() { return *trace_entries_; }
+  prometheus::Counter& trace_evictions() { return *trace_evictions_; }
+
+  const proxy_identity& self() const { return self_; }
+  prometheus::Registry& registry() { return *registry_; }
+
+ private:
+  friend class request_metrics;
+  proxy_identity self_;
+  mutable std::mutex exposition_mutex_;
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Family<prometheus::Counter>& requests_;
+  prometheus::Family<prometheus::Histogram>& duration_;
+  prometheus::Family<prometheus::Histogram>& request_bytes_;
+  prometheus::Family<prometheus::Histogram>& response_bytes_;
+  prometheus::Family<prometheus::Counter>& reloads_;
+  prometheus::Family<prometheus::Gauge>& config_info_;
+  prometheus::Family<prometheus::Counter>& lane_picks_;
+  prometheus::Family<prometheus::Gauge>& route_weight_;
+  prometheus::Family<prometheus::Counter>& local_replies_;
+  prometheus::Gauge* downstream_connections_;
+  prometheus::Counter* upstream_connects_;
+  prometheus::Gauge* trace_entries_;
+  prometheus::Counter* trace_evictions_;
+  prometheus::Gauge* live_config_ = nullptr;  // on_reload is called from one thread
+  std::set<prometheus::Gauge*> weights_;
+};
+
+// What a finished request tells the metrics.
+struct request_outcome {
+  dataplane::listener_role role = dataplane::listener_role::gateway;
+  const dataplane::route_decision* decision = nullptr;  // nullptr: rejected before routing
+  unsigned status = 0;
+  dataplane::response_flag flag = dataplane::response_flag::none;
+  std::uint64_t request_bytes = 0, response_bytes = 0;
+  std::chrono::microseconds duration{0};
+};
+
+// One worker's view: not thread-safe, one per worker.
+class request_metrics {
+ public:
+  explicit request_metrics(proxy_metrics& metrics) : metrics_(metrics) {}
+  void record(const request_outcome& r, const dataplane::proxy_config& config);
+
+ private:
+  struct series {
+    prometheus::Counter* requests;
+    prometheus::Histogram* duration;
+    prometheus::Histogram* request_bytes;
+    prometheus::Histogram* response_bytes;
+  };
+  series& series_for(const request_outcome& r, const dataplane::proxy_config& config);
+
+  proxy_metrics& metrics_;
+  std::unordered_map<std::string, series> series_;
+  std::unordered_map<std::string, prometheus::Counter*> picks_, replies_;
+  std::string key_;  // scratch, reused
+};
+
+// Istio's default buckets.
+const prometheus::Histogram::BucketBoundaries& duration_buckets();
+const prometheus::Histogram::BucketBoundaries& size_buckets();
+
+}  // namespace laneproxy::metrics
