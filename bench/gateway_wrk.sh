@@ -5,11 +5,12 @@
 #
 #   bash bench/gateway_wrk.sh [BUILD_DIR] [SECONDS] [CONNECTIONS]
 #
-# One upstream (laneproxy-mock, answering 36 bytes) and one gateway worker
-# (--concurrency 1). The gateway is pinned to CPU 0, wrk and the upstream to
-# CPU 1, so the gateway's CPU time is its own. Prints wrk's report for the
-# upstream alone and through the gateway, then the gateway's CPU time per
-# request (user + system, from /proc/PID/stat). When nginx is installed, the
+# One upstream (laneproxy-mock, answering 36 bytes) and gateways with one
+# worker (--concurrency 1) each, metrics off and on (the access log off).
+# Gateways are pinned to CPU 0, wrk and the upstream to CPU 1, so a
+# gateway's CPU time is its own. Prints wrk's report for the upstream alone
+# and through each gateway, each gateway's CPU time per request (user +
+# system, from /proc/PID/stat) and the metrics' cost. When nginx is installed, the
 # same load also goes through nginx (one worker, keep-alive upstream pool),
 # pinned the same way, for a ratio measured in the same run.
 set -euo pipefail
@@ -41,20 +42,31 @@ gw_port=$(free_port)
 
 app=mocka version=v1 bind=127.0.0.1:$up_port taskset -c 1 "$bin/laneproxy-mock" >/dev/null &
 pids+=($!)
-cat >"$work/gateway.yaml" <<YAML
+# Starts a gateway worker pinned to CPU 0; $1 names it, $2 is true/false
+# for metrics. The access log is off, as nginx's is below.
+start_gateway() {
+  local port=$3
+  cat >"$work/$1.yaml" <<YAML
 mesh: $PWD/config/swimlane
 gateway:
   name: istio-system/ingressgateway
-  listen: 127.0.0.1:$gw_port
+  listen: 127.0.0.1:$port
+metrics: $2
+accessLog: "off"
 endpoints:
   mocka:
     v1: [127.0.0.1:$up_port]
     v2: [127.0.0.1:$up_port]
 YAML
-taskset -c 0 "$bin/laneproxy" run --config "$work/gateway.yaml" --concurrency 1 >"$work/gw.log" &
-gw=$!
-pids+=($gw)
-for _ in $(seq 50); do grep -q ready "$work/gw.log" 2>/dev/null && break; sleep 0.1; done
+  taskset -c 0 "$bin/laneproxy" run --config "$work/$1.yaml" --concurrency 1 >"$work/$1.log" &
+  pids+=($!)
+  for _ in $(seq 50); do grep -q ready "$work/$1.log" 2>/dev/null && break; sleep 0.1; done
+}
+start_gateway gateway true "$gw_port"
+gw=${pids[-1]}
+bare_port=$(free_port)
+start_gateway bare false "$bare_port"
+bare=${pids[-1]}
 
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 run_wrk() { taskset -c 1 wrk -t1 -c"$connections" -d"${seconds}s" --latency "$1"; }
@@ -73,9 +85,14 @@ measure() {
 echo "== upstream alone (laneproxy-mock)"
 run_wrk "http://127.0.0.1:$up_port/mock"
 echo
-echo "== through the gateway (1 worker)"
+echo "== through the gateway without metrics (1 worker)"
+bare_us=$(measure "$bare" "http://127.0.0.1:$bare_port/mock")
+echo "laneproxy gateway CPU, metrics off: $bare_us us per request"
+echo
+echo "== through the gateway with metrics (1 worker)"
 gw_us=$(measure "$gw" "http://127.0.0.1:$gw_port/mock")
-echo "laneproxy gateway CPU: $gw_us us per request"
+echo "laneproxy gateway CPU, metrics on: $gw_us us per request"
+awk -v a="$gw_us" -v b="$bare_us" 'BEGIN { printf "metrics cost: %.1f%% CPU per request\n", (a / b - 1) * 100 }'
 
 if command -v nginx >/dev/null; then
   ngx_port=$(free_port)

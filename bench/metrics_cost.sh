@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# The cost of metrics on the request path, in instructions (callgrind counts
+# instructions, not time: the same figure on a busy or a quiet machine).
+#
+#   bash bench/metrics_cost.sh [BUILD_DIR]
+#
+# Runs one gateway worker under callgrind with metrics off and on, sends
+# 1,000 and then 3,000 keep-alive requests through it (curl, one connection)
+# to one laneproxy-mock, and reports instructions per request from the
+# difference of the two runs (so start-up and shutdown cancel out).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build}
+bin=$build/bin
+command -v valgrind >/dev/null || { echo "valgrind is needed" >&2; exit 1; }
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+up_port=$(free_port)
+app=mocka version=v1 bind=127.0.0.1:$up_port "$bin/laneproxy-mock" >/dev/null &
+pids+=($!)
+
+# Instructions of one gateway run that serves $2 requests, metrics $1.
+instructions() {
+  local port
+  port=$(free_port)
+  cat >"$work/boot.yaml" <<YAML
+mesh: $PWD/config/swimlane
+gateway: {name: istio-system/ingressgateway, listen: 127.0.0.1:$port}
+metrics: $1
+accessLog: "off"
+endpoints:
+  mocka:
+    v1: [127.0.0.1:$up_port]
+    v2: [127.0.0.1:$up_port]
+YAML
+  valgrind --tool=callgrind --callgrind-out-file="$work/cg.out" \
+    "$bin/laneproxy" run --config "$work/boot.yaml" --concurrency 1 >"$work/gw.log" 2>&1 &
+  local pid=$!
+  for _ in $(seq 300); do grep -q "laneproxy: ready" "$work/gw.log" && break; sleep 0.1; done
+  curl -s -o /dev/null "http://127.0.0.1:$port/mock?[1-$2]"
+  kill -TERM "$pid"
+  wait "$pid" || true
+  awk '/^summary:/ {print $2}' "$work/cg.out"
+}
+
+for metrics in false true; do
+  a=$(instructions "$metrics" 1000)
+  b=$(instructions "$metrics" 3000)
+  per=$(( (b - a) / 2000 ))
+  echo "metrics $metrics: $per instructions per request"
+  eval "per_$metrics=$per"
+done
+awk -v on="$per_true" -v off="$per_false" \
+  'BEGIN { printf "metrics cost: %d instructions per request, %.1f%% of the request path\n", on - off, (on / off - 1) * 100 }'
