@@ -203,7 +203,7 @@ std::optional<bootstrap> parse_bootstrap(const std::string& file, const std::str
   }
   const yaml_field root(docs.front().root, "", file, diag);
   root.check_keys({"mesh", "admin", "concurrency", "gateway", "sidecar", "endpoints", "timeouts",
-                   "limits", "watch", "metrics", "accessLog"});
+                   "limits", "watch", "metrics", "accessLog", "split"});
 
   bootstrap boot;
   boot.file = file;
@@ -232,6 +232,16 @@ std::optional<bootstrap> parse_bootstrap(const std::string& file, const std::str
   decode_timeouts(root["timeouts"], boot.timeouts);
   decode_limits(root["limits"], boot.limits);
   if (auto m = root["metrics"].boolean()) boot.metrics = *m;
+  if (auto split = root["split"].string()) {
+    if (*split == "random") {
+      boot.split = split_mode::random;
+    } else if (*split == "smooth") {
+      boot.split = split_mode::smooth;
+    } else {
+      // sticky needs a key per route: it is chosen by annotation only.
+      root["split"].error("expected random or smooth, got \"" + *split + "\"");
+    }
+  }
   if (auto a = root["accessLog"].string()) {
     if (*a == "text" || *a == "json" || *a == "off") {
       boot.access_log = *a;

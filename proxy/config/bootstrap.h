@@ -88,9 +88,10 @@ struct bootstrap {
   proxy_timeouts timeouts;
   proxy_limits limits;
   watch_settings watch;
-  bool metrics = true;              // Istio's and laneproxy's metrics on /stats/prometheus
-  std::string access_log = "text";  // "text" (Istio's default format), "json" or "off"
-  unsigned concurrency = 0;         // 0: one worker per core
+  split_mode split = split_mode::random;  // weighted routes without laneproxy.io/split
+  bool metrics = true;                    // Istio's and laneproxy's metrics on /stats/prometheus
+  std::string access_log = "text";        // "text" (Istio's default format), "json" or "off"
+  unsigned concurrency = 0;               // 0: one worker per core
 };
 
 // Reads a bootstrap file. Every problem is reported with file, line and

@@ -55,6 +55,12 @@ struct route_target {
   header_operations request_headers, response_headers;
 };
 
+// How a weighted route picks among its targets (VirtualService annotation
+// `laneproxy.io/split`): at random per request (Envoy's way), by smooth
+// weighted round robin (exact over every window of sum(weights) picks), or
+// sticky by a hash of a header or cookie (one user, one lane).
+enum class split_mode { random, smooth, sticky };
+
 struct route_rule {
   std::string name;                   // the rule's name, else "namespace/vs-name.http[N]"
   std::string origin;                 // "FILE:LINE" of the rule, for dumps and logs
@@ -63,6 +69,9 @@ struct route_rule {
   std::vector<route_target> targets;  // weighted split, in config order
   std::uint64_t total_weight = 0;
   route_actions actions;
+  std::optional<split_mode> split;  // nullopt: the proxy's default
+  std::string sticky_header;        // sticky: the header whose value picks (lower case)
+  std::string sticky_cookie;        // sticky: or the cookie
 };
 
 struct subset_def {

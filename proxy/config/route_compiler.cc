@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "config/ascii.h"
 #include "config/field_rules.h"
 
 namespace laneproxy::config {
@@ -106,7 +107,57 @@ class route_builder {
       rule.targets.push_back(std::move(t));
     }
     rule.actions = r.actions;
+    compile_split(vs, rule);
     return rule;
+  }
+
+  // The split mode and sticky key from the VirtualService's annotations.
+  void compile_split(const virtual_service& vs, route_rule& rule) {
+    const auto& a = vs.meta.annotations;
+    const auto mode = a.find("laneproxy.io/split");
+    const auto key = a.find("laneproxy.io/split-key");
+    const std::string path = "metadata.annotations.laneproxy.io/";
+    if (mode != a.end()) {
+      if (mode->second == "random") {
+        rule.split = split_mode::random;
+      } else if (mode->second == "smooth") {
+        rule.split = split_mode::smooth;
+      } else if (mode->second == "sticky") {
+        rule.split = split_mode::sticky;
+      } else {
+        diag_.error(vs.meta.where, path + "split",
+                    "expected random, smooth or sticky, got \"" + mode->second + "\"");
+      }
+    }
+    if (key != a.end()) {
+      const auto colon = key->second.find(':');
+      const auto kind = key->second.substr(0, colon);
+      const auto name = colon == std::string::npos ? "" : key->second.substr(colon + 1);
+      if ((kind != "header" && kind != "cookie") || name.empty()) {
+        diag_.error(vs.meta.where, path + "split-key",
+                    "expected header:NAME or cookie:NAME, got \"" + key->second + "\"");
+      } else if (kind == "header") {
+        rule.sticky_header = ascii_lower(name);
+      } else {
+        rule.sticky_cookie = name;
+      }
+    }
+    if (rule.split != split_mode::sticky || !rule.sticky_header.empty() ||
+        !rule.sticky_cookie.empty()) {
+      return;
+    }
+    // No key of its own: the DestinationRule's consistentHash, as Istio's
+    // session affinity would use.
+    for (const auto& t : rule.targets) {
+      const auto svc = snap_.services.find(t.service);
+      if (svc == snap_.services.end()) continue;
+      rule.sticky_header = svc->second.hash_header;
+      rule.sticky_cookie = svc->second.hash_cookie;
+      if (!rule.sticky_header.empty() || !rule.sticky_cookie.empty()) return;
+    }
+    diag_.error(vs.meta.where, path + "split",
+                "a sticky split needs laneproxy.io/split-key (header:NAME or cookie:NAME) or a "
+                "DestinationRule with consistentHash on a header or cookie");
   }
 
   // Istio's analyzer: a rule after a catch-all, or whose every match an

@@ -10,7 +10,10 @@ const endpoint_set* service_view::endpoints(std::string_view subset) const {
 
 proxy_config::proxy_config(std::shared_ptr<const config::mesh_snapshot> mesh,
                            const config::bootstrap& boot)
-    : mesh_(std::move(mesh)), timeouts_(boot.timeouts), limits_(boot.limits) {
+    : mesh_(std::move(mesh)),
+      default_split_(boot.split),
+      timeouts_(boot.timeouts),
+      limits_(boot.limits) {
   const auto& m = *mesh_;
   if (boot.gateway) {
     const auto gw = m.gateways.find(boot.gateway->gateway);

@@ -92,6 +92,9 @@ class proxy_config {
   std::vector<config::socket_address> endpoint_addresses() const;
   std::set<std::string> endpoint_texts() const;  // the same as "IP:PORT"
 
+  // The split of weighted routes whose VirtualService does not choose one.
+  config::split_mode default_split() const { return default_split_; }
+
   const config::proxy_timeouts& timeouts() const { return timeouts_; }
   const config::proxy_limits& limits() const { return limits_; }
 
@@ -101,6 +104,7 @@ class proxy_config {
   std::optional<sidecar_identity> sidecar_;
   std::unordered_map<std::string, service_view> services_;
   std::string home_ns_ = "default";
+  config::split_mode default_split_ = config::split_mode::random;
   config::proxy_timeouts timeouts_;
   config::proxy_limits limits_;
 };

@@ -10,6 +10,36 @@ route_decision local(response_flag flag) {
 }
 }  // namespace
 
+namespace {
+// The value of cookie `name` in a Cookie header ("a=1; b=2").
+std::optional<std::string_view> cookie_value(std::string_view cookies, std::string_view name) {
+  while (!cookies.empty()) {
+    const auto semi = cookies.find(';');
+    auto pair = cookies.substr(0, semi);
+    cookies = semi == std::string_view::npos ? std::string_view{} : cookies.substr(semi + 1);
+    while (!pair.empty() && pair.front() == ' ') pair.remove_prefix(1);
+    const auto eq = pair.find('=');
+    if (eq != std::string_view::npos && pair.substr(0, eq) == name) return pair.substr(eq + 1);
+  }
+  return std::nullopt;
+}
+}  // namespace
+
+std::size_t router::pick(const config::route_rule& rule, const route::request_view& req) const {
+  const auto mode = rule.split.value_or(config_.default_split());
+  if (mode == config::split_mode::smooth && smooth_) return smooth_->pick(rule);
+  if (mode == config::split_mode::sticky) {
+    std::optional<std::string_view> key;
+    if (!rule.sticky_header.empty()) key = req.header(rule.sticky_header);
+    if (!key && !rule.sticky_cookie.empty()) {
+      if (auto cookies = req.header("cookie")) key = cookie_value(*cookies, rule.sticky_cookie);
+    }
+    // A request without the key has no user to keep in place: random.
+    if (key && !key->empty()) return route::pick_sticky(rule, *key);
+  }
+  return route::pick_target(rule, random_.next());
+}
+
 route_decision router::gateway(const route::request_view& req) const {
   const auto* routes = config_.gateway_routes();
   const auto* rule = routes ? routes->match(req) : nullptr;
@@ -55,7 +85,7 @@ route_decision router::forward(const config::route_rule* rule, const service_vie
       return d;
     }
     if (rule->targets.empty()) return local(response_flag::no_route);
-    const auto& t = rule->targets[route::pick_target(*rule, random_.next())];
+    const auto& t = rule->targets[pick(*rule, req)];
     d.target = &t;
     svc = config_.service(t.service);
     if (!svc) return local(response_flag::no_cluster);

@@ -13,6 +13,7 @@
 #include "dataplane/lane_policy.h"
 #include "dataplane/local_reply.h"
 #include "dataplane/proxy_config.h"
+#include "route/lane_selector.h"
 #include "route/request_view.h"
 #include "route/weighted_pick.h"
 
@@ -36,8 +37,11 @@ struct route_decision {
 
 class router {
  public:
-  router(const proxy_config& config, trace_lane_table* traces, route::random_source& random)
-      : config_(config), lanes_(config, traces), random_(random) {}
+  // `smooth` (may be null: smooth splits fall back to random) holds the
+  // calling worker's smooth round-robin scores.
+  router(const proxy_config& config, trace_lane_table* traces, route::random_source& random,
+         route::smooth_state* smooth = nullptr)
+      : config_(config), lanes_(config, traces), random_(random), smooth_(smooth) {}
 
   // `req.authority` must be the request's host (absolute-form already folded in).
   route_decision gateway(const route::request_view& req) const;
@@ -54,9 +58,13 @@ class router {
                          std::string lane, bool lane_from_subset,
                          const route::request_view& req) const;
 
+  // The target of a weighted rule, by the rule's split mode.
+  std::size_t pick(const config::route_rule& rule, const route::request_view& req) const;
+
   const proxy_config& config_;
   lane_policy lanes_;
   route::random_source& random_;
+  route::smooth_state* smooth_;
 };
 
 }  // namespace laneproxy::dataplane

@@ -157,7 +157,8 @@ class session {
     view.port = port_;
     headers.attach(view);
 
-    const dataplane::router router(*config, &worker_.shared().traces, worker_.random());
+    const dataplane::router router(*config, &worker_.shared().traces, worker_.random(),
+                                   &worker_.smooth());
     const auto now = steady::now();
     decision = role_ == listener_role::gateway           ? router.gateway(view)
                : role_ == listener_role::sidecar_inbound ? router.inbound(view, now)

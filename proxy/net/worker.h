@@ -28,6 +28,7 @@
 #include "metrics/access_log.h"
 #include "metrics/proxy_metrics.h"
 #include "net/upstream_pool.h"
+#include "route/lane_selector.h"
 #include "route/weighted_pick.h"
 
 namespace laneproxy::net {
@@ -71,6 +72,7 @@ class worker {
   shared_state& shared() { return shared_; }
   upstream_pool& pool() { return pool_; }
   route::random_source& random() { return random_; }
+  route::smooth_state& smooth() { return smooth_; }
   // This worker's series cache, or nullptr when metrics are off.
   metrics::request_metrics* metrics() { return metrics_ ? &*metrics_ : nullptr; }
   metrics::access_log& access_log() { return access_log_; }
@@ -91,6 +93,7 @@ class worker {
           if (!ec) keep.emplace_back(ip, a.port);
         }
         pool_.retain(keep);
+        smooth_.clear();  // the old rules' scores mean nothing to the new ones
       }
     }
     return config_;
@@ -101,6 +104,7 @@ class worker {
   asio::io_context context_{1};
   upstream_pool pool_;
   route::default_random_source random_;
+  route::smooth_state smooth_;
   std::optional<metrics::request_metrics> metrics_;
   metrics::access_log access_log_;
   std::shared_ptr<const dataplane::proxy_config> config_;

@@ -241,6 +241,54 @@ spec:
   EXPECT_EQ(r.gateway(request({}, "x")).flag, response_flag::no_cluster);
 }
 
+TEST(Router, SplitModesFromTheVirtualService) {
+  std::string yaml = mock_apps({"v1", "v2"}) + mock_lanes({"v1", "v2"}) + mock_gateway();
+  yaml += R"(---
+apiVersion: networking.istio.io/v1beta1
+kind: VirtualService
+metadata:
+  name: front
+  annotations: {laneproxy.io/split: sticky, laneproxy.io/split-key: cookie:user}
+spec:
+  hosts: [sticky.example.com]
+  gateways: [istio-system/ingressgateway]
+  http:
+  - route:
+    - {destination: {host: mocka, subset: v1}, weight: 50}
+    - {destination: {host: mocka, subset: v2}, weight: 50}
+---
+apiVersion: networking.istio.io/v1beta1
+kind: VirtualService
+metadata:
+  name: smooth
+  annotations: {laneproxy.io/split: smooth}
+spec:
+  hosts: [smooth.example.com]
+  gateways: [istio-system/ingressgateway]
+  http:
+  - route:
+    - {destination: {host: mocka, subset: v1}, weight: 3}
+    - {destination: {host: mocka, subset: v2}, weight: 1}
+)";
+  harness h(yaml, "", {{"mocka", {"v1", "v2"}}});
+  route::smooth_state smooth;
+  const router r(*h.config, &h.traces, h.random, &smooth);
+  // Sticky: one user, one lane, whatever the random source says.
+  for (const auto* user : {"alice", "bob", "carol"}) {
+    const std::string cookie = std::string("theme=dark; user=") + user;
+    route::header_list headers{{{"cookie", cookie}}};
+    const auto first = r.gateway(request(headers, "sticky.example.com")).lane;
+    for (std::uint64_t v = 0; v < 20; ++v) {
+      h.random.value = v;
+      EXPECT_EQ(r.gateway(request(headers, "sticky.example.com")).lane, first) << user;
+    }
+  }
+  // Smooth: 3:1 in every window of four.
+  std::string lanes;
+  for (int i = 0; i < 8; ++i) lanes += r.gateway(request({}, "smooth.example.com")).lane + " ";
+  EXPECT_EQ(lanes, "v1 v1 v2 v1 v1 v1 v2 v1 ");
+}
+
 TEST(Router, LocalRepliesCarryEnvoysTexts) {
   EXPECT_EQ(reply_for(response_flag::no_route).status, 404u);
   EXPECT_EQ(reply_for(response_flag::no_healthy_upstream).body, "no healthy upstream");
