@@ -1,0 +1,209 @@
+#include "benchtool/load_runner.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include "benchtool/split_stats.h"
+
+namespace laneproxy::benchtool {
+
+namespace {
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using clock_type = std::chrono::steady_clock;
+constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+
+struct run_state {
+  run_state(const load_options& o, load_result& r) : options(o), result(r) {}
+  const load_options& options;
+  load_result& result;
+  tcp::resolver::results_type endpoints;
+  std::uint64_t started = 0;  // requests handed to connections
+  clock_type::time_point deadline = clock_type::time_point::max();
+  clock_type::time_point next_send;  // pacing
+  std::chrono::nanoseconds interval{0};
+  unsigned active = 0;  // connections still sending
+  bool* done = nullptr;
+
+  bool take() {
+    if (clock_type::now() >= deadline) return false;
+    if (options.requests > 0 && started >= options.requests) return false;
+    ++started;
+    return true;
+  }
+
+  void record(const http::response<http::string_body>& res, double ms) {
+    if (res.result_int() != 200) {
+      ++result.errors["status " + std::to_string(res.result_int())];
+      return;
+    }
+    result.latencies_ms.push_back(ms);
+    if (!options.lane_header.empty()) {
+      ++result.lanes[std::string(res[options.lane_header])];
+      return;
+    }
+    const auto hops = chain_versions(res.body());
+    if (hops.empty()) {
+      ++result.lanes["(no chain)"];
+      return;
+    }
+    ++result.lanes[hops.front()];
+    for (const auto& v : hops) {
+      if (v != hops.front()) {
+        ++result.isolation_violations;
+        if (result.violation_examples.size() < 5) result.violation_examples.push_back(res.body());
+        break;
+      }
+    }
+  }
+};
+
+asio::awaitable<void> connection(run_state& st) {
+  auto ex = co_await asio::this_coro::executor;
+  beast::tcp_stream stream(ex);
+  beast::flat_buffer buf;
+  bool connected = false;
+  asio::steady_timer pace(ex);
+  http::request<http::empty_body> req{http::verb::get, st.options.target, 11};
+  req.set(http::field::host, st.options.host + ":" + std::to_string(st.options.port));
+  req.set(http::field::user_agent, "laneproxy-bench");
+  while (st.take()) {
+    if (st.interval.count() > 0) {
+      const auto at = st.next_send;
+      st.next_send += st.interval;
+      pace.expires_at(at);
+      co_await pace.async_wait(nothrow);
+    }
+    if (!connected) {
+      stream.expires_after(st.options.timeout);
+      auto [ec, ep] = co_await stream.async_connect(st.endpoints, nothrow);
+      if (ec) {
+        ++st.result.errors["connect: " + ec.message()];
+        continue;
+      }
+      stream.socket().set_option(tcp::no_delay(true), ec);
+      connected = true;
+    }
+    const auto start = clock_type::now();
+    stream.expires_after(st.options.timeout);
+    auto [wec, wn] = co_await http::async_write(stream, req, nothrow);
+    http::response<http::string_body> res;
+    boost::system::error_code rec = wec;
+    if (!wec) {
+      http::response_parser<http::string_body> parser;
+      parser.body_limit(16u << 20);
+      std::size_t rn = 0;
+      std::tie(rec, rn) = co_await http::async_read(stream, buf, parser, nothrow);
+      if (!rec) res = parser.release();
+    }
+    if (rec) {
+      ++st.result.errors[rec == beast::error::timeout ? "timeout" : "io: " + rec.message()];
+      stream.close();
+      buf.clear();
+      connected = false;
+      continue;
+    }
+    st.record(res, std::chrono::duration<double, std::milli>(clock_type::now() - start).count());
+    if (!res.keep_alive()) {
+      stream.close();
+      buf.clear();
+      connected = false;
+    }
+  }
+  if (--st.active == 0 && st.done) *st.done = true;
+}
+
+asio::awaitable<void> progress_bar(run_state& st, const bool& done) {
+  auto ex = co_await asio::this_coro::executor;
+  asio::steady_timer t(ex);
+  while (!done) {
+    t.expires_after(std::chrono::milliseconds(200));
+    co_await t.async_wait(nothrow);
+    const auto n = st.result.answered();
+    if (st.options.requests > 0) {
+      const int width = 40;
+      const int filled = static_cast<int>(width * n / st.options.requests);
+      std::fprintf(stderr, "\r[%s%s] %llu/%llu", std::string(filled, '=').c_str(),
+                   std::string(width - filled, ' ').c_str(), static_cast<unsigned long long>(n),
+                   static_cast<unsigned long long>(st.options.requests));
+    } else {
+      std::fprintf(stderr, "\r%llu requests", static_cast<unsigned long long>(n));
+    }
+  }
+  std::fprintf(stderr, "\r%*s\r", 60, "");
+}
+}  // namespace
+
+std::uint64_t load_result::answered() const {
+  std::uint64_t n = 0;
+  for (const auto& [lane, c] : lanes) n += c;
+  for (const auto& [what, c] : errors) n += c;
+  return n;
+}
+
+bool parse_url(const std::string& url, load_options& o) {
+  constexpr std::string_view scheme = "http://";
+  if (url.rfind(scheme, 0) != 0) return false;
+  const auto rest = url.substr(scheme.size());
+  const auto slash = rest.find('/');
+  auto authority = rest.substr(0, slash);
+  o.target = slash == std::string::npos ? "/" : rest.substr(slash);
+  const auto colon = authority.rfind(':');
+  if (colon != std::string::npos && authority.find(']') == std::string::npos) {
+    try {
+      const int port = std::stoi(authority.substr(colon + 1));
+      if (port < 1 || port > 65535) return false;
+      o.port = static_cast<std::uint16_t>(port);
+    } catch (const std::exception&) {
+      return false;
+    }
+    authority = authority.substr(0, colon);
+  }
+  o.host = authority;
+  return !o.host.empty();
+}
+
+load_result run_load(const load_options& options) {
+  load_result result;
+  asio::io_context ctx{1};
+  run_state st{options, result};
+  boost::system::error_code ec;
+  tcp::resolver resolver(ctx);
+  st.endpoints = resolver.resolve(options.host, std::to_string(options.port), ec);
+  if (ec) {
+    ++result.errors["resolve: " + ec.message()];
+    return result;
+  }
+  const auto start = clock_type::now();
+  if (options.duration) st.deadline = start + *options.duration;
+  if (options.rate && *options.rate > 0) {
+    st.interval = std::chrono::nanoseconds(static_cast<std::int64_t>(1e9 / *options.rate));
+    st.next_send = start;
+  }
+  bool done = false;
+  for (unsigned i = 0; i < std::max(1u, options.connections); ++i) {
+    asio::co_spawn(ctx, connection(st), asio::detached);
+  }
+  if (options.progress) asio::co_spawn(ctx, progress_bar(st, done), asio::detached);
+  // The connections end by themselves; the last one tells the progress bar.
+  st.active = std::max(1u, options.connections);
+  st.done = &done;
+  ctx.run();
+  result.seconds = std::chrono::duration<double>(clock_type::now() - start).count();
+  return result;
+}
+
+}  // namespace laneproxy::benchtool
