@@ -81,6 +81,9 @@ asio::awaitable<void> connection(run_state& st) {
   req.set(http::field::host, st.options.host + ":" + std::to_string(st.options.port));
   req.set(http::field::user_agent, "laneproxy-bench");
   while (st.take()) {
+    if (!st.options.vary_header.empty()) {
+      req.set(st.options.vary_header, "user-" + std::to_string(st.started));
+    }
     if (st.interval.count() > 0) {
       const auto at = st.next_send;
       st.next_send += st.interval;

@@ -15,13 +15,14 @@ using namespace laneproxy::benchtool;
 constexpr const char* usage =
     "usage: laneproxy-bench URL [-n N] [-c C] [--duration S] [--rate R]\n"
     "                       [--expect v1=60,v2=30,v3=10] [--lane-from header:NAME|body-chain]\n"
-    "                       [--alpha A] [--json]\n"
+    "                       [--alpha A] [--vary-header NAME] [--json]\n"
     "  Sends N requests (default 1000) over C keep-alive connections (default 10), or\n"
     "  for S seconds, optionally paced at R requests/s; counts answers by lane (the\n"
     "  first hop of a chain body like the sample app's, or a response header), checks\n"
     "  that every chain stays in one lane, and tests the split against --expect\n"
     "  (chi-square). Exit status 1 when p < alpha (default 0.001) or a chain left\n"
-    "  its lane; 2 on usage errors.\n";
+    "  its lane; 2 on usage errors. --vary-header sends NAME: user-<n>, a new user\n"
+    "  per request (for sticky splits).\n";
 
 double percentile(std::vector<double>& v, double q) {
   if (v.empty()) return 0;
@@ -75,6 +76,8 @@ int main(int argc, char** argv) {
         } else if (v != "body-chain") {
           throw std::invalid_argument("--lane-from takes header:NAME or body-chain");
         }
+      } else if (a == "--vary-header") {
+        options.vary_header = value();
       } else if (a == "--alpha") {
         alpha = std::stod(value());
       } else if (a == "--json") {
