@@ -19,9 +19,9 @@ struct load_options {
   std::uint64_t requests = 1000;  // 0 with a duration: no count limit
   unsigned connections = 10;
   std::optional<std::chrono::milliseconds> duration;
-  std::optional<double> rate;                // requests per second, all connections together
-  std::string lane_header;                   // "" : the lane is the first hop of a chain body
-  std::string vary_header;  // sent as "user-<n>", n counting requests (sticky splits)
+  std::optional<double> rate;  // requests per second, all connections together
+  std::string lane_header;     // "" : the lane is the first hop of a chain body
+  std::string vary_header;     // sent as "user-<n>", n counting requests (sticky splits)
   std::chrono::milliseconds timeout{10000};  // per request
   bool progress = false;                     // a progress bar on stderr
 };

@@ -1,28 +1,12 @@
 #include "control/reloader.h"
 
-#include <cstdio>
-
+#include "config/json_text.h"
 #include "dataplane/config_diff.h"
 
 namespace laneproxy::control {
 
 namespace {
-std::string json_string(std::string_view s) {
-  std::string out = "\"";
-  for (const char c : s) {
-    if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(c);
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out + "\"";
-}
+using config::json_quoted;
 }  // namespace
 
 reloader::reloader(std::string bootstrap_file, publish_fn publish, std::ostream& log)
@@ -114,12 +98,12 @@ std::string reloader::status_json() const {
   std::string out = "{\"live\": ";
   if (live_) {
     const auto& mesh = live_->mesh();
-    out += "{\"version\": " + json_string(mesh.version) +
-           ", \"inputs\": " + json_string(live_hash_) + ", \"sources\": [";
+    out += "{\"version\": " + json_quoted(mesh.version) +
+           ", \"inputs\": " + json_quoted(live_hash_) + ", \"sources\": [";
     for (std::size_t i = 0; i < mesh.sources.size(); ++i) {
       if (i > 0) out += ", ";
-      out += "{\"file\": " + json_string(mesh.sources[i].file) +
-             ", \"hash\": " + json_string(mesh.sources[i].hash) + "}";
+      out += "{\"file\": " + json_quoted(mesh.sources[i].file) +
+             ", \"hash\": " + json_quoted(mesh.sources[i].hash) + "}";
     }
     out += "]}";
   } else {
@@ -127,11 +111,11 @@ std::string reloader::status_json() const {
   }
   out += ", \"rejected\": ";
   if (rejected_) {
-    out += "{\"inputs\": " + json_string(rejected_->hash) +
-           ", \"version\": " + json_string(rejected_->mesh_version) + ", \"errors\": [";
+    out += "{\"inputs\": " + json_quoted(rejected_->hash) +
+           ", \"version\": " + json_quoted(rejected_->mesh_version) + ", \"errors\": [";
     for (std::size_t i = 0; i < rejected_->problems.size(); ++i) {
       if (i > 0) out += ", ";
-      out += json_string(rejected_->problems[i]);
+      out += json_quoted(rejected_->problems[i]);
     }
     out += "]}";
   } else {

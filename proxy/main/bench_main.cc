@@ -8,6 +8,7 @@
 
 #include "benchtool/load_runner.h"
 #include "benchtool/split_stats.h"
+#include "config/json_text.h"
 
 namespace {
 using namespace laneproxy::benchtool;
@@ -32,15 +33,6 @@ double percentile(std::vector<double>& v, double q) {
   return v[k];
 }
 
-std::string json_string(const std::string& s) {
-  std::string out = "\"";
-  for (const char c : s) {
-    if (c == '"' || c == '\\') out.push_back('\\');
-    if (static_cast<unsigned char>(c) < 0x20) continue;
-    out.push_back(c);
-  }
-  return out + "\"";
-}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -116,13 +108,13 @@ int main(int argc, char** argv) {
                       ", \"requests_per_second\": " + std::to_string(rps) + ", \"lanes\": {";
     bool first = true;
     for (const auto& [lane, c] : result.lanes) {
-      out += (first ? "" : ", ") + json_string(lane) + ": " + std::to_string(c);
+      out += (first ? "" : ", ") + laneproxy::config::json_quoted(lane) + ": " + std::to_string(c);
       first = false;
     }
     out += "}, \"errors\": {";
     first = true;
     for (const auto& [what, c] : result.errors) {
-      out += (first ? "" : ", ") + json_string(what) + ": " + std::to_string(c);
+      out += (first ? "" : ", ") + laneproxy::config::json_quoted(what) + ": " + std::to_string(c);
       first = false;
     }
     out += "}, \"isolation_violations\": " + std::to_string(result.isolation_violations);

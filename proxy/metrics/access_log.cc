@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <ctime>
 
+#include "config/json_text.h"
+
 namespace laneproxy::metrics {
 
 namespace {
@@ -28,23 +30,6 @@ std::string_view or_dash(std::string_view s) {
   return s.empty() ? "-" : s;
 }
 
-void json_escaped(std::string& out, std::string_view s) {
-  out.push_back('"');
-  for (const char c : s) {
-    if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(c);
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else {
-      out.push_back(c);
-    }
-  }
-  out.push_back('"');
-}
-
 }  // namespace
 
 std::optional<access_log_format> parse_access_log_format(std::string_view text) {
@@ -62,13 +47,13 @@ std::string access_log::format(const access_entry& e, access_log_format fmt) {
   if (fmt == access_log_format::json) {
     const auto field = [&](std::string_view key, std::string_view value, bool first = false) {
       if (!first) out += ", ";
-      json_escaped(out, key);
+      out += config::json_quoted(key);
       out += ": ";
-      json_escaped(out, value);
+      out += config::json_quoted(value);
     };
     const auto number = [&](std::string_view key, std::uint64_t value) {
       out += ", ";
-      json_escaped(out, key);
+      out += config::json_quoted(key);
       out += ": " + std::to_string(value);
     };
     out = "{";
