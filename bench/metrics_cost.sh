@@ -13,15 +13,7 @@ cd "$(dirname "$0")/.."
 build=${1:-build}
 bin=$build/bin
 command -v valgrind >/dev/null || { echo "valgrind is needed" >&2; exit 1; }
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+source bench/lib.sh
 up_port=$(free_port)
 app=mocka version=v1 bind=127.0.0.1:$up_port "$bin/laneproxy-mock" >/dev/null &
 pids+=($!)
