@@ -222,7 +222,6 @@ class supervisor {
       ok = pod_named(name)->sidecar.wait_for(reload_line, deadline) && ok;
     if (!ok && first) return false;
 
-    live_version_ = plan->version;
     print(*plan, first, started, stopped);
     return true;
   }
@@ -332,7 +331,7 @@ class supervisor {
   std::map<std::string, std::unique_ptr<pod_runtime>> pods_;
   proxy_child gateway_;
   clock::time_point gateway_restart_after_{};
-  std::string sources_hash_, live_version_;
+  std::string sources_hash_;
 };
 
 }  // namespace
