@@ -3,7 +3,10 @@
 #include <benchmark/benchmark.h>
 
 #include "config/mesh_compiler.h"
+#include "dataplane/trace_lane_table.h"
 #include "mesh_generator.h"
+#include "net/http_headers.h"
+#include "route/lane_selector.h"
 #include "route/route_table.h"
 #include "route/weighted_pick.h"
 
@@ -55,6 +58,72 @@ void BM_PickOnly(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(route::pick_target(rule, random.next()));
 }
 BENCHMARK(BM_PickOnly);
+
+void BM_PickSmooth(benchmark::State& state) {
+  const auto& rule = routes().snap->gateways.at("istio-system/ingressgateway").rules.front();
+  route::smooth_state smooth;
+  for (auto _ : state) benchmark::DoNotOptimize(smooth.pick(rule));
+}
+BENCHMARK(BM_PickSmooth);
+
+void BM_PickSticky(benchmark::State& state) {
+  const auto& rule = routes().snap->gateways.at("istio-system/ingressgateway").rules.front();
+  std::vector<std::string> users;
+  for (int u = 0; u < 1024; ++u) users.push_back("user-" + std::to_string(u * 7919));
+  std::size_t i = 0;
+  for (auto _ : state) benchmark::DoNotOptimize(route::pick_sticky(rule, users[i++ & 1023]));
+}
+BENCHMARK(BM_PickSticky);
+
+// The permissive trace table: a lookup of a remembered x-request-id among
+// 100,000 (the default capacity), and remembering one.
+void BM_TraceLookup(benchmark::State& state) {
+  dataplane::trace_lane_table table(100000, std::chrono::seconds(60));
+  const auto now = dataplane::trace_lane_table::clock::now();
+  std::vector<std::string> ids;
+  for (int i = 0; i < 100000; ++i) {
+    ids.push_back("5f2b6c1e-" + std::to_string(1000000 + i) + "-4a1b-9c3d-0123456789ab");
+    table.remember(ids.back(), "s2", now);
+  }
+  std::size_t i = 0;
+  for (auto _ : state) benchmark::DoNotOptimize(table.lookup(ids[(i++ * 7919) % ids.size()], now));
+}
+BENCHMARK(BM_TraceLookup);
+
+void BM_TraceRemember(benchmark::State& state) {
+  dataplane::trace_lane_table table(100000, std::chrono::seconds(60));
+  const auto now = dataplane::trace_lane_table::clock::now();
+  std::vector<std::string> ids;
+  for (int i = 0; i < 200000; ++i) {
+    ids.push_back("5f2b6c1e-" + std::to_string(1000000 + i) + "-4a1b-9c3d-0123456789ab");
+  }
+  std::size_t i = 0;
+  for (auto _ : state) table.remember(ids[i++ % ids.size()], "s2", now);
+}
+BENCHMARK(BM_TraceRemember);
+
+// The header rewrite of a forwarded request: hop-by-hop headers out, the
+// lane, request id and forwarded proto in, then serialized.
+void BM_HeaderRewrite(benchmark::State& state) {
+  route::default_random_source random(1);
+  std::string head;
+  for (auto _ : state) {
+    boost::beast::http::request_header<> req;
+    req.method(boost::beast::http::verb::get);
+    req.target("/mock");
+    req.set("host", "127.0.0.1:8080");
+    req.set("user-agent", "curl/7.88.1");
+    req.set("accept", "*/*");
+    req.set("connection", "keep-alive");
+    net::strip_hop_by_hop(req);
+    req.set("x-asm-prefer-tag", "v2");
+    req.set("x-request-id", net::make_request_id(random));
+    req.set("x-forwarded-proto", "http");
+    net::serialize_head(req, head);
+    benchmark::DoNotOptimize(head.data());
+  }
+}
+BENCHMARK(BM_HeaderRewrite);
 
 }  // namespace
 }  // namespace laneproxy::bench

@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# laneproxy against its peers on loopback, in one run, with the same load
+# and the same cores: the upstream alone (the ceiling), the laneproxy
+# gateway, nginx (weighted upstream, keepalive) and HAProxy (weighted
+# servers, http-reuse), all splitting 90:10 to the same two upstreams (a
+# small nginx answering "v1" / "v2"), one worker each. Proxies and upstreams
+# run on CPU 0, wrk (keep-alive, 64 connections) alone on CPU 1. Targets are
+# interleaved over several rounds; medians are reported.
+#
+#   bash bench/peers.sh [--seconds S] [--rounds R] [--json] [BUILD_DIR]
+#
+# Installs nginx, haproxy and wrk from Debian when missing. Writes the table
+# to bench/results/peers-DATE.md; with --json the last line is one JSON object.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=10 rounds=3 json=0 build=build
+while [ $# -gt 0 ]; do
+  case $1 in
+    --seconds) seconds=$2; shift ;;
+    --rounds) rounds=$2; shift ;;
+    --json) json=1 ;;
+    *) build=$1 ;;
+  esac
+  shift
+done
+missing=()
+for p in nginx haproxy wrk; do command -v "$p" >/dev/null || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo_cmd=()
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${missing[@]/nginx/nginx-light}" >/dev/null
+fi
+bin=$build/bin
+[ -x "$bin/laneproxy" ] || bash scripts/build.sh "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo
+source bench/lib.sh
+
+u1=$(free_port) u2=$(free_port) lp=$(free_port) np=$(free_port) hp=$(free_port)
+nginx_conf() {  # $1 name, $2 http block
+  cat >"$work/$1.conf" <<NGINX
+worker_processes 1;
+daemon off;
+error_log $work/$1-error.log;
+pid $work/$1.pid;
+events { worker_connections 4096; }
+http { access_log off; $2 }
+NGINX
+}
+nginx_conf upstreams "server { listen 127.0.0.1:$u1; location / { return 200 'v1'; } }
+  server { listen 127.0.0.1:$u2; location / { return 200 'v2'; } }"
+nginx_conf proxy "upstream app { server 127.0.0.1:$u1 weight=9; server 127.0.0.1:$u2 weight=1; keepalive 64; }
+  server { listen 127.0.0.1:$np; location / { proxy_pass http://app; proxy_http_version 1.1;
+  proxy_set_header Connection \"\"; } }"
+cat >"$work/haproxy.cfg" <<HAPROXY
+global
+  nbthread 1
+defaults
+  mode http
+  timeout connect 1s
+  timeout client 30s
+  timeout server 30s
+  http-reuse always
+frontend in
+  bind 127.0.0.1:$hp
+  default_backend app
+backend app
+  balance roundrobin
+  server v1 127.0.0.1:$u1 weight 9
+  server v2 127.0.0.1:$u2 weight 1
+HAPROXY
+mkdir -p "$work/mesh"
+cp config/swimlane/*.yaml "$work/mesh/"
+sed -e '0,/weight: 50/s//weight: 90/' -e '0,/weight: 50/s//weight: 10/' \
+  config/swimlane/mock-route.yaml >"$work/mesh/mock-route.yaml"
+cat >"$work/laneproxy.yaml" <<YAML
+mesh: $work/mesh
+gateway: {name: istio-system/ingressgateway, listen: 127.0.0.1:$lp}
+accessLog: "off"
+endpoints:
+  mocka:
+    v1: [127.0.0.1:$u1]
+    v2: [127.0.0.1:$u2]
+YAML
+
+taskset -c 0 nginx -c "$work/upstreams.conf" -p "$work" &
+pids+=($!)
+taskset -c 0 nginx -c "$work/proxy.conf" -p "$work" &
+pids+=($!)
+taskset -c 0 haproxy -f "$work/haproxy.cfg" -db >"$work/haproxy.log" 2>&1 &
+haproxy_pid=$!
+pids+=($haproxy_pid)
+taskset -c 0 "$bin/laneproxy" run --config "$work/laneproxy.yaml" --concurrency 1 >"$work/lp.log" 2>&1 &
+lp_pid=$!
+pids+=($lp_pid)
+sleep 1
+worker_of() { pgrep -P "$(cat "$work/$1.pid")" | head -1; }
+upstream_worker=$(worker_of upstreams)
+nginx_worker=$(worker_of proxy)
+
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+peak_kib() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
+hz=$(getconf CLK_TCK)
+# wrk prints latencies as 220.00us, 1.80ms or 1.02s: all in ms.
+to_ms() { awk '{ v = $1 + 0; if ($1 ~ /us$/) v /= 1000; else if ($1 ~ /[0-9]s$/) v *= 1000; printf "%.3f", v }'; }
+declare -A rps p50 p99 cpu
+# One measurement: $1 target name, $2 port, $3 pid whose CPU counts.
+measure() {
+  local before after out n
+  before=$(ticks "$3")
+  out=$(taskset -c 1 wrk -t1 -c64 -d"${seconds}s" --latency "http://127.0.0.1:$2/mock")
+  after=$(ticks "$3")
+  n=$(echo "$out" | awk '/requests in/ {print $1}')
+  rps[$1]+="$(echo "$out" | awk '/Requests\/sec/ {print $2}') "
+  p50[$1]+="$(echo "$out" | awk '$1 == "50%" {print $2}' | to_ms) "
+  p99[$1]+="$(echo "$out" | awk '$1 == "99%" {print $2}' | to_ms) "
+  cpu[$1]+="$(awk -v t=$((after - before)) -v hz="$hz" -v n="$n" 'BEGIN { printf "%.2f", t / hz / n * 1e6 }') "
+}
+for round in $(seq "$rounds"); do
+  measure upstream "$u1" "$upstream_worker"
+  measure laneproxy "$lp" "$lp_pid"
+  measure nginx "$np" "$nginx_worker"
+  measure haproxy "$hp" "$haproxy_pid"
+done
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+declare -A rss=([upstream]=$(peak_kib "$upstream_worker") [laneproxy]=$(peak_kib "$lp_pid")
+  [nginx]=$(peak_kib "$nginx_worker") [haproxy]=$(peak_kib "$haproxy_pid"))
+
+# laneproxy's resident memory with 1,000 idle keep-alive connections, each
+# having served one request.
+idle_rss=$(python3 - "$lp" "$lp_pid" <<'PY'
+import socket, sys
+port, pid = int(sys.argv[1]), sys.argv[2]
+conns = []
+for _ in range(1000):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(b"GET /mock HTTP/1.1\r\nHost: bench\r\n\r\n")
+    s.recv(4096)
+    conns.append(s)
+rss = [l.split()[1] for l in open(f"/proc/{pid}/status") if l.startswith("VmRSS")][0]
+print(rss)
+PY
+)
+
+mkdir -p bench/results
+table=bench/results/peers-$(date -u +%Y%m%d-%H%M%S).md
+{
+  echo "| target | req/s | p50 ms | p99 ms | CPU µs/request | peak RSS KiB |"
+  echo "|---|---|---|---|---|---|"
+  for t in upstream laneproxy nginx haproxy; do
+    echo "| $t | $(echo "${rps[$t]}" | median) | $(echo "${p50[$t]}" | median) | $(echo "${p99[$t]}" | median) | $(echo "${cpu[$t]}" | median) | ${rss[$t]} |"
+  done
+  echo
+  echo "laneproxy with 1,000 idle keep-alive connections: RSS ${idle_rss} KiB"
+} | tee "$table"
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
+lp_rps=$(echo "${rps[laneproxy]}" | median) ng_rps=$(echo "${rps[nginx]}" | median)
+ha_rps=$(echo "${rps[haproxy]}" | median)
+lp_cpu=$(echo "${cpu[laneproxy]}" | median) ng_cpu=$(echo "${cpu[nginx]}" | median)
+ha_cpu=$(echo "${cpu[haproxy]}" | median)
+echo "laneproxy/nginx: req/s $(ratio "$lp_rps" "$ng_rps"), CPU $(ratio "$lp_cpu" "$ng_cpu"); laneproxy/haproxy: req/s $(ratio "$lp_rps" "$ha_rps"), CPU $(ratio "$lp_cpu" "$ha_cpu") ($rounds rounds of ${seconds}s, medians; $table)"
+if [ "$json" = 1 ]; then
+  echo "{\"laneproxy_vs_nginx_rps_ratio\": $(ratio "$lp_rps" "$ng_rps"), \"laneproxy_vs_haproxy_rps_ratio\": $(ratio "$lp_rps" "$ha_rps"), \"laneproxy_vs_nginx_cpu_ratio\": $(ratio "$lp_cpu" "$ng_cpu"), \"laneproxy_vs_haproxy_cpu_ratio\": $(ratio "$lp_cpu" "$ha_cpu"), \"rps\": {\"upstream\": $(echo "${rps[upstream]}" | median), \"laneproxy\": $lp_rps, \"nginx\": $ng_rps, \"haproxy\": $ha_rps}, \"cpu_us_per_request\": {\"laneproxy\": $lp_cpu, \"nginx\": $ng_cpu, \"haproxy\": $ha_cpu}, \"peak_rss_kib\": {\"laneproxy\": ${rss[laneproxy]}, \"nginx\": ${rss[nginx]}, \"haproxy\": ${rss[haproxy]}}, \"laneproxy_rss_kib_1000_idle\": $idle_rss}"
+fi
