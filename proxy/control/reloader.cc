@@ -67,25 +67,32 @@ void reloader::reload(bool forced) {
   }
   auto attempt = compile_inputs(std::move(inputs), &cache_);
   if (!attempt.proxy) {
-    log_ << "laneproxy: reload rejected (inputs " << attempt.hash << "), still serving mesh "
-         << (live_ ? live_->mesh().version : std::string("none")) << ":\n";
-    for (const auto& p : attempt.problems) log_ << "  " << p << "\n";
-    log_ << std::flush;
+    // As below: the status before the log line that announces it.
+    std::string report = "laneproxy: reload rejected (inputs " + attempt.hash +
+                         "), still serving mesh " +
+                         (live_ ? live_->mesh().version : std::string("none")) + ":\n";
+    for (const auto& p : attempt.problems) report += "  " + p + "\n";
+    {
+      std::lock_guard lock(mutex_);
+      rejected_ = std::move(attempt);
+    }
     if (on_result_) on_result_(false, live_.get());
-    std::lock_guard lock(mutex_);
-    rejected_ = std::move(attempt);
+    log_ << report << std::flush;
     return;
   }
   const auto changes = dataplane::describe_changes(live_.get(), *attempt.proxy);
-  publish_(attempt.proxy);
-  log_ << "laneproxy: reloaded (mesh " << attempt.mesh_version << "): " << changes << "\n"
-       << std::flush;
+  // The status first, then the workers and the metrics, then the log line:
+  // whoever reads the line finds /ready, /config_dump and the counters
+  // already saying so.
   {
     std::lock_guard lock(mutex_);
     live_ = attempt.proxy;
     live_hash_ = attempt.hash;
   }
+  publish_(attempt.proxy);
   if (on_result_) on_result_(true, live_.get());
+  log_ << "laneproxy: reloaded (mesh " << attempt.mesh_version << "): " << changes << "\n"
+       << std::flush;
 }
 
 bool reloader::live() const {
