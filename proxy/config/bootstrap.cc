@@ -11,7 +11,6 @@
 namespace laneproxy::config {
 
 std::string socket_address::text() const {
-  const bool v6 = ip.find(':') != std::string::npos;
   return (v6 ? "[" + ip + "]" : ip) + ":" + std::to_string(port);
 }
 
@@ -29,16 +28,15 @@ std::optional<socket_address> parse_socket_address(std::string_view text) {
     port = text.substr(colon + 1);
   }
   // inet_pton only reads the literal: the config side never resolves names.
-  unsigned char buf[16];
+  socket_address out;
   const std::string h(host);
-  const int family = h.find(':') == std::string::npos ? AF_INET : AF_INET6;
-  if (inet_pton(family, h.c_str(), buf) != 1) return std::nullopt;
+  out.v6 = h.find(':') != std::string::npos;
+  if (inet_pton(out.v6 ? AF_INET6 : AF_INET, h.c_str(), out.bytes.data()) != 1) return std::nullopt;
   unsigned value = 0;
   const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
   if (ec != std::errc{} || end != port.data() + port.size() || port.empty() || value > 65535) {
     return std::nullopt;
   }
-  socket_address out;
   out.ip = h;
   out.port = static_cast<std::uint16_t>(value);
   return out;

@@ -7,6 +7,7 @@
 // the plain structs below.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -25,6 +26,10 @@ namespace laneproxy::config {
 struct socket_address {
   std::string ip;
   std::uint16_t port = 0;
+  // The IP in network byte order (4 bytes used unless v6), so that the data
+  // plane never parses text per request.
+  std::array<std::uint8_t, 16> bytes{};
+  bool v6 = false;
   source_mark where;
   std::string text() const;
 };

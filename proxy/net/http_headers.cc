@@ -112,16 +112,17 @@ std::string make_request_id(route::random_source& random) {
   // 32 random hex digits in the 8-4-4-4-12 layout, then the version (4) and
   // variant (10xx) bits of RFC 4122 put in place.
   static constexpr char hex[] = "0123456789abcdef";
-  std::uint64_t words[2] = {random.next(), random.next()};
+  static constexpr std::uint8_t digit_at[32] = {0,  1,  2,  3,  4,  5,  6,  7,  9,  10, 11,
+                                                12, 14, 15, 16, 17, 19, 20, 21, 22, 24, 25,
+                                                26, 27, 28, 29, 30, 31, 32, 33, 34, 35};
   std::string out(36, '-');
-  int nibble = 0;
-  for (std::size_t i = 0; i < out.size(); ++i) {
-    if (i == 8 || i == 13 || i == 18 || i == 23) continue;
-    out[i] = hex[(words[nibble / 16] >> (4 * (nibble % 16))) & 0xf];
-    ++nibble;
+  for (int half = 0; half < 2; ++half) {
+    std::uint64_t word = random.next();
+    const std::uint64_t first = word;
+    for (int i = 0; i < 16; ++i, word >>= 4) out[digit_at[half * 16 + i]] = hex[word & 0xf];
+    if (half == 1) out[19] = hex[8 + (first & 0x3)];
   }
   out[14] = '4';
-  out[19] = hex[8 + (words[1] & 0x3)];
   return out;
 }
 

@@ -31,7 +31,6 @@ using steady = std::chrono::steady_clock;
 template <class T>
 using task = asio::awaitable<T, executor>;
 constexpr auto nothrow = asio::as_tuple(asio::use_awaitable_t<executor>{});
-using stream_type = beast::basic_stream<tcp, executor>;
 constexpr std::size_t chunk_size = 32 * 1024;
 
 std::chrono::milliseconds since(steady::time_point start) {
@@ -67,7 +66,12 @@ enum class relay_result { done, read_failed, write_failed };
 class session {
  public:
   session(socket_type socket, worker& w, listener_role role, std::uint16_t port)
-      : worker_(w), role_(role), port_(port), down_(std::move(socket)), up_(w.context()) {
+      : worker_(w),
+        role_(role),
+        port_(port),
+        down_(std::move(socket)),
+        up_(w.context()),
+        deadline_(w.deadlines(), &session::expired, this) {
     w.shared().open_connections.fetch_add(1, std::memory_order_relaxed);
   }
   ~session() { worker_.shared().open_connections.fetch_sub(1, std::memory_order_relaxed); }
@@ -95,22 +99,22 @@ class session {
     // keeps that one to its end.
     auto config = worker_.config();
     const auto t = config->timeouts();
-    request_parser parser;
+    auto& parser = request_.emplace();
     parser.header_limit(config->limits().max_request_header_bytes);
     parser.body_limit(boost::none);  // bodies are streamed, never held whole
 
     // Between requests the idle timeout applies; once a request has begun,
     // its whole header must arrive within request_headers.
     if (down_buf_.size() == 0) {
-      down_.expires_after(t.idle);
+      deadline_.arm(t.idle);
       auto [ec, n] = co_await down_.async_read_some(down_buf_.prepare(chunk_size), nothrow);
       if (ec) co_return false;
       down_buf_.commit(n);
     }
-    down_.expires_after(t.request_headers);
+    deadline_.arm(t.request_headers);
     x_ = exchange{steady::now(), std::chrono::system_clock::now()};
     auto [ec, n] = co_await http::async_read_header(down_, down_buf_, parser, nothrow);
-    if (ec == beast::error::timeout || ec == http::error::end_of_stream || ec == asio::error::eof ||
+    if ((ec && deadline_.expired()) || ec == http::error::end_of_stream || ec == asio::error::eof ||
         ec == asio::error::connection_reset) {
       co_return false;
     }
@@ -187,19 +191,12 @@ class session {
         beast::iequals(req[http::field::expect], "100-continue") && !parser.is_done();
     prepare_request(parser, decision);
 
-    error_code addr_ec;
-    const tcp::endpoint endpoint(asio::ip::make_address(decision.endpoint->ip, addr_ec),
-                                 decision.endpoint->port);
-    if (addr_ec) {
-      co_await reply(response_flag::upstream_connect_failure, version, false);
-      co_return false;
-    }
-
+    const tcp::endpoint endpoint = endpoint_of(*decision.endpoint);
     const auto started = steady::now();
-    std::optional<response_parser> rp;
+    auto& rp = response_;
     for (int attempt = 0;; ++attempt) {
       const bool reused = co_await connect_upstream(endpoint, t.connect, attempt == 0);
-      if (!up_.socket().is_open()) {
+      if (!up_.is_open()) {
         const bool reusable = parser.is_done() && keep_alive;
         co_await reply(response_flag::upstream_connect_failure, version, reusable);
         co_return reusable;
@@ -207,7 +204,7 @@ class session {
       if (expect_continue && attempt == 0) {
         // The client waits for this before it sends the body.
         static constexpr std::string_view cont = "HTTP/1.1 100 Continue\r\n\r\n";
-        down_.expires_after(t.idle);
+        deadline_.arm(t.idle);
         auto [cec, cn] = co_await asio::async_write(down_, asio::buffer(cont), nothrow);
         if (cec) co_return false;
       }
@@ -222,7 +219,7 @@ class session {
         const auto timeout = decision.timeout.count() > 0 ? decision.timeout : t.idle;
         const auto rec = co_await read_response_header(rp, config, head, timeout);
         if (!rec) break;
-        if (rec == beast::error::timeout) {
+        if (deadline_.expired()) {
           close_upstream();
           co_await reply(response_flag::upstream_timeout, version, false);
           co_return false;
@@ -268,7 +265,7 @@ class session {
     x_.response_bytes = head_.size();
     const auto r = co_await relay(*rp, chunk_down, up_, up_buf_, down_, t.idle, x_.response_bytes);
     if (r == relay_result::done && upstream_keep_alive && up_buf_.size() == 0) {
-      worker_.pool().give(endpoint, std::move(up_.socket()), steady::now());
+      worker_.pool().give(endpoint, std::move(up_), steady::now());
     } else {
       close_upstream();
     }
@@ -299,17 +296,17 @@ class session {
     close_upstream();
     if (allow_reuse) {
       if (auto s = worker_.pool().take(endpoint, steady::now())) {
-        up_.socket() = std::move(*s);
+        up_ = std::move(*s);
         co_return true;
       }
     }
-    up_.expires_after(timeout);
+    deadline_.arm(timeout);
     auto [ec] = co_await up_.async_connect(endpoint, nothrow);
     if (ec) {
       close_upstream();
     } else {
       error_code ignored;
-      up_.socket().set_option(tcp::no_delay(true), ignored);
+      up_.set_option(tcp::no_delay(true), ignored);
       if (auto* m = worker_.shared().metrics) m->upstream_connects().Increment();
     }
     co_return false;
@@ -324,7 +321,7 @@ class session {
       rp->header_limit(config.limits().max_response_header_bytes);
       rp->body_limit(boost::none);
       if (head) rp->skip(true);
-      up_.expires_after(timeout);
+      deadline_.arm(timeout);
       auto [ec, n] = co_await http::async_read_header(up_, up_buf_, *rp, nothrow);
       if (ec) co_return ec;
       const auto status = rp->get().result_int();
@@ -339,13 +336,13 @@ class session {
   // slow body does not hold the header back.
   template <bool is_request>
   task<relay_result> relay(http::parser<is_request, http::buffer_body>& p, bool chunked,
-                           stream_type& from, beast::flat_buffer& from_buf, stream_type& to,
+                           socket_type& from, beast::flat_buffer& from_buf, socket_type& to,
                            std::chrono::milliseconds idle, std::uint64_t& body_bytes) {
     static constexpr std::string_view crlf = "\r\n", last_chunk = "0\r\n\r\n";
     std::string_view pending = head_;
     bool terminated = !chunked;  // the last chunk is out (or none is needed)
     if (!p.is_done() && from_buf.size() == 0) {
-      to.expires_after(idle);
+      deadline_.arm(idle);
       auto [ec, n] = co_await asio::async_write(to, asio::buffer(pending), nothrow);
       if (ec) co_return relay_result::write_failed;
       pending = {};
@@ -356,7 +353,7 @@ class session {
       if (!p.is_done()) {
         body.data = chunk_;
         body.size = chunk_size;
-        from.expires_after(idle);
+        deadline_.arm(idle);
         auto [ec, got] = co_await http::async_read_some(from, from_buf, p, nothrow);
         if (ec && ec != http::error::need_buffer) co_return relay_result::read_failed;
         n = chunk_size - body.size;
@@ -374,7 +371,7 @@ class session {
         out[count++] = asio::buffer(last_chunk);
         terminated = true;
       }
-      to.expires_after(idle);
+      deadline_.arm(idle);
       auto [ec, written] = co_await asio::async_write(
           to, std::span<const asio::const_buffer>(out.data(), count), nothrow);
       if (ec) co_return relay_result::write_failed;
@@ -407,7 +404,7 @@ class session {
     res.body() = body;
     res.keep_alive(keep_alive);
     res.prepare_payload();
-    down_.expires_after(worker_.config()->timeouts().idle);
+    deadline_.arm(worker_.config()->timeouts().idle);
     auto [ec, n] = co_await http::async_write(down_, res, nothrow);
     x_.status = status;
     x_.response_bytes = n;
@@ -418,15 +415,15 @@ class session {
   // read and drop what the client still sends, briefly and boundedly.
   task<void> lingering_close() {
     error_code ec;
-    down_.socket().shutdown(socket_type::shutdown_send, ec);
+    down_.shutdown(socket_type::shutdown_send, ec);
     std::size_t drained = 0;
-    down_.expires_after(std::chrono::seconds(1));
+    deadline_.arm(std::chrono::seconds(1));
     while (!ec && drained < (1u << 20)) {
       std::size_t n = 0;
       std::tie(ec, n) = co_await down_.async_read_some(asio::buffer(chunk_), nothrow);
       drained += n;
     }
-    down_.close();
+    down_.close(ec);
   }
 
   // Records the request when serve_one ends, however it ends.
@@ -458,8 +455,8 @@ class session {
     if (local_address_.empty()) {
       error_code ignored;
       std::ostringstream l, r;
-      l << down_.socket().local_endpoint(ignored);
-      r << down_.socket().remote_endpoint(ignored);
+      l << down_.local_endpoint(ignored);
+      r << down_.remote_endpoint(ignored);
       local_address_ = l.str();
       remote_address_ = r.str();
     }
@@ -497,9 +494,17 @@ class session {
     log.write(e);
   }
 
+  static void expired(void* self) {
+    auto& s = *static_cast<session*>(self);
+    error_code ignored;
+    s.down_.cancel(ignored);
+    s.up_.cancel(ignored);
+  }
+
   void close_upstream() {
     up_buf_.clear();
-    if (up_.socket().is_open()) up_.close();
+    error_code ignored;
+    if (up_.is_open()) up_.close(ignored);
   }
 
   bool draining() const { return worker_.shared().draining.load(std::memory_order_relaxed); }
@@ -507,8 +512,15 @@ class session {
   worker& worker_;
   listener_role role_;
   std::uint16_t port_;
-  stream_type down_;
-  stream_type up_;
+  socket_type down_;
+  socket_type up_;
+  // One deadline serves both sockets: a session waits on one of them at a
+  // time. When it passes, both are cancelled and the wait ends in error.
+  deadline_sweep::entry deadline_;
+  // The request and response being parsed: kept here rather than in the
+  // coroutine frames, which are then small enough to be recycled.
+  std::optional<request_parser> request_;
+  std::optional<response_parser> response_;
   beast::flat_buffer down_buf_;
   beast::flat_buffer up_buf_;
   std::string head_;  // the serialized header being sent; its capacity is reused

@@ -15,6 +15,8 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
+#include "config/bootstrap.h"
+
 namespace laneproxy::net {
 
 namespace asio = boost::asio;
@@ -23,6 +25,12 @@ using tcp = asio::ip::tcp;
 // on the request path.
 using executor = asio::io_context::executor_type;
 using socket_type = asio::basic_stream_socket<tcp, executor>;
+
+// The endpoint of a parsed address, from its bytes (no text parsed).
+inline tcp::endpoint endpoint_of(const config::socket_address& a) {
+  if (a.v6) return {asio::ip::address_v6(a.bytes), a.port};
+  return {asio::ip::address_v4({a.bytes[0], a.bytes[1], a.bytes[2], a.bytes[3]}), a.port};
+}
 
 class upstream_pool {
  public:

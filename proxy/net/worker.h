@@ -27,6 +27,7 @@
 #include "dataplane/trace_lane_table.h"
 #include "metrics/access_log.h"
 #include "metrics/proxy_metrics.h"
+#include "net/deadline_sweep.h"
 #include "net/upstream_pool.h"
 #include "route/lane_selector.h"
 #include "route/weighted_pick.h"
@@ -67,8 +68,14 @@ class worker {
         access_log_(shared.access_log, shared.access_log_sink.get()) {
     if (shared.metrics) metrics_.emplace(*shared.metrics);
   }
+  // Sessions still suspended in the context's handlers are destroyed first,
+  // while the pool, metrics and deadlines they use are all still here.
+  ~worker() { context_.shutdown(); }
+  worker(const worker&) = delete;
+  worker& operator=(const worker&) = delete;
 
   asio::io_context& context() { return context_; }
+  deadline_sweep& deadlines() { return deadlines_; }
   shared_state& shared() { return shared_; }
   upstream_pool& pool() { return pool_; }
   route::random_source& random() { return random_; }
@@ -87,11 +94,7 @@ class worker {
       generation_ = g;
       if (changed) {
         std::vector<tcp::endpoint> keep;
-        for (const auto& a : config_->endpoint_addresses()) {
-          boost::system::error_code ec;
-          const auto ip = asio::ip::make_address(a.ip, ec);
-          if (!ec) keep.emplace_back(ip, a.port);
-        }
+        for (const auto& a : config_->endpoint_addresses()) keep.push_back(endpoint_of(a));
         pool_.retain(keep);
         smooth_.clear();  // the old rules' scores mean nothing to the new ones
       }
@@ -100,8 +103,16 @@ class worker {
   }
 
  private:
+  // An io_context whose handlers can be destroyed before the worker's other
+  // members are.
+  struct context_type : asio::io_context {
+    using asio::execution_context::shutdown;
+    using asio::io_context::io_context;
+  };
+
   shared_state& shared_;
-  asio::io_context context_{1};
+  context_type context_{1};
+  deadline_sweep deadlines_{context_};
   upstream_pool pool_;
   route::default_random_source random_;
   route::smooth_state smooth_;
