@@ -96,23 +96,28 @@ worker_of() { pgrep -P "$(cat "$work/$1.pid")" | head -1; }
 upstream_worker=$(worker_of upstreams)
 nginx_worker=$(worker_of proxy)
 
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# User and system clock ticks of a process.
+ticks() { awk '{print $14, $15}' "/proc/$1/stat"; }
 peak_kib() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
 hz=$(getconf CLK_TCK)
 # wrk prints latencies as 220.00us, 1.80ms or 1.02s: all in ms.
 to_ms() { awk '{ v = $1 + 0; if ($1 ~ /us$/) v /= 1000; else if ($1 ~ /[0-9]s$/) v *= 1000; printf "%.3f", v }'; }
-declare -A rps p50 p99 cpu
+declare -A rps p50 p99 cpu usr sys
+# Microseconds per request of $1 clock ticks over $2 requests.
+per_request() { awk -v t="$1" -v hz="$hz" -v n="$2" 'BEGIN { printf "%.2f", t / hz / n * 1e6 }'; }
 # One measurement: $1 target name, $2 port, $3 pid whose CPU counts.
 measure() {
-  local before after out n
-  before=$(ticks "$3")
+  local u0 s0 u1 s1 out n
+  read -r u0 s0 < <(ticks "$3")
   out=$(taskset -c 1 wrk -t1 -c64 -d"${seconds}s" --latency "http://127.0.0.1:$2/mock")
-  after=$(ticks "$3")
+  read -r u1 s1 < <(ticks "$3")
   n=$(echo "$out" | awk '/requests in/ {print $1}')
   rps[$1]+="$(echo "$out" | awk '/Requests\/sec/ {print $2}') "
   p50[$1]+="$(echo "$out" | awk '$1 == "50%" {print $2}' | to_ms) "
   p99[$1]+="$(echo "$out" | awk '$1 == "99%" {print $2}' | to_ms) "
-  cpu[$1]+="$(awk -v t=$((after - before)) -v hz="$hz" -v n="$n" 'BEGIN { printf "%.2f", t / hz / n * 1e6 }') "
+  cpu[$1]+="$(per_request $((u1 - u0 + s1 - s0)) "$n") "
+  usr[$1]+="$(per_request $((u1 - u0)) "$n") "
+  sys[$1]+="$(per_request $((s1 - s0)) "$n") "
 }
 for round in $(seq "$rounds"); do
   measure upstream "$u1" "$upstream_worker"
@@ -143,10 +148,10 @@ PY
 mkdir -p bench/results
 table=bench/results/peers-$(date -u +%Y%m%d-%H%M%S).md
 {
-  echo "| target | req/s | p50 ms | p99 ms | CPU µs/request | peak RSS KiB |"
-  echo "|---|---|---|---|---|---|"
+  echo "| target | req/s | p50 ms | p99 ms | CPU µs/request | user µs | system µs | peak RSS KiB |"
+  echo "|---|---|---|---|---|---|---|---|"
   for t in upstream laneproxy nginx haproxy; do
-    echo "| $t | $(echo "${rps[$t]}" | median) | $(echo "${p50[$t]}" | median) | $(echo "${p99[$t]}" | median) | $(echo "${cpu[$t]}" | median) | ${rss[$t]} |"
+    echo "| $t | $(echo "${rps[$t]}" | median) | $(echo "${p50[$t]}" | median) | $(echo "${p99[$t]}" | median) | $(echo "${cpu[$t]}" | median) | $(echo "${usr[$t]}" | median) | $(echo "${sys[$t]}" | median) | ${rss[$t]} |"
   done
   echo
   echo "laneproxy with 1,000 idle keep-alive connections: RSS ${idle_rss} KiB"

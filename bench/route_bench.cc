@@ -107,8 +107,10 @@ BENCHMARK(BM_TraceRemember);
 void BM_HeaderRewrite(benchmark::State& state) {
   route::default_random_source random(1);
   std::string head;
+  net::header_arena arena;
   for (auto _ : state) {
-    boost::beast::http::request_header<> req;
+    arena.reset();
+    net::request_head req{net::fields(net::arena_allocator<char>(arena))};
     req.method(boost::beast::http::verb::get);
     req.target("/mock");
     req.set("host", "127.0.0.1:8080");

@@ -6,11 +6,11 @@
 
 namespace laneproxy::net {
 
-void strip_hop_by_hop(http::fields& fields) {
+void strip_hop_by_hop(fields& headers) {
   // Names listed in Connection are hop-by-hop too; copy them before erasing
   // because the list lives in the container.
   std::vector<std::string> listed;
-  const auto range = fields.equal_range(http::field::connection);
+  const auto range = headers.equal_range(http::field::connection);
   for (auto it = range.first; it != range.second; ++it) {
     std::string_view v = it->value();
     while (!v.empty()) {
@@ -25,20 +25,20 @@ void strip_hop_by_hop(http::fields& fields) {
       v = comma == std::string_view::npos ? std::string_view{} : v.substr(comma + 1);
     }
   }
-  for (const auto& name : listed) fields.erase(name);
-  fields.erase(http::field::connection);
-  fields.erase(http::field::keep_alive);
-  fields.erase("proxy-connection");
-  fields.erase(http::field::te);
-  fields.erase(http::field::trailer);
-  fields.erase(http::field::transfer_encoding);
-  fields.erase(http::field::upgrade);
+  for (const auto& name : listed) headers.erase(name);
+  headers.erase(http::field::connection);
+  headers.erase(http::field::keep_alive);
+  headers.erase("proxy-connection");
+  headers.erase(http::field::te);
+  headers.erase(http::field::trailer);
+  headers.erase(http::field::transfer_encoding);
+  headers.erase(http::field::upgrade);
 }
 
-void apply_header_operations(const config::header_operations& ops, http::fields& fields) {
-  for (const auto& name : ops.remove) fields.erase(name);
-  for (const auto& [name, value] : ops.set) fields.set(name, value);
-  for (const auto& [name, value] : ops.add) fields.insert(name, value);
+void apply_header_operations(const config::header_operations& ops, fields& headers) {
+  for (const auto& name : ops.remove) headers.erase(name);
+  for (const auto& [name, value] : ops.set) headers.set(name, value);
+  for (const auto& [name, value] : ops.add) headers.insert(name, value);
 }
 
 std::optional<absolute_target> split_absolute_form(std::string_view target) {
@@ -60,8 +60,8 @@ std::optional<absolute_target> split_absolute_form(std::string_view target) {
 }
 
 namespace {
-void append_fields(const http::fields& fields, std::string& out) {
-  for (const auto& f : fields) {
+void append_fields(const fields& headers, std::string& out) {
+  for (const auto& f : headers) {
     out.append(f.name_string());
     out.append(": ");
     out.append(f.value());
@@ -71,7 +71,7 @@ void append_fields(const http::fields& fields, std::string& out) {
 }
 }  // namespace
 
-void serialize_head(const http::request_header<>& h, std::string& out) {
+void serialize_head(const request_head& h, std::string& out) {
   out.clear();
   out.append(h.method_string());
   out.push_back(' ');
@@ -80,7 +80,7 @@ void serialize_head(const http::request_header<>& h, std::string& out) {
   append_fields(h, out);
 }
 
-void serialize_head(const http::response_header<>& h, unsigned version, std::string& out) {
+void serialize_head(const response_head& h, unsigned version, std::string& out) {
   out.clear();
   out.append(version >= 11 ? "HTTP/1.1 " : "HTTP/1.0 ");
   const unsigned code = h.result_int();

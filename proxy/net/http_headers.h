@@ -11,6 +11,7 @@
 #include <boost/beast/http/message.hpp>
 
 #include "config/resources.h"
+#include "net/header_arena.h"
 #include "route/request_view.h"
 #include "route/weighted_pick.h"
 
@@ -18,13 +19,19 @@ namespace laneproxy::net {
 
 namespace http = boost::beast::http;
 
+// The proxy's header containers: Beast's, with their nodes in a connection's
+// header_arena.
+using fields = http::basic_fields<arena_allocator<char>>;
+using request_head = http::request_header<fields>;
+using response_head = http::response_header<fields>;
+
 // Removes the hop-by-hop headers (Connection and every name it lists,
 // Keep-Alive, Proxy-Connection, TE, Trailer, Transfer-Encoding, Upgrade).
 // The caller restores the framing it relays with.
-void strip_hop_by_hop(http::fields& fields);
+void strip_hop_by_hop(fields& headers);
 
 // Applies a VirtualService `headers` operation: remove, then set, then add.
-void apply_header_operations(const config::header_operations& ops, http::fields& fields);
+void apply_header_operations(const config::header_operations& ops, fields& headers);
 
 // An absolute-form target ("http://host:port/path?q") split into its
 // authority and origin-form path ("/" when empty). nullopt when `target` is
@@ -38,8 +45,8 @@ std::optional<absolute_target> split_absolute_form(std::string_view target);
 // Serializes a start line and header block into `out` (cleared first; its
 // capacity is reused from request to request). Requests always go out as
 // HTTP/1.1; a response carries the version given.
-void serialize_head(const http::request_header<>& h, std::string& out);
-void serialize_head(const http::response_header<>& h, unsigned version, std::string& out);
+void serialize_head(const request_head& h, std::string& out);
+void serialize_head(const response_head& h, unsigned version, std::string& out);
 
 // The chunk-size line of a chunk of `size` bytes ("1f40\r\n") written into
 // `buf`; returns its length.
@@ -53,7 +60,7 @@ std::string make_request_id(route::random_source& random);
 // kept in `joined` for the request's lifetime.
 class header_reader {
  public:
-  explicit header_reader(const http::fields& fields) : fields_(fields) {}
+  explicit header_reader(const fields& headers) : fields_(headers) {}
   void attach(route::request_view& view) const {
     view.get_header = &header_reader::get;
     view.header_ctx = this;
@@ -61,7 +68,7 @@ class header_reader {
 
  private:
   static std::optional<std::string_view> get(const void* ctx, std::string_view name);
-  const http::fields& fields_;
+  const fields& fields_;
   mutable std::forward_list<std::string> joined_;  // stable addresses, no allocation until used
 };
 

@@ -89,8 +89,8 @@ class session {
   }
 
  private:
-  using request_parser = http::request_parser<http::buffer_body>;
-  using response_parser = http::response_parser<http::buffer_body>;
+  using request_parser = http::request_parser<http::buffer_body, arena_allocator<char>>;
+  using response_parser = http::response_parser<http::buffer_body, arena_allocator<char>>;
 
   // Serves one request; false when the connection must close.
   task<bool> serve_one() {
@@ -99,7 +99,12 @@ class session {
     // keeps that one to its end.
     auto config = worker_.config();
     const auto t = config->timeouts();
-    auto& parser = request_.emplace();
+    // The previous exchange is over: its headers' memory is free again.
+    response_.reset();
+    request_.reset();
+    arena_.reset();
+    auto& parser = request_.emplace(std::piecewise_construct, std::make_tuple(),
+                                    std::make_tuple(arena_allocator<char>(arena_)));
     parser.header_limit(config->limits().max_request_header_bytes);
     parser.body_limit(boost::none);  // bodies are streamed, never held whole
 
@@ -112,7 +117,8 @@ class session {
       down_buf_.commit(n);
     }
     deadline_.arm(t.request_headers);
-    x_ = exchange{steady::now(), std::chrono::system_clock::now()};
+    x_ = exchange{steady::now()};
+    if (worker_.access_log().enabled()) x_.started_wall = std::chrono::system_clock::now();
     auto [ec, n] = co_await http::async_read_header(down_, down_buf_, parser, nothrow);
     if ((ec && deadline_.expired()) || ec == http::error::end_of_stream || ec == asio::error::eof ||
         ec == asio::error::connection_reset) {
@@ -163,10 +169,9 @@ class session {
 
     const dataplane::router router(*config, &worker_.shared().traces, worker_.random(),
                                    &worker_.smooth());
-    const auto now = steady::now();
     decision = role_ == listener_role::gateway           ? router.gateway(view)
-               : role_ == listener_role::sidecar_inbound ? router.inbound(view, now)
-                                                         : router.outbound(view, now);
+               : role_ == listener_role::sidecar_inbound ? router.inbound(view, x_.started)
+                                                         : router.outbound(view, x_.started);
     x_.decision = &decision;
     // A local answer leaves an unread body behind: close unless there is none.
     const bool reusable = keep_alive && parser.is_done() && !draining();
@@ -265,7 +270,7 @@ class session {
     x_.response_bytes = head_.size();
     const auto r = co_await relay(*rp, chunk_down, up_, up_buf_, down_, t.idle, x_.response_bytes);
     if (r == relay_result::done && upstream_keep_alive && up_buf_.size() == 0) {
-      worker_.pool().give(endpoint, std::move(up_), steady::now());
+      worker_.pool().give(endpoint, std::move(up_), coarse_clock::now());
     } else {
       close_upstream();
     }
@@ -295,7 +300,7 @@ class session {
                               bool allow_reuse) {
     close_upstream();
     if (allow_reuse) {
-      if (auto s = worker_.pool().take(endpoint, steady::now())) {
+      if (auto s = worker_.pool().take(endpoint, coarse_clock::now())) {
         up_ = std::move(*s);
         co_return true;
       }
@@ -316,8 +321,10 @@ class session {
   task<error_code> read_response_header(std::optional<response_parser>& rp,
                                         const dataplane::proxy_config& config, bool head,
                                         std::chrono::milliseconds timeout) {
-    for (;;) {
-      rp.emplace();
+    // Interim responses stay in the arena until the exchange ends: bound them.
+    for (int interim = 0; interim < 16; ++interim) {
+      rp.emplace(std::piecewise_construct, std::make_tuple(),
+                 std::make_tuple(arena_allocator<char>(arena_)));
       rp->header_limit(config.limits().max_response_header_bytes);
       rp->body_limit(boost::none);
       if (head) rp->skip(true);
@@ -327,6 +334,7 @@ class session {
       const auto status = rp->get().result_int();
       if (status < 100 || status >= 200 || status == 101) co_return error_code{};
     }
+    co_return http::error::header_limit;
   }
 
   // Sends head_ (a serialized header) and then the body read through `p`,
@@ -335,9 +343,10 @@ class session {
   // out with the first of them in one write; otherwise at once, so that a
   // slow body does not hold the header back.
   template <bool is_request>
-  task<relay_result> relay(http::parser<is_request, http::buffer_body>& p, bool chunked,
-                           socket_type& from, beast::flat_buffer& from_buf, socket_type& to,
-                           std::chrono::milliseconds idle, std::uint64_t& body_bytes) {
+  task<relay_result> relay(http::parser<is_request, http::buffer_body, arena_allocator<char>>& p,
+                           bool chunked, socket_type& from, beast::flat_buffer& from_buf,
+                           socket_type& to, std::chrono::milliseconds idle,
+                           std::uint64_t& body_bytes) {
     static constexpr std::string_view crlf = "\r\n", last_chunk = "0\r\n\r\n";
     std::string_view pending = head_;
     bool terminated = !chunked;  // the last chunk is out (or none is needed)
@@ -442,7 +451,7 @@ class session {
     const std::shared_ptr<const dataplane::proxy_config>& c_;
   };
 
-  void finish(const http::request_header<>& req, const dataplane::proxy_config& config) {
+  void finish(const request_head& req, const dataplane::proxy_config& config) {
     if (role_ == listener_role::admin) return;
     const auto elapsed = steady::now() - x_.started;
     if (auto* m = worker_.metrics()) {
@@ -519,6 +528,7 @@ class session {
   deadline_sweep::entry deadline_;
   // The request and response being parsed: kept here rather than in the
   // coroutine frames, which are then small enough to be recycled.
+  header_arena arena_;  // declared before the parsers that use it
   std::optional<request_parser> request_;
   std::optional<response_parser> response_;
   beast::flat_buffer down_buf_;

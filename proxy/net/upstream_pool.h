@@ -16,6 +16,7 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include "config/bootstrap.h"
+#include "net/coarse_clock.h"
 
 namespace laneproxy::net {
 
@@ -34,7 +35,7 @@ inline tcp::endpoint endpoint_of(const config::socket_address& a) {
 
 class upstream_pool {
  public:
-  using clock = std::chrono::steady_clock;
+  using clock = coarse_clock;
 
   upstream_pool(std::size_t max_idle_per_endpoint, std::chrono::milliseconds idle_timeout)
       : max_idle_(max_idle_per_endpoint), idle_timeout_(idle_timeout) {}

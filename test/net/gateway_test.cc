@@ -245,6 +245,40 @@ TEST_F(GatewayTest, KeepAliveReusesOneUpstreamConnection) {
   EXPECT_EQ(v2.connections(), 1u);
 }
 
+// Header memory is reused from request to request on a connection: large
+// and small header sets, one after the other, must come through intact both
+// ways.
+TEST_F(GatewayTest, LargeAndSmallHeaderSetsAlternateOnOneConnection) {
+  fake_upstream echo("echo", [](const seen_request& r) {
+    planned_response out;
+    for (const auto& [name, value] : r.headers) {
+      if (name.starts_with("x-big-")) out.headers.emplace_back("x-back-" + name.substr(6), value);
+    }
+    out.body = "ok";
+    return out;
+  });
+  start("", echo.address());
+  http_client client(port);
+  for (int round = 0; round < 6; ++round) {
+    header_pairs headers;
+    const int n = round % 2 == 0 ? 60 : 2;  // ~7 KB (past the 2 KB inline block), then two
+    for (int i = 0; i < n; ++i) {
+      headers.emplace_back("x-big-" + std::to_string(i),
+                           std::string(100, static_cast<char>('a' + (round + i) % 26)));
+    }
+    const auto r = client.get("/slow", headers);  // the route to v1 alone
+    ASSERT_EQ(r.status, 200u) << "round " << round;
+    const auto seen = echo.requests().back();
+    for (int i = 0; i < n; ++i) {
+      const std::string value(100, static_cast<char>('a' + (round + i) % 26));
+      ASSERT_EQ(seen.header("x-big-" + std::to_string(i)), value) << "round " << round;
+      ASSERT_EQ(r.header("x-back-" + std::to_string(i)), value) << "round " << round;
+    }
+    EXPECT_EQ(r.count("x-back-" + std::to_string(n)), 0u);
+  }
+  EXPECT_EQ(echo.connections(), 1u);
+}
+
 TEST_F(GatewayTest, HeadExpectContinueAndConnectionClose) {
   start();
   {
