@@ -1,5 +1,7 @@
 #include "net/proxy_server.h"
 
+#include <unistd.h>
+
 #include <random>
 #include <system_error>
 
@@ -59,9 +61,9 @@ tcp::endpoint proxy_server::listen(dataplane::listener_role role,
 }
 
 void proxy_server::accept_next(listener& l) {
-  auto& target = *workers_[next_worker_++ % workers_.size()];
+  auto& home = *workers_.front();
   l.acceptor.async_accept(
-      target.context(), [this, &l, &target](boost::system::error_code ec, socket_type socket) {
+      home.context(), [this, &l, &home](boost::system::error_code ec, socket_type socket) {
         if (ec == asio::error::operation_aborted || !l.acceptor.is_open()) return;
         if (ec) {
           l.retry.expires_after(std::chrono::milliseconds(50));
@@ -74,10 +76,36 @@ void proxy_server::accept_next(listener& l) {
         if (shared_.open_connections.load(std::memory_order_relaxed) >= limit) {
           socket.close(ec);  // over the limit: refuse rather than queue
         } else {
-          start_session(std::move(socket), target, l.role, l.port);
+          auto& target = *workers_[next_worker_++ % workers_.size()];
+          if (&target == &home) {
+            start_session(std::move(socket), target, l.role, l.port);
+          } else {
+            hand_over(std::move(socket), target, l.role, l.port);
+          }
         }
         accept_next(l);
       });
+}
+
+void proxy_server::hand_over(socket_type socket, worker& target, dataplane::listener_role role,
+                             std::uint16_t port) {
+  // A worker's sockets are registered with its own reactor and used from its
+  // own thread only (its io_context skips the reactor's per-socket locks):
+  // the descriptor leaves this worker and is adopted on the target's thread.
+  boost::system::error_code ec;
+  const auto protocol = socket.local_endpoint(ec).protocol();
+  const auto fd = socket.release(ec);
+  if (ec) return;
+  asio::post(target.context(), [&target, protocol, fd, role, port] {
+    socket_type adopted(target.context());
+    boost::system::error_code aec;
+    adopted.assign(protocol, fd, aec);
+    if (aec) {
+      ::close(fd);
+      return;
+    }
+    start_session(std::move(adopted), target, role, port);
+  });
 }
 
 namespace {

@@ -53,6 +53,8 @@ class proxy_server {
  private:
   struct listener;
   void accept_next(listener& l);
+  void hand_over(socket_type socket, worker& target, dataplane::listener_role role,
+                 std::uint16_t port);
 
   shared_state shared_;
   std::vector<std::unique_ptr<worker>> workers_;

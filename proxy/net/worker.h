@@ -111,7 +111,10 @@ class worker {
   };
 
   shared_state& shared_;
-  context_type context_{1};
+  // One thread runs the context and uses its sockets (proxy_server hands
+  // accepted descriptors over rather than sharing sockets): the reactor's
+  // per-socket locks are skipped. Posting to it from other threads is safe.
+  context_type context_{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
   deadline_sweep deadlines_{context_};
   upstream_pool pool_;
   route::default_random_source random_;
