@@ -39,16 +39,26 @@ std::string_view role_name(dataplane::listener_role role) {
       return "outbound";
     case dataplane::listener_role::admin:
       return "admin";
+    case dataplane::listener_role::health:
+      return "health";
+    case dataplane::listener_role::stats:
+      return "stats";
   }
   return "?";
 }
 
 net::admin_response admin(const net::shared_state& shared, const control::reloader& reloads,
-                          metrics::proxy_metrics* stats, std::string_view method,
-                          std::string_view target) {
+                          metrics::proxy_metrics* stats, dataplane::listener_role role,
+                          std::string_view method, std::string_view target) {
+  using dataplane::listener_role;
   const auto path = target.substr(0, target.find('?'));
   // The admin endpoints only read state; anything else is refused.
   if (method != "GET" && method != "HEAD") return {405, "text/plain", "method not allowed\n"};
+  // The health and stats listeners may face the network: one path each.
+  if (role == listener_role::health && path != "/healthz/ready")
+    return {404, "text/plain", "not found\n"};
+  if (role == listener_role::stats && path != "/stats/prometheus")
+    return {404, "text/plain", "not found\n"};
   if (path == "/ready" || path == "/healthz/ready") {
     if (shared.draining.load()) return {503, "text/plain", "DRAINING\n"};
     if (!reloads.live()) return {503, "text/plain", "PRE_INITIALIZING\n"};
@@ -159,8 +169,9 @@ int run_command(const std::vector<std::string>& args, std::ostream& out, std::os
       evicted = now;
     };
   }
-  server->set_admin([&shared, &reloads, s = stats.get()](std::string_view m, std::string_view t) {
-    return admin(shared, reloads, s, m, t);
+  server->set_admin([&shared, &reloads, s = stats.get()](dataplane::listener_role r,
+                                                         std::string_view m, std::string_view t) {
+    return admin(shared, reloads, s, r, m, t);
   });
 
   std::vector<std::pair<dataplane::listener_role, config::socket_address>> listeners;
@@ -172,6 +183,8 @@ int run_command(const std::vector<std::string>& args, std::ostream& out, std::os
     }
   }
   if (boot.admin) listeners.emplace_back(dataplane::listener_role::admin, *boot.admin);
+  if (boot.health) listeners.emplace_back(dataplane::listener_role::health, *boot.health);
+  if (boot.stats) listeners.emplace_back(dataplane::listener_role::stats, *boot.stats);
   try {
     for (const auto& [role, address] : listeners) {
       const auto bound = server->listen(role, address);

@@ -200,8 +200,8 @@ std::optional<bootstrap> parse_bootstrap(const std::string& file, const std::str
     return std::nullopt;
   }
   const yaml_field root(docs.front().root, "", file, diag);
-  root.check_keys({"mesh", "admin", "concurrency", "gateway", "sidecar", "endpoints", "timeouts",
-                   "limits", "watch", "metrics", "accessLog", "split"});
+  root.check_keys({"mesh", "admin", "health", "stats", "concurrency", "gateway", "sidecar",
+                   "endpoints", "timeouts", "limits", "watch", "metrics", "accessLog", "split"});
 
   bootstrap boot;
   boot.file = file;
@@ -220,6 +220,8 @@ std::optional<bootstrap> parse_bootstrap(const std::string& file, const std::str
     add_mesh(*p);
   }
   if (root["admin"].present()) boot.admin = decode_address(root["admin"]);
+  if (root["health"].present()) boot.health = decode_address(root["health"]);
+  if (root["stats"].present()) boot.stats = decode_address(root["stats"]);
   if (auto c = root["concurrency"].integer(1, 256)) boot.concurrency = static_cast<unsigned>(*c);
   if (root["gateway"].present()) boot.gateway = decode_gateway(root["gateway"]);
   if (root["sidecar"].present()) boot.sidecar = decode_sidecar(root["sidecar"]);

@@ -85,8 +85,10 @@ struct watch_settings {
 
 struct bootstrap {
   std::string file;
-  std::vector<std::string> mesh;  // files or folders, resolved against the bootstrap's folder
-  std::optional<socket_address> admin;
+  std::vector<std::string> mesh;        // files or folders, resolved against the bootstrap's folder
+  std::optional<socket_address> admin;  // every admin endpoint: keep on loopback
+  std::optional<socket_address> health;  // /healthz/ready alone (Istio's 15021), for probes
+  std::optional<socket_address> stats;   // /stats/prometheus alone (Istio's 15090), for scrapes
   std::optional<gateway_listener> gateway;
   std::optional<sidecar_listeners> sidecar;
   std::vector<service_endpoints> endpoints;

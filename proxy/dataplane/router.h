@@ -19,7 +19,15 @@
 
 namespace laneproxy::dataplane {
 
-enum class listener_role { gateway, sidecar_inbound, sidecar_outbound, admin };
+// admin serves every admin endpoint (keep it on loopback); health serves
+// /healthz/ready alone and stats /stats/prometheus alone, so that those two
+// can listen where a kubelet or Prometheus reaches them.
+enum class listener_role { gateway, sidecar_inbound, sidecar_outbound, admin, health, stats };
+
+// True for the listeners that answer from the proxy itself.
+constexpr bool is_admin_role(listener_role r) {
+  return r == listener_role::admin || r == listener_role::health || r == listener_role::stats;
+}
 
 struct route_decision {
   response_flag flag = response_flag::none;  // not none: answer locally with reply_for(flag)

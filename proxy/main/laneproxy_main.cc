@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "cli/local_command.h"
+#include "cli/probe_command.h"
 #include "cli/run_command.h"
 #include "cli/validate_command.h"
 
@@ -13,7 +14,8 @@ constexpr const char* usage =
     "commands:\n"
     "  validate PATH...      check mesh YAML files or folders\n"
     "  run --config FILE     run a gateway and/or sidecar from a bootstrap file\n"
-    "  local DIR             run a mesh folder's lanes on this machine\n";
+    "  local DIR             run a mesh folder's lanes on this machine\n"
+    "  probe URL             exit 0 when a local port answers (container health checks)\n";
 }
 
 int main(int argc, char** argv) {
@@ -24,6 +26,7 @@ int main(int argc, char** argv) {
   const std::string command = argv[1];
   std::vector<std::string> args(argv + 2, argv + argc);
   if (command == "local") return laneproxy::cli::local_command(args, std::cout, std::cerr);
+  if (command == "probe") return laneproxy::cli::probe_command(args, std::cout, std::cerr);
   if (command == "run") return laneproxy::cli::run_command(args, std::cout, std::cerr);
   if (command == "validate") return laneproxy::cli::validate_command(args, std::cout, std::cerr);
   if (command == "-h" || command == "--help" || command == "help") {

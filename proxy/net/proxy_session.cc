@@ -157,7 +157,7 @@ class session {
     }
     const bool keep_alive = req.keep_alive();
 
-    if (role_ == listener_role::admin) co_return co_await serve_admin(parser, keep_alive);
+    if (dataplane::is_admin_role(role_)) co_return co_await serve_admin(parser, keep_alive);
 
     header_reader headers(req);
     route::request_view view;
@@ -392,7 +392,7 @@ class session {
   task<bool> serve_admin(request_parser& parser, bool keep_alive) {
     const auto& req = parser.get();
     const auto& admin = worker_.shared().admin;
-    admin_response r = admin ? admin(req.method_string(), req.target())
+    admin_response r = admin ? admin(role_, req.method_string(), req.target())
                              : admin_response{404, "text/plain", "not found\n"};
     const bool reusable = keep_alive && parser.is_done() && !draining();
     co_await reply_text(r.status, r.body, req.version(), reusable, r.content_type);
@@ -452,7 +452,7 @@ class session {
   };
 
   void finish(const request_head& req, const dataplane::proxy_config& config) {
-    if (role_ == listener_role::admin) return;
+    if (dataplane::is_admin_role(role_)) return;
     const auto elapsed = steady::now() - x_.started;
     if (auto* m = worker_.metrics()) {
       m->record({role_, x_.decision, x_.status, x_.flag, x_.request_bytes, x_.response_bytes,

@@ -24,6 +24,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include "dataplane/config_source.h"
+#include "dataplane/router.h"
 #include "dataplane/trace_lane_table.h"
 #include "metrics/access_log.h"
 #include "metrics/proxy_metrics.h"
@@ -39,9 +40,10 @@ struct admin_response {
   std::string content_type = "text/plain";
   std::string body;
 };
-// Answers an admin request (method, origin-form target). Called on worker
-// threads: must be thread-safe.
-using admin_handler = std::function<admin_response(std::string_view, std::string_view)>;
+// Answers a request to an admin, health or stats listener (its role, the
+// method, the origin-form target). Called on worker threads: thread-safe.
+using admin_handler =
+    std::function<admin_response(dataplane::listener_role, std::string_view, std::string_view)>;
 
 struct shared_state {
   explicit shared_state(std::shared_ptr<const dataplane::proxy_config> initial)
