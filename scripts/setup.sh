@@ -1,16 +1,34 @@
 #!/usr/bin/env bash
-# Installs the Debian packages laneproxy builds and tests with. Idempotent and
+# Installs the Debian packages laneproxy needs. Idempotent and
 # non-interactive: when every package is present it changes nothing.
+#
+#   scripts/setup.sh [all|build|runtime]
+#
+#   runtime  what the executables load (a container's run stage)
+#   build    a compiler and the libraries' headers (a container's build stage)
+#   all      build, plus what the tests and benchmarks use (the default)
 set -euo pipefail
 
-packages=(
-  build-essential cmake ninja-build ccache pkg-config clang-format curl
+runtime=(libprometheus-cpp-core1.0 libyaml-cpp0.7 libre2-9)
+build=(
+  build-essential cmake ninja-build ccache pkg-config
   libboost1.81-dev libyaml-cpp-dev prometheus-cpp-dev libre2-dev
-  libgtest-dev libgmock-dev libbenchmark-dev prometheus
 )
+tests=(clang-format curl iproute2 npm libgtest-dev libgmock-dev libbenchmark-dev prometheus)
 
+case "${1:-all}" in
+  runtime) packages=("${runtime[@]}") ;;
+  build) packages=("${build[@]}") ;;
+  all) packages=("${build[@]}" "${tests[@]}") ;;
+  *)
+    echo "usage: scripts/setup.sh [all|build|runtime]" >&2
+    exit 2
+    ;;
+esac
 missing=()
 for p in "${packages[@]}"; do
+  # A machine that has Node.js's npm from elsewhere needs no Debian one.
+  [ "$p" = npm ] && command -v npm >/dev/null && continue
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -eq 0 ]; then
