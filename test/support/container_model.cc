@@ -158,11 +158,16 @@ compose_model read_compose(const fs::path& file) {
 }
 
 std::vector<std::string> materialize(const compose_service& s, const image_model& image,
-                                     const fs::path& root) {
+                                     const fs::path& root,
+                                     const std::map<fs::path, fs::path>& linked) {
   for (const auto& v : s.volumes) {
     const auto target = root / fs::path(v.container).relative_path();
     fs::create_directories(target.parent_path());
-    fs::copy(v.host, target, fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+    if (const auto it = linked.find(v.host); it != linked.end()) {
+      fs::create_directory_symlink(it->second, target);
+    } else {
+      fs::copy(v.host, target, fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+    }
   }
   auto argv = s.argv(image);
   for (auto& a : argv) {

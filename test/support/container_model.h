@@ -54,10 +54,14 @@ struct compose_model {
 };
 compose_model read_compose(const std::filesystem::path& file);
 
-// Copies every volume of `s` into `root` at its container path (read-only
-// mounts are copied: the container sees the same files), and returns the
-// argv with container paths under a mount prefixed by `root`.
-std::vector<std::string> materialize(const compose_service& s, const image_model& image,
-                                     const std::filesystem::path& root);
+// Lays out the volumes of `s` under `root` at their container paths and
+// returns the argv with container paths under a mount prefixed by `root`.
+// A mount whose host folder is a key of `linked` becomes a symbolic link to
+// the mapped folder (a bind mount that several containers share, edited
+// while they run); the others are copied (the container sees the same
+// files).
+std::vector<std::string> materialize(
+    const compose_service& s, const image_model& image, const std::filesystem::path& root,
+    const std::map<std::filesystem::path, std::filesystem::path>& linked = {});
 
 }  // namespace laneproxy::testing
