@@ -63,6 +63,21 @@ struct exchange {
 // What became of relaying one message body.
 enum class relay_result { done, read_failed, write_failed };
 
+// Writes what a non-blocking socket takes at once and drops it from `bufs`.
+// False on an error other than would-block.
+bool write_now(socket_type& s, std::span<asio::const_buffer>& bufs) {
+  error_code ec;
+  std::size_t n = s.write_some(bufs, ec);
+  if (ec == asio::error::would_block || ec == asio::error::try_again) return true;
+  if (ec) return false;
+  while (!bufs.empty() && n >= bufs.front().size()) {
+    n -= bufs.front().size();
+    bufs = bufs.subspan(1);
+  }
+  if (!bufs.empty()) bufs.front() += n;
+  return true;
+}
+
 class session {
  public:
   session(socket_type socket, worker& w, listener_role role, std::uint16_t port)
@@ -73,6 +88,8 @@ class session {
         up_(w.context()),
         deadline_(w.deadlines(), &session::expired, this) {
     w.shared().open_connections.fetch_add(1, std::memory_order_relaxed);
+    error_code ignored;
+    down_.non_blocking(true, ignored);  // writes are tried at once (send())
   }
   ~session() { worker_.shared().open_connections.fetch_sub(1, std::memory_order_relaxed); }
   session(const session&) = delete;
@@ -119,7 +136,16 @@ class session {
     deadline_.arm(t.request_headers);
     x_ = exchange{steady::now()};
     if (worker_.access_log().enabled()) x_.started_wall = std::chrono::system_clock::now();
-    auto [ec, n] = co_await http::async_read_header(down_, down_buf_, parser, nothrow);
+    // The header usually came whole with the first read: parse it here, and
+    // wait for more only when it did not.
+    error_code ec;
+    std::size_t n = parser.put(down_buf_.data(), ec);
+    down_buf_.consume(n);
+    if (ec == http::error::need_more) {
+      std::size_t more = 0;
+      std::tie(ec, more) = co_await http::async_read_header(down_, down_buf_, parser, nothrow);
+      n += more;
+    }
     if ((ec && deadline_.expired()) || ec == http::error::end_of_stream || ec == asio::error::eof ||
         ec == asio::error::connection_reset) {
       co_return false;
@@ -209,9 +235,8 @@ class session {
       if (expect_continue && attempt == 0) {
         // The client waits for this before it sends the body.
         static constexpr std::string_view cont = "HTTP/1.1 100 Continue\r\n\r\n";
-        deadline_.arm(t.idle);
-        auto [cec, cn] = co_await asio::async_write(down_, asio::buffer(cont), nothrow);
-        if (cec) co_return false;
+        std::array<asio::const_buffer, 1> out{asio::buffer(cont)};
+        if (!co_await send(down_, out, t.idle)) co_return false;
       }
       const bool body_sent = !parser.is_done();
       serialize_head(req, head_);
@@ -312,6 +337,7 @@ class session {
     } else {
       error_code ignored;
       up_.set_option(tcp::no_delay(true), ignored);
+      up_.non_blocking(true, ignored);  // see send()
       if (auto* m = worker_.shared().metrics) m->upstream_connects().Increment();
     }
     co_return false;
@@ -351,9 +377,8 @@ class session {
     std::string_view pending = head_;
     bool terminated = !chunked;  // the last chunk is out (or none is needed)
     if (!p.is_done() && from_buf.size() == 0) {
-      deadline_.arm(idle);
-      auto [ec, n] = co_await asio::async_write(to, asio::buffer(pending), nothrow);
-      if (ec) co_return relay_result::write_failed;
+      std::array<asio::const_buffer, 1> out{asio::buffer(pending)};
+      if (!co_await send(to, out, idle)) co_return relay_result::write_failed;
       pending = {};
     }
     auto& body = p.get().body();
@@ -362,9 +387,20 @@ class session {
       if (!p.is_done()) {
         body.data = chunk_;
         body.size = chunk_size;
-        deadline_.arm(idle);
-        auto [ec, got] = co_await http::async_read_some(from, from_buf, p, nothrow);
-        if (ec && ec != http::error::need_buffer) co_return relay_result::read_failed;
+        error_code ec;
+        std::size_t used = 0;
+        if (from_buf.size() > 0) {
+          // Bytes that came with the header or the last read: parsed here.
+          used = p.put(from_buf.data(), ec);
+          from_buf.consume(used);
+          if (ec == http::error::need_buffer || ec == http::error::need_more) ec = {};
+        }
+        if (!ec && used == 0) {
+          deadline_.arm(idle);
+          std::tie(ec, std::ignore) = co_await http::async_read_some(from, from_buf, p, nothrow);
+          if (ec == http::error::need_buffer) ec = {};
+        }
+        if (ec) co_return relay_result::read_failed;
         n = chunk_size - body.size;
         body_bytes += n;
         if (n == 0 && !p.is_done()) continue;  // only framing was read
@@ -380,13 +416,24 @@ class session {
         out[count++] = asio::buffer(last_chunk);
         terminated = true;
       }
-      deadline_.arm(idle);
-      auto [ec, written] = co_await asio::async_write(
-          to, std::span<const asio::const_buffer>(out.data(), count), nothrow);
-      if (ec) co_return relay_result::write_failed;
+      if (!co_await send(to, std::span(out.data(), count), idle)) {
+        co_return relay_result::write_failed;
+      }
       pending = {};
     }
     co_return relay_result::done;
+  }
+
+  // Writes `bufs` whole: what the socket takes at once goes without a trip
+  // through the event loop (the usual case for a header and a small body);
+  // the rest waits for the socket under the idle deadline.
+  task<bool> send(socket_type& to, std::span<asio::const_buffer> bufs,
+                  std::chrono::milliseconds idle) {
+    if (!write_now(to, bufs)) co_return false;
+    if (bufs.empty()) co_return true;
+    deadline_.arm(idle);
+    auto [ec, n] = co_await asio::async_write(to, bufs, nothrow);
+    co_return !ec;
   }
 
   task<bool> serve_admin(request_parser& parser, bool keep_alive) {
