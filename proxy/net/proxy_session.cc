@@ -89,7 +89,7 @@ class session {
         deadline_(w.deadlines(), &session::expired, this) {
     w.shared().open_connections.fetch_add(1, std::memory_order_relaxed);
     error_code ignored;
-    down_.non_blocking(true, ignored);  // writes are tried at once (send())
+    down_.non_blocking(true, ignored);  // writes are tried at once (write_now())
   }
   ~session() { worker_.shared().open_connections.fetch_sub(1, std::memory_order_relaxed); }
   session(const session&) = delete;
@@ -226,7 +226,9 @@ class session {
     const auto started = steady::now();
     auto& rp = response_;
     for (int attempt = 0;; ++attempt) {
-      const bool reused = co_await connect_upstream(endpoint, t.connect, attempt == 0);
+      // A pooled connection is taken here; only a new one needs a wait.
+      const bool reused = attempt == 0 && take_pooled(endpoint);
+      if (!reused) co_await connect_upstream(endpoint, t.connect);
       if (!up_.is_open()) {
         const bool reusable = parser.is_done() && keep_alive;
         co_await reply(response_flag::upstream_connect_failure, version, reusable);
@@ -236,7 +238,9 @@ class session {
         // The client waits for this before it sends the body.
         static constexpr std::string_view cont = "HTTP/1.1 100 Continue\r\n\r\n";
         std::array<asio::const_buffer, 1> out{asio::buffer(cont)};
-        if (!co_await send(down_, out, t.idle)) co_return false;
+        std::span<asio::const_buffer> rest(out);
+        if (!write_now(down_, rest)) co_return false;
+        if (!rest.empty() && !co_await send_rest(down_, rest, t.idle)) co_return false;
       }
       const bool body_sent = !parser.is_done();
       serialize_head(req, head_);
@@ -321,15 +325,15 @@ class session {
 
   // Makes up_ a connection to `endpoint`: a pooled one when allowed and
   // available (returns true), else a new one. On failure up_ is closed.
-  task<bool> connect_upstream(const tcp::endpoint& endpoint, std::chrono::milliseconds timeout,
-                              bool allow_reuse) {
+  bool take_pooled(const tcp::endpoint& endpoint) {
     close_upstream();
-    if (allow_reuse) {
-      if (auto s = worker_.pool().take(endpoint, coarse_clock::now())) {
-        up_ = std::move(*s);
-        co_return true;
-      }
-    }
+    auto s = worker_.pool().take(endpoint, coarse_clock::now());
+    if (s) up_ = std::move(*s);
+    return s.has_value();
+  }
+
+  task<void> connect_upstream(const tcp::endpoint& endpoint, std::chrono::milliseconds timeout) {
+    close_upstream();
     deadline_.arm(timeout);
     auto [ec] = co_await up_.async_connect(endpoint, nothrow);
     if (ec) {
@@ -337,10 +341,9 @@ class session {
     } else {
       error_code ignored;
       up_.set_option(tcp::no_delay(true), ignored);
-      up_.non_blocking(true, ignored);  // see send()
+      up_.non_blocking(true, ignored);  // see write_now()
       if (auto* m = worker_.shared().metrics) m->upstream_connects().Increment();
     }
-    co_return false;
   }
 
   // Reads the final response header, skipping interim 1xx responses.
@@ -378,7 +381,10 @@ class session {
     bool terminated = !chunked;  // the last chunk is out (or none is needed)
     if (!p.is_done() && from_buf.size() == 0) {
       std::array<asio::const_buffer, 1> out{asio::buffer(pending)};
-      if (!co_await send(to, out, idle)) co_return relay_result::write_failed;
+      std::span<asio::const_buffer> rest(out);
+      if (!write_now(to, rest)) co_return relay_result::write_failed;
+      if (!rest.empty() && !co_await send_rest(to, rest, idle))
+        co_return relay_result::write_failed;
       pending = {};
     }
     auto& body = p.get().body();
@@ -416,7 +422,11 @@ class session {
         out[count++] = asio::buffer(last_chunk);
         terminated = true;
       }
-      if (!co_await send(to, std::span(out.data(), count), idle)) {
+      // What the socket takes at once goes without a trip through the event
+      // loop (the usual case for a header and a small body).
+      std::span<asio::const_buffer> rest(out.data(), count);
+      if (!write_now(to, rest)) co_return relay_result::write_failed;
+      if (!rest.empty() && !co_await send_rest(to, rest, idle)) {
         co_return relay_result::write_failed;
       }
       pending = {};
@@ -424,13 +434,10 @@ class session {
     co_return relay_result::done;
   }
 
-  // Writes `bufs` whole: what the socket takes at once goes without a trip
-  // through the event loop (the usual case for a header and a small body);
-  // the rest waits for the socket under the idle deadline.
-  task<bool> send(socket_type& to, std::span<asio::const_buffer> bufs,
-                  std::chrono::milliseconds idle) {
-    if (!write_now(to, bufs)) co_return false;
-    if (bufs.empty()) co_return true;
+  // Writes what write_now() left of `bufs`, waiting for the socket under the
+  // idle deadline.
+  task<bool> send_rest(socket_type& to, std::span<asio::const_buffer> bufs,
+                       std::chrono::milliseconds idle) {
     deadline_.arm(idle);
     auto [ec, n] = co_await asio::async_write(to, bufs, nothrow);
     co_return !ec;
