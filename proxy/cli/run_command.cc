@@ -124,6 +124,8 @@ int run_command(const std::vector<std::string>& args, std::ostream& out, std::os
     return 2;
   }
 
+  // Declared first so that it goes last: the workers merge into it as they end.
+  std::unique_ptr<metrics::proxy_metrics> stats;
   std::unique_ptr<net::proxy_server> server;
   // Publishing goes to the server once it exists; the first config is
   // handed to it at construction.
@@ -148,7 +150,6 @@ int run_command(const std::vector<std::string>& args, std::ostream& out, std::os
 
   if (concurrency == 0) concurrency = boot.concurrency;
   if (concurrency == 0) concurrency = std::max(1u, std::thread::hardware_concurrency());
-  std::unique_ptr<metrics::proxy_metrics> stats;
   if (boot.metrics) {
     stats = std::make_unique<metrics::proxy_metrics>(metrics::proxy_identity::of(boot));
     stats->on_reload(first.proxy != nullptr, first.proxy.get());

@@ -120,6 +120,7 @@ proxy_metrics::proxy_metrics(proxy_identity self)
 std::string proxy_metrics::exposition() const {
   std::lock_guard lock(exposition_mutex_);  // one scrape at a time runs `refresh`
   if (refresh) refresh();
+  merge_workers();
   return prometheus::TextSerializer().Serialize(registry_->Collect());
 }
 
@@ -149,7 +150,13 @@ void proxy_metrics::on_reload(bool accepted, const dataplane::proxy_config* live
   weights_ = std::move(next);
 }
 
+void proxy_metrics::merge_workers() const {
+  std::lock_guard lock(workers_mutex_);
+  for (auto* w : workers_) w->merge();
+}
+
 std::string proxy_metrics::lanes_json(const dataplane::proxy_config& live) {
+  merge_workers();
   std::string out = "{\"routes\": [";
   bool first_route = true;
   for (const auto& [key, gw] : live.mesh().gateways) {
@@ -182,6 +189,35 @@ std::string proxy_metrics::lanes_json(const dataplane::proxy_config& live) {
     }
   }
   return out + "]}\n";
+}
+
+request_metrics::request_metrics(proxy_metrics& metrics) : metrics_(metrics) {
+  std::lock_guard lock(metrics_.workers_mutex_);
+  metrics_.workers_.insert(this);
+}
+
+request_metrics::~request_metrics() {
+  std::lock_guard lock(metrics_.workers_mutex_);
+  merge();
+  metrics_.workers_.erase(this);
+}
+
+void request_metrics::merge() {
+  std::lock_guard lock(grow_mutex_);
+  for (auto& c : counters_) c.merge();
+  for (auto& h : histograms_) h.merge();
+}
+
+local_counter& request_metrics::counter(prometheus::Counter& target) {
+  std::lock_guard lock(grow_mutex_);
+  return counters_.emplace_back(target);
+}
+
+local_histogram& request_metrics::histogram(prometheus::Histogram& target,
+                                            const prometheus::Histogram::BucketBoundaries& bounds,
+                                            std::uint64_t scale) {
+  std::lock_guard lock(grow_mutex_);
+  return histograms_.emplace_back(target, bounds, scale);
 }
 
 request_metrics::series& request_metrics::series_for(const request_outcome& r,
@@ -255,23 +291,24 @@ request_metrics::series& request_metrics::series_for(const request_outcome& r,
     l["destination_version"] = d && !d->serving_lane.empty() ? d->serving_lane : unknown;
     l["connection_security_policy"] = unknown;
   }
-  series s{&metrics_.requests_.Add(l), &metrics_.duration_.Add(l, duration_buckets()),
-           &metrics_.request_bytes_.Add(l, size_buckets()),
-           &metrics_.response_bytes_.Add(l, size_buckets())};
+  series s{&counter(metrics_.requests_.Add(l)),
+           &histogram(metrics_.duration_.Add(l, duration_buckets()), duration_buckets(), 1000),
+           &histogram(metrics_.request_bytes_.Add(l, size_buckets()), size_buckets(), 1),
+           &histogram(metrics_.response_bytes_.Add(l, size_buckets()), size_buckets(), 1)};
   return series_.emplace(key_, s).first->second;
 }
 
 void request_metrics::record(const request_outcome& r, const dataplane::proxy_config& config) {
   auto& s = series_for(r, config);
-  s.requests->Increment();
-  s.duration->Observe(static_cast<double>(r.duration.count()) / 1000.0);
-  s.request_bytes->Observe(static_cast<double>(r.request_bytes));
-  s.response_bytes->Observe(static_cast<double>(r.response_bytes));
+  s.requests->add();
+  s.duration->observe(static_cast<std::uint64_t>(r.duration.count()));
+  s.request_bytes->observe(r.request_bytes);
+  s.response_bytes->observe(r.response_bytes);
   if (r.flag != dataplane::response_flag::none) {
     const std::string flag(dataplane::flag_code(r.flag));
     auto& c = replies_[flag];
-    if (!c) c = &metrics_.local_replies_.Add({{"flag", flag}});
-    c->Increment();
+    if (!c) c = &counter(metrics_.local_replies_.Add({{"flag", flag}}));
+    c->add();
   }
   const auto* d = r.decision;
   if (r.role == listener_role::gateway && d && d->rule && d->target &&
@@ -283,8 +320,8 @@ void request_metrics::record(const request_outcome& r, const dataplane::proxy_co
     key_ += '|';
     key_ += lane;
     auto& c = picks_[key_];
-    if (!c) c = &metrics_.lane_picks_.Add({{"route", d->rule->name}, {"lane", lane}});
-    c->Increment();
+    if (!c) c = &counter(metrics_.lane_picks_.Add({{"route", d->rule->name}, {"lane", lane}}));
+    c->add();
   }
 }
 

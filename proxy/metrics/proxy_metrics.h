@@ -4,13 +4,15 @@
 //
 // `proxy_metrics` owns the registry and is shared; prometheus-cpp's series
 // are thread-safe. Each worker records through its own `request_metrics`,
-// which caches the series it has used so that a request costs no family
-// lookup (and no lock beyond the histogram's own). Label values are bounded:
+// which caches the series it has used (a request costs no family lookup)
+// and counts into worker-local series (no lock: local_series.h) that are
+// merged into the registry before every read. Label values are bounded:
 // services, lanes, status codes and flags, never paths or ids.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -28,8 +30,11 @@
 #include "dataplane/local_reply.h"
 #include "dataplane/proxy_config.h"
 #include "dataplane/router.h"
+#include "metrics/local_series.h"
 
 namespace laneproxy::metrics {
+
+class request_metrics;
 
 // Who this process is, for the source_* / destination_* labels it reports.
 struct proxy_identity {
@@ -54,6 +59,10 @@ class proxy_metrics {
   // the shares picked since the start.
   std::string lanes_json(const dataplane::proxy_config& live);
 
+  // Merges every worker's local series into the registry (exposition() and
+  // lanes_json() do it first). Thread-safe.
+  void merge_workers() const;
+
   prometheus::Gauge& downstream_connections() { return *downstream_connections_; }
   prometheus::Counter& upstream_connects() { return *upstream_connects_; }
   prometheus::Gauge& trace_entries() { return *trace_entries_; }
@@ -66,6 +75,8 @@ class proxy_metrics {
   friend class request_metrics;
   proxy_identity self_;
   mutable std::mutex exposition_mutex_;
+  mutable std::mutex workers_mutex_;  // guards workers_ and serializes merges
+  std::set<request_metrics*> workers_;
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Family<prometheus::Counter>& requests_;
   prometheus::Family<prometheus::Histogram>& duration_;
@@ -97,22 +108,37 @@ struct request_outcome {
 // One worker's view: not thread-safe, one per worker.
 class request_metrics {
  public:
-  explicit request_metrics(proxy_metrics& metrics) : metrics_(metrics) {}
+  explicit request_metrics(proxy_metrics& metrics);
+  ~request_metrics();  // merges what is left
+  request_metrics(const request_metrics&) = delete;
+  request_metrics& operator=(const request_metrics&) = delete;
+
   void record(const request_outcome& r, const dataplane::proxy_config& config);
 
  private:
+  friend class proxy_metrics;
   struct series {
-    prometheus::Counter* requests;
-    prometheus::Histogram* duration;
-    prometheus::Histogram* request_bytes;
-    prometheus::Histogram* response_bytes;
+    local_counter* requests;
+    local_histogram* duration;  // microseconds into Istio's milliseconds
+    local_histogram* request_bytes;
+    local_histogram* response_bytes;
   };
   series& series_for(const request_outcome& r, const dataplane::proxy_config& config);
+  local_counter& counter(prometheus::Counter& target);
+  local_histogram& histogram(prometheus::Histogram& target,
+                             const prometheus::Histogram::BucketBoundaries& bounds,
+                             std::uint64_t scale);
+  void merge();  // called with proxy_metrics::workers_mutex_ held
 
   proxy_metrics& metrics_;
   std::unordered_map<std::string, series> series_;
-  std::unordered_map<std::string, prometheus::Counter*> picks_, replies_;
+  std::unordered_map<std::string, local_counter*> picks_, replies_;
   std::string key_;  // scratch, reused
+  // The local series; deques keep their addresses. The worker appends with
+  // grow_mutex_ held, and merges read them with it held.
+  std::mutex grow_mutex_;
+  std::deque<local_counter> counters_;
+  std::deque<local_histogram> histograms_;
 };
 
 // Istio's default buckets.
