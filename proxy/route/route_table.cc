@@ -1,6 +1,8 @@
 #include "route/route_table.h"
 
 #include <algorithm>
+#include <functional>
+#include <map>
 
 #include "config/ascii.h"
 
@@ -72,6 +74,7 @@ bool rule_accepts(const config::route_rule& rule, const request_view& req) {
 }
 
 route_table::route_table(const std::vector<config::route_rule>& rules) {
+  std::map<std::string, rule_list> exact;
   for (const auto& rule : rules) {
     for (const auto& host : rule.hosts) {
       if (host == "*") {
@@ -84,12 +87,40 @@ route_table::route_table(const std::vector<config::route_rule>& rules) {
         if (it == suffix_.end()) it = suffix_.insert(suffix_.end(), {suffix, {}});
         it->second.push_back(&rule);
       } else {
-        exact_[config::ascii_lower(host)].push_back(&rule);
+        exact[config::ascii_lower(host)].push_back(&rule);
       }
     }
   }
   std::stable_sort(suffix_.begin(), suffix_.end(),
                    [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
+
+  hosts_.reserve(exact.size());
+  host_rules_.reserve(exact.size());
+  for (auto& [host, list] : exact) {
+    hosts_.push_back(host);
+    host_rules_.push_back(std::move(list));
+  }
+  if (hosts_.empty()) return;
+  std::size_t size = 2;
+  while (size < 2 * hosts_.size()) size *= 2;
+  slots_.resize(size);
+  for (std::size_t k = 0; k < hosts_.size(); ++k) {
+    const std::uint64_t h = std::hash<std::string_view>{}(hosts_[k]);
+    std::size_t i = h & (size - 1);
+    while (slots_[i].rules) i = (i + 1) & (size - 1);
+    slots_[i] = {h, hosts_[k], &host_rules_[k]};
+  }
+}
+
+const route_table::rule_list* route_table::find_exact(std::string_view host) const {
+  if (slots_.empty()) return nullptr;
+  const std::uint64_t h = std::hash<std::string_view>{}(host);
+  const std::size_t mask = slots_.size() - 1;
+  for (std::size_t i = h & mask;; i = (i + 1) & mask) {
+    const auto& s = slots_[i];
+    if (!s.rules) return nullptr;  // at most half full: an empty slot always comes
+    if (s.hash == h && s.host == host) return s.rules;
+  }
 }
 
 const route_table::rule_list* route_table::find_virtual_host(std::string_view authority) const {
@@ -99,7 +130,7 @@ const route_table::rule_list* route_table::find_virtual_host(std::string_view au
   if (raw.size() > sizeof buf) return has_any_ ? &any_ : nullptr;
   for (std::size_t i = 0; i < raw.size(); ++i) buf[i] = config::ascii_lower(raw[i]);
   const std::string_view host(buf, raw.size());
-  if (const auto it = exact_.find(host); it != exact_.end()) return &it->second;
+  if (const auto* list = find_exact(host)) return list;
   for (const auto& [suffix, list] : suffix_) {
     if (host.size() > suffix.size() && host.substr(host.size() - suffix.size()) == suffix) {
       return &list;

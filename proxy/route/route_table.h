@@ -8,10 +8,9 @@
 // which must outlive it (both live in one published snapshot).
 #pragma once
 
-#include <functional>
+#include <cstdint>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "config/mesh_snapshot.h"
@@ -27,23 +26,34 @@ bool rule_accepts(const config::route_rule& rule, const request_view& req);
 class route_table {
  public:
   explicit route_table(const std::vector<config::route_rule>& rules);
+  // Movable, not copyable: the slots point into the table's own storage.
+  route_table(route_table&&) = default;
+  route_table& operator=(route_table&&) = default;
+  route_table(const route_table&) = delete;
+  route_table& operator=(const route_table&) = delete;
 
   // The first accepting rule of the request's virtual host; nullptr when
   // none (the caller answers 404, response flag NR).
   const config::route_rule* match(const request_view& req) const;
 
-  std::size_t virtual_hosts() const { return exact_.size() + suffix_.size() + 1; }
+  std::size_t virtual_hosts() const { return hosts_.size() + suffix_.size() + 1; }
 
  private:
   using rule_list = std::vector<const config::route_rule*>;
-  // Lets the domain map be searched with a string_view: no allocation per request.
-  struct domain_hash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
   const rule_list* find_virtual_host(std::string_view authority) const;
+  const rule_list* find_exact(std::string_view host) const;
 
-  std::unordered_map<std::string, rule_list, domain_hash, std::equal_to<>> exact_;  // lower case
+  // Exact domains (lower case) in an open-addressing table at most half
+  // full: a lookup reads one slot (hash, key, rules) and the key's bytes,
+  // where a node-based map chases a bucket, a node and then the key.
+  struct host_slot {
+    std::uint64_t hash = 0;
+    std::string_view host;
+    const rule_list* rules = nullptr;  // nullptr: empty slot
+  };
+  std::vector<std::string> hosts_;
+  std::vector<rule_list> host_rules_;                      // parallel to hosts_
+  std::vector<host_slot> slots_;                           // a power of two in size
   std::vector<std::pair<std::string, rule_list>> suffix_;  // ".suffix", longest first
   rule_list any_;
   bool has_any_ = false;

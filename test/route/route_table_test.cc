@@ -169,5 +169,41 @@ spec:
   EXPECT_EQ(table.virtual_hosts(), 4u);
 }
 
+// Many exact hosts, some sharing a VirtualService: each finds its own rules,
+// and a host that is not there (a near miss, a prefix) finds none, after a
+// move of the table too.
+TEST(RouteTable, ManyExactHostsEachFindTheirOwnRules) {
+  std::string yaml;
+  constexpr int n = 300;
+  for (int i = 0; i < n; i += 2) {
+    const auto a = "h" + std::to_string(i) + ".example.org";
+    const auto b = "h" + std::to_string(i + 1) + ".example.org";
+    yaml += "---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: vs" +
+            std::to_string(i) +
+            ", namespace: istio-system}\nspec:\n  gateways: [ingressgateway]\n" + "  hosts: [" + a +
+            ", " + b + "]\n  http: [{name: r" + std::to_string(i) +
+            ", route: [{destination: {host: mocka.default}}]}]\n";
+  }
+  const auto mesh = compile_yaml({{"apps.yaml", testing::mock_apps({"v1"})},
+                                  {"gw.yaml", testing::mock_gateway()},
+                                  {"vs.yaml", yaml}});
+  ASSERT_THAT(mesh.errors(), ::testing::IsEmpty());
+  route_table built(mesh.snap().gateways.at("istio-system/ingressgateway").rules);
+  const route_table table(std::move(built));
+  EXPECT_EQ(table.virtual_hosts(), static_cast<std::size_t>(n) + 1);
+  auto route = [&](const std::string& authority) {
+    const request_view req{"GET", "/", authority, "http", 80, nullptr, nullptr};
+    const auto* rule = table.match(req);
+    return rule ? rule->name : std::string("NR");
+  };
+  for (int i = 0; i < n; ++i) {
+    ASSERT_EQ(route("h" + std::to_string(i) + ".example.org"), "r" + std::to_string(i - i % 2));
+  }
+  EXPECT_EQ(route("h300.example.org"), "NR");
+  EXPECT_EQ(route("h1.example.or"), "NR");
+  EXPECT_EQ(route("h1.example.org.evil"), "NR");
+  EXPECT_EQ(route(""), "NR");
+}
+
 }  // namespace
 }  // namespace laneproxy::route
