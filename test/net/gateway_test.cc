@@ -10,44 +10,16 @@
 #include "support/child_process.h"
 #include "support/http_fixture.h"
 #include "support/local_mesh.h"
+#include "support/mesh_fixture.h"
 #include "support/temp_dir.h"
 
 namespace laneproxy::testing {
 namespace {
 
-constexpr const char* mesh_yaml = R"(apiVersion: v1
-kind: Service
-metadata: {name: mocka}
-spec:
-  selector: {app: mocka}
-  ports: [{port: 8000, name: http}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: mockb}
-spec:
-  selector: {app: mockb}
-  ports: [{port: 8000, name: http}]
----
-apiVersion: networking.istio.io/v1beta1
-kind: DestinationRule
-metadata: {name: mocka}
-spec:
-  host: mocka
-  subsets:
-  - {name: v1, labels: {version: v1}}
-  - {name: v2, labels: {version: v2}}
----
-apiVersion: networking.istio.io/v1beta1
-kind: Gateway
-metadata: {name: gw, namespace: istio-system}
-spec:
-  selector: {istio: ingressgateway}
-  servers:
-  - port: {number: 80, name: http, protocol: HTTP}
-    hosts: ["*"]
----
-apiVersion: networking.istio.io/v1beta1
+const std::string mesh_yaml = service_yaml("mocka") + service_yaml("mockb") +
+                              subsets_yaml("mocka", {"v1", "v2"}) + gateway_yaml("gw") +
+                              "---\n"
+                              R"(apiVersion: networking.istio.io/v1beta1
 kind: VirtualService
 metadata: {name: front}
 spec:
@@ -72,25 +44,7 @@ spec:
     route:
     - {destination: {host: mocka, subset: v1}, weight: 70}
     - {destination: {host: mocka, subset: v2}, weight: 30}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: mocka-v1}
-spec:
-  selector: {matchLabels: {app: mocka, version: v1}}
-  template:
-    metadata: {labels: {app: mocka, version: v1}}
-    spec: {containers: [{name: app, image: mock}]}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: mocka-v2}
-spec:
-  selector: {matchLabels: {app: mocka, version: v2}}
-  template:
-    metadata: {labels: {app: mocka, version: v2}}
-    spec: {containers: [{name: app, image: mock}]}
-)";
+)" + deployments_yaml("mocka", {"v1", "v2"});
 
 class GatewayTest : public ::testing::Test {
  protected:
@@ -111,13 +65,10 @@ class GatewayTest : public ::testing::Test {
         "endpoints:\n  mocka:\n    v1: [" +
         (v1_address.empty() ? v1.address() : v1_address) + "]\n    v2: [" + v2.address() +
         "]\n  mockb: [127.0.0.1:" + std::to_string(closed_port) + "]\n" + extra;
-    proxy = std::make_unique<child_process>(
-        std::vector<std::string>{laneproxy_bin(), "run", "--config", dir.write("boot.yaml", boot),
-                                 "--concurrency", "1", "--seed", "42"});
-    const auto line = proxy->wait_for_line("gateway listening on");
-    ASSERT_FALSE(line.empty()) << proxy->output();
-    port = static_cast<std::uint16_t>(std::stoi(line.substr(line.rfind(':') + 1)));
-    ASSERT_FALSE(proxy->wait_for_line("laneproxy: ready").empty()) << proxy->output();
+    auto running = run_proxy(dir.write("boot.yaml", boot), {"--concurrency", "1", "--seed", "42"});
+    proxy = std::move(running.process);
+    port = running.port("gateway");
+    ASSERT_NE(port, 0);
   }
 
   temp_dir dir;

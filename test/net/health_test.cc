@@ -38,11 +38,6 @@ probe_result probe(const std::string& args) {
   return r;
 }
 
-std::uint16_t port_of(child_process& proxy, const std::string& role) {
-  const auto line = proxy.wait_for_line(role + " listening on");
-  return line.empty() ? 0 : static_cast<std::uint16_t>(std::stoi(line.substr(line.rfind(':') + 1)));
-}
-
 TEST(Health, ProbesFollowReadinessAndEachListenerServesItsOnePath) {
   temp_dir dir;
   // The first mesh does not parse: the proxy runs, but is not ready.
@@ -52,11 +47,13 @@ TEST(Health, ProbesFollowReadinessAndEachListenerServesItsOnePath) {
                               "gateway: {name: istio-system/ingressgateway, listen: 127.0.0.1:0}\n"
                               "admin: 127.0.0.1:0\nhealth: 127.0.0.1:0\nstats: 127.0.0.1:0\n"
                               "watch: {debounce: 10ms}\n");
-  child_process proxy({laneproxy_bin(), "run", "--config", boot, "--concurrency", "2"});
-  const auto admin = port_of(proxy, "admin");
-  const auto health = port_of(proxy, "health");
-  const auto stats = port_of(proxy, "stats");
-  ASSERT_FALSE(proxy.wait_for_line("laneproxy: ready").empty()) << proxy.output();
+  auto running = run_proxy(boot, {"--concurrency", "2"});
+  ASSERT_TRUE(running.process);
+  auto& proxy = *running.process;
+  const auto admin = running.port("admin");
+  const auto health = running.port("health");
+  const auto stats = running.port("stats");
+  ASSERT_NE(stats, 0);
   const auto at = [](std::uint16_t port, const std::string& path) {
     return "http://127.0.0.1:" + std::to_string(port) + path;
   };

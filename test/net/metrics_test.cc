@@ -12,6 +12,7 @@
 #include "support/child_process.h"
 #include "support/http_fixture.h"
 #include "support/local_mesh.h"
+#include "support/mesh_fixture.h"
 #include "support/temp_dir.h"
 
 namespace laneproxy::testing {
@@ -22,32 +23,10 @@ using ::testing::HasSubstr;
 
 const std::string samples = std::string(LANEPROXY_SOURCE_DIR) + "/config/";
 
-const std::string mesh = R"(apiVersion: v1
-kind: Service
-metadata: {name: mocka}
-spec:
-  selector: {app: mocka}
-  ports: [{port: 8000, name: http}]
----
-apiVersion: networking.istio.io/v1beta1
-kind: DestinationRule
-metadata: {name: mocka}
-spec:
-  host: mocka
-  subsets:
-  - {name: v1, labels: {version: v1}}
-  - {name: v2, labels: {version: v2}}
----
-apiVersion: networking.istio.io/v1beta1
-kind: Gateway
-metadata: {name: gw, namespace: istio-system}
-spec:
-  selector: {istio: ingressgateway}
-  servers:
-  - port: {number: 80, name: http, protocol: HTTP}
-    hosts: ["*"]
----
-apiVersion: networking.istio.io/v1beta1
+const std::string mesh = service_yaml("mocka") + subsets_yaml("mocka", {"v1", "v2"}) +
+                         gateway_yaml("gw") +
+                         "---\n"
+                         R"(apiVersion: networking.istio.io/v1beta1
 kind: VirtualService
 metadata: {name: front, namespace: istio-system}
 spec:
@@ -60,17 +39,6 @@ spec:
     - {destination: {host: mocka.default.svc.cluster.local, subset: v1}, weight: 70}
     - {destination: {host: mocka.default.svc.cluster.local, subset: v2}, weight: 30}
 )";
-
-std::string deployments() {
-  std::string out;
-  for (const auto* v : {"v1", "v2"}) {
-    out += std::string("---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: mocka-") + v +
-           "}\nspec:\n  selector: {matchLabels: {app: mocka, version: " + v +
-           "}}\n  template:\n    metadata: {labels: {app: mocka, version: " + v +
-           "}}\n    spec: {containers: [{name: app, image: mock}]}\n";
-  }
-  return out;
-}
 
 // The value of the one sample of `metric` whose labels contain all of `with`.
 double sample(const std::string& exposition, const std::string& metric,
@@ -89,20 +57,17 @@ class Metrics : public ::testing::Test {
  protected:
   Metrics() : v1("v1"), v2("v2") {}
   void start(const std::string& extra = "") {
-    dir.write("mesh/mesh.yaml", mesh + deployments());
+    dir.write("mesh/mesh.yaml", mesh + deployments_yaml("mocka", {"v1", "v2"}));
     const std::string boot =
         "mesh: mesh\nadmin: 127.0.0.1:0\n"
         "gateway: {name: istio-system/gw, listen: 127.0.0.1:0}\n"
         "endpoints:\n  mocka:\n    v1: [" +
         v1.address() + "]\n    v2: [" + v2.address() + "]\n" + extra;
-    proxy = std::make_unique<child_process>(std::vector<std::string>{
-        laneproxy_bin(), "run", "--config", dir.write("boot.yaml", boot), "--concurrency", "2"});
-    const auto gw = proxy->wait_for_line("gateway listening on");
-    const auto ad = proxy->wait_for_line("admin listening on");
-    ASSERT_FALSE(ad.empty()) << proxy->output();
-    port = static_cast<std::uint16_t>(std::stoi(gw.substr(gw.rfind(':') + 1)));
-    admin = static_cast<std::uint16_t>(std::stoi(ad.substr(ad.rfind(':') + 1)));
-    ASSERT_FALSE(proxy->wait_for_line("laneproxy: ready").empty());
+    auto running = run_proxy(dir.write("boot.yaml", boot), {"--concurrency", "2"});
+    proxy = std::move(running.process);
+    port = running.port("gateway");
+    admin = running.port("admin");
+    ASSERT_NE(admin, 0);
   }
   temp_dir dir;
   fake_upstream v1, v2;

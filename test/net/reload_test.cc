@@ -14,6 +14,7 @@
 #include "support/child_process.h"
 #include "support/http_fixture.h"
 #include "support/local_mesh.h"
+#include "support/mesh_fixture.h"
 #include "support/temp_dir.h"
 
 namespace laneproxy::testing {
@@ -22,28 +23,10 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-const std::string apps = R"(apiVersion: v1
-kind: Service
-metadata: {name: mocka}
-spec:
-  selector: {app: mocka}
-  ports: [{port: 8000, name: http}]
----
-apiVersion: networking.istio.io/v1beta1
-kind: Gateway
-metadata: {name: gw, namespace: istio-system}
-spec:
-  selector: {istio: ingressgateway}
-  servers:
-  - port: {number: 80, name: http, protocol: HTTP}
-    hosts: ["*"]
-)";
+const std::string apps = service_yaml("mocka") + gateway_yaml("gw");
 
 std::string deployment(const std::string& v) {
-  return "---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: mocka-" + v +
-         "}\nspec:\n  selector: {matchLabels: {app: mocka, version: " + v +
-         "}}\n  template:\n    metadata: {labels: {app: mocka, version: " + v +
-         "}}\n    spec: {containers: [{name: app, image: mock}]}\n";
+  return deployments_yaml("mocka", {v});
 }
 
 // One commit: the DestinationRule's subsets and the gateway route's weights
@@ -98,14 +81,11 @@ class Reload : public ::testing::Test {
                              "endpoints:\n  mocka:\n    v1: [" +
                              v1.address() + "]\n    v2: [" + v2.address() + "]\n    v3: [" +
                              v3.address() + "]\n    v4: [" + v4.address() + "]\n" + extra;
-    proxy = std::make_unique<child_process>(std::vector<std::string>{
-        laneproxy_bin(), "run", "--config", dir.write("boot.yaml", boot), "--concurrency", "2"});
-    const auto gw = proxy->wait_for_line("gateway listening on");
-    const auto ad = proxy->wait_for_line("admin listening on");
-    ASSERT_FALSE(ad.empty()) << proxy->output();
-    port = static_cast<std::uint16_t>(std::stoi(gw.substr(gw.rfind(':') + 1)));
-    admin_port = static_cast<std::uint16_t>(std::stoi(ad.substr(ad.rfind(':') + 1)));
-    ASSERT_FALSE(proxy->wait_for_line("laneproxy: ready").empty()) << proxy->output();
+    auto running = run_proxy(dir.write("boot.yaml", boot), {"--concurrency", "2"});
+    proxy = std::move(running.process);
+    port = running.port("gateway");
+    admin_port = running.port("admin");
+    ASSERT_NE(admin_port, 0);
   }
 
   // Waits for the next reload line: true when accepted, false when rejected.

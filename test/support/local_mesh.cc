@@ -12,6 +12,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include <gtest/gtest.h>
+
 #include "support/http_fixture.h"
 
 namespace laneproxy::testing {
@@ -21,6 +23,24 @@ std::string laneproxy_bin() {
 }
 std::string mock_bin() {
   return LANEPROXY_MOCK_BIN;
+}
+
+running_proxy run_proxy(const std::string& bootstrap, const std::vector<std::string>& args) {
+  std::vector<std::string> argv{laneproxy_bin(), "run", "--config", bootstrap};
+  argv.insert(argv.end(), args.begin(), args.end());
+  running_proxy p;
+  p.process = std::make_unique<child_process>(argv);
+  if (p.process->wait_for_line("laneproxy: ready").empty()) {
+    ADD_FAILURE() << "laneproxy run never got ready:\n" << p.process->output();
+    return p;
+  }
+  // "laneproxy: ROLE listening on IP:PORT", one line per listener.
+  static const std::regex listening(R"(laneproxy: (\w+) listening on \S+:(\d+))");
+  const auto text = p.process->output();
+  for (std::sregex_iterator it(text.begin(), text.end(), listening), end; it != end; ++it) {
+    p.ports[(*it)[1]] = static_cast<std::uint16_t>(std::stoi((*it)[2]));
+  }
+  return p;
 }
 
 std::uint16_t free_port() {

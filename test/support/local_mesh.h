@@ -52,4 +52,18 @@ bool within_binomial(int count, int n, double p);
 std::string laneproxy_bin();
 std::string mock_bin();
 
+// `laneproxy run --config BOOTSTRAP ARGS...`, waited for until it says it is
+// ready. `ports` holds each listener's bound port by role ("gateway",
+// "admin", "health", ...); empty, with the output in the test log, when the
+// proxy never got ready.
+struct running_proxy {
+  std::unique_ptr<child_process> process;
+  std::map<std::string, std::uint16_t> ports;
+  std::uint16_t port(const std::string& role) const {
+    const auto it = ports.find(role);
+    return it == ports.end() ? 0 : it->second;
+  }
+};
+running_proxy run_proxy(const std::string& bootstrap, const std::vector<std::string>& args = {});
+
 }  // namespace laneproxy::testing

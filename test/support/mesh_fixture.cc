@@ -93,6 +93,37 @@ std::string mock_gateway() {
          "      protocol: HTTP\n    hosts:\n    - '*'\n";
 }
 
+std::string service_yaml(const std::string& app) {
+  return "---\napiVersion: v1\nkind: Service\nmetadata: {name: " + app +
+         "}\nspec:\n  selector: {app: " + app + "}\n  ports: [{port: 8000, name: http}]\n";
+}
+
+std::string subsets_yaml(const std::string& app, const std::vector<std::string>& versions) {
+  std::string out =
+      "---\napiVersion: networking.istio.io/v1beta1\nkind: DestinationRule\n"
+      "metadata: {name: " +
+      app + "}\nspec:\n  host: " + app + "\n  subsets:\n";
+  for (const auto& v : versions) out += "  - {name: " + v + ", labels: {version: " + v + "}}\n";
+  return out;
+}
+
+std::string gateway_yaml(const std::string& name) {
+  return "---\napiVersion: networking.istio.io/v1beta1\nkind: Gateway\nmetadata: {name: " + name +
+         ", namespace: istio-system}\nspec:\n  selector: {istio: ingressgateway}\n  servers:\n"
+         "  - port: {number: 80, name: http, protocol: HTTP}\n    hosts: [\"*\"]\n";
+}
+
+std::string deployments_yaml(const std::string& app, const std::vector<std::string>& versions) {
+  std::string out;
+  for (const auto& v : versions) {
+    out += "---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: " + app + "-" + v +
+           "}\nspec:\n  selector: {matchLabels: {app: " + app + ", version: " + v +
+           "}}\n  template:\n    metadata: {labels: {app: " + app + ", version: " + v +
+           "}}\n    spec: {containers: [{name: app, image: mock}]}\n";
+  }
+  return out;
+}
+
 std::string fixtures_dir() {
   return LANEPROXY_FIXTURES;
 }

@@ -36,6 +36,16 @@ std::string mock_lanes(const std::vector<std::string>& versions,
 // The guide's Gateway in istio-system.
 std::string mock_gateway();
 
+// Single documents (each starts with "---") for meshes written inline:
+// Service `app` in namespace default (selector app=APP, port 8000); a
+// DestinationRule on host `app` with one subset per version (version=V);
+// Gateway `name` in istio-system (port 80, every host); and one Deployment
+// `app-V` per version (labels app=APP, version=V).
+std::string service_yaml(const std::string& app);
+std::string subsets_yaml(const std::string& app, const std::vector<std::string>& versions);
+std::string gateway_yaml(const std::string& name);
+std::string deployments_yaml(const std::string& app, const std::vector<std::string>& versions);
+
 std::string fixtures_dir();
 
 }  // namespace laneproxy::testing
