@@ -38,21 +38,11 @@ pids+=($!)
 # for metrics. The access log is off, as nginx's is below.
 start_gateway() {
   local port=$3
-  cat >"$work/$1.yaml" <<YAML
-mesh: $PWD/config/swimlane
-gateway:
-  name: istio-system/ingressgateway
-  listen: 127.0.0.1:$port
-metrics: $2
-accessLog: "off"
-endpoints:
-  mocka:
-    v1: [127.0.0.1:$up_port]
-    v2: [127.0.0.1:$up_port]
-YAML
+  gateway_bootstrap "$work/$1.yaml" "$PWD/config/swimlane" "$port" "$up_port" "$up_port" \
+    "metrics: $2"
   taskset -c 0 "$bin/laneproxy" run --config "$work/$1.yaml" --concurrency 1 >"$work/$1.log" &
   pids+=($!)
-  for _ in $(seq 50); do grep -q ready "$work/$1.log" 2>/dev/null && break; sleep 0.1; done
+  wait_ready "$work/$1.log"
 }
 start_gateway gateway true "$gw_port"
 gw=${pids[-1]}

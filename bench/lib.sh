@@ -13,3 +13,34 @@ trap cleanup EXIT
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
+
+# Writes a gateway bootstrap to $1 for the mesh folder $2, listening on
+# 127.0.0.1:$3, with mocka's lanes v1 and v2 at 127.0.0.1:$4 and :$5; any
+# further arguments are added as lines ("metrics: false").
+gateway_bootstrap() {
+  local file=$1 mesh=$2 port=$3 v1=$4 v2=$5
+  shift 5
+  {
+    cat <<YAML
+mesh: $mesh
+gateway: {name: istio-system/ingressgateway, listen: 127.0.0.1:$port}
+accessLog: "off"
+endpoints:
+  mocka:
+    v1: [127.0.0.1:$v1]
+    v2: [127.0.0.1:$v2]
+YAML
+    for line in "$@"; do echo "$line"; done
+  } >"$file"
+}
+
+# Waits up to $2 tenths of a second (default 50) for "laneproxy: ready" in
+# the log $1.
+wait_ready() {
+  for _ in $(seq "${2:-50}"); do
+    grep -q "laneproxy: ready" "$1" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "laneproxy never got ready: $1" >&2
+  return 1
+}

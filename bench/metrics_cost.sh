@@ -22,23 +22,14 @@ pids+=($!)
 instructions() {
   local port
   port=$(free_port)
-  cat >"$work/boot.yaml" <<YAML
-mesh: $PWD/config/swimlane
-gateway: {name: istio-system/ingressgateway, listen: 127.0.0.1:$port}
-metrics: $1
-accessLog: "off"
-# No periodic look at the mesh during the run: under valgrind a run lasts
-# long enough for several, and their instructions are not the request path's.
-watch: {poll: 3600s}
-endpoints:
-  mocka:
-    v1: [127.0.0.1:$up_port]
-    v2: [127.0.0.1:$up_port]
-YAML
+  # No periodic look at the mesh during the run: under valgrind a run lasts
+  # long enough for several, and their instructions are not the request path's.
+  gateway_bootstrap "$work/boot.yaml" "$PWD/config/swimlane" "$port" "$up_port" "$up_port" \
+    "metrics: $1" "watch: {poll: 3600s}"
   valgrind --tool=callgrind --callgrind-out-file="$work/cg.out" \
     "$bin/laneproxy" run --config "$work/boot.yaml" --concurrency 1 >"$work/gw.log" 2>&1 &
   local pid=$!
-  for _ in $(seq 300); do grep -q "laneproxy: ready" "$work/gw.log" && break; sleep 0.1; done
+  wait_ready "$work/gw.log" 300
   curl -s -o /dev/null "http://127.0.0.1:$port/mock?[1-$2]"
   kill -TERM "$pid"
   wait "$pid" || true

@@ -71,15 +71,7 @@ mkdir -p "$work/mesh"
 cp config/swimlane/*.yaml "$work/mesh/"
 sed -e '0,/weight: 50/s//weight: 90/' -e '0,/weight: 50/s//weight: 10/' \
   config/swimlane/mock-route.yaml >"$work/mesh/mock-route.yaml"
-cat >"$work/laneproxy.yaml" <<YAML
-mesh: $work/mesh
-gateway: {name: istio-system/ingressgateway, listen: 127.0.0.1:$lp}
-accessLog: "off"
-endpoints:
-  mocka:
-    v1: [127.0.0.1:$u1]
-    v2: [127.0.0.1:$u2]
-YAML
+gateway_bootstrap "$work/laneproxy.yaml" "$work/mesh" "$lp" "$u1" "$u2"
 
 taskset -c 0 nginx -c "$work/upstreams.conf" -p "$work" &
 pids+=($!)
@@ -91,6 +83,7 @@ pids+=($haproxy_pid)
 taskset -c 0 "$bin/laneproxy" run --config "$work/laneproxy.yaml" --concurrency 1 >"$work/lp.log" 2>&1 &
 lp_pid=$!
 pids+=($lp_pid)
+wait_ready "$work/lp.log"
 sleep 1
 worker_of() { pgrep -P "$(cat "$work/$1.pid")" | head -1; }
 upstream_worker=$(worker_of upstreams)

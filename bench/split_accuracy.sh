@@ -27,18 +27,10 @@ for mode in random smooth sticky; do
     sed -e "s|  namespace: istio-system|  namespace: istio-system\n  annotations:\n    laneproxy.io/split: $mode\n    laneproxy.io/split-key: header:x-user|" \
       >"$work/$mode/mock-route.yaml"
   port=$(free_port)
-  cat >"$work/$mode.yaml" <<YAML
-mesh: $work/$mode
-gateway: {name: istio-system/ingressgateway, listen: 127.0.0.1:$port}
-accessLog: "off"
-endpoints:
-  mocka:
-    v1: [127.0.0.1:$v1]
-    v2: [127.0.0.1:$v2]
-YAML
+  gateway_bootstrap "$work/$mode.yaml" "$work/$mode" "$port" "$v1" "$v2"
   "$bin/laneproxy" run --config "$work/$mode.yaml" --concurrency 1 >"$work/$mode.log" 2>&1 &
   gw=$!
-  for _ in $(seq 50); do grep -q ready "$work/$mode.log" && break; sleep 0.1; done
+  wait_ready "$work/$mode.log"
   for n in 100 1000 100000; do
     out=$("$bin/laneproxy-bench" "http://127.0.0.1:$port/mock" -n "$n" -c 1 --expect v1=90,v2=10 \
       --vary-header x-user --json || true)

@@ -4,6 +4,7 @@
 
 #include <random>
 #include <system_error>
+#include <utility>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
@@ -87,6 +88,25 @@ void proxy_server::accept_next(listener& l) {
       });
 }
 
+namespace {
+// A descriptor between two workers: closed unless a worker adopts it (the
+// handler that carries it may be dropped when the target stops first).
+class loose_fd {
+ public:
+  explicit loose_fd(int fd) : fd_(fd) {}
+  loose_fd(loose_fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+  loose_fd& operator=(loose_fd&&) = delete;
+  ~loose_fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  int get() const { return fd_; }
+  void release() { fd_ = -1; }
+
+ private:
+  int fd_;
+};
+}  // namespace
+
 void proxy_server::hand_over(socket_type socket, worker& target, dataplane::listener_role role,
                              std::uint16_t port) {
   // A worker's sockets are registered with its own reactor and used from its
@@ -94,16 +114,15 @@ void proxy_server::hand_over(socket_type socket, worker& target, dataplane::list
   // the descriptor leaves this worker and is adopted on the target's thread.
   boost::system::error_code ec;
   const auto protocol = socket.local_endpoint(ec).protocol();
-  const auto fd = socket.release(ec);
+  const int raw = socket.release(ec);
   if (ec) return;
-  asio::post(target.context(), [&target, protocol, fd, role, port] {
+  loose_fd fd(raw);
+  asio::post(target.context(), [&target, protocol, fd = std::move(fd), role, port]() mutable {
     socket_type adopted(target.context());
     boost::system::error_code aec;
-    adopted.assign(protocol, fd, aec);
-    if (aec) {
-      ::close(fd);
-      return;
-    }
+    adopted.assign(protocol, fd.get(), aec);
+    if (aec) return;  // `fd` closes it
+    fd.release();     // the socket owns it now
     start_session(std::move(adopted), target, role, port);
   });
 }

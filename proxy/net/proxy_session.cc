@@ -323,8 +323,8 @@ class session {
     if (req.count("x-forwarded-proto") == 0) req.set("x-forwarded-proto", "http");
   }
 
-  // Makes up_ a connection to `endpoint`: a pooled one when allowed and
-  // available (returns true), else a new one. On failure up_ is closed.
+  // Makes up_ an idle pooled connection to `endpoint`; false when the pool
+  // has none.
   bool take_pooled(const tcp::endpoint& endpoint) {
     close_upstream();
     auto s = worker_.pool().take(endpoint, coarse_clock::now());
@@ -332,6 +332,7 @@ class session {
     return s.has_value();
   }
 
+  // Makes up_ a new connection to `endpoint`; closed when it fails.
   task<void> connect_upstream(const tcp::endpoint& endpoint, std::chrono::milliseconds timeout) {
     close_upstream();
     deadline_.arm(timeout);
