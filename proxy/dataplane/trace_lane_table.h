@@ -8,18 +8,26 @@
 // split into shards, each behind its own mutex held for one hash lookup.
 // This is the only lock a request can take, and only in permissive mode.
 // Time is passed in, so tests decide it.
+//
+// Each shard keeps its entries in a ring in insertion order (eviction takes
+// the front) and finds them through an open-addressing index of ring
+// positions (linear probing, at most half full, deletion by backward
+// shift). An index slot carries 32 bits of the id's hash, so a probe
+// touches an entry only when those match. Rings and indexes grow on demand
+// up to the capacity and their records are reused, so a table that is not
+// used costs no memory and a full one allocates nothing per request.
 #pragma once
 
 #include <array>
 #include <atomic>
 #include <chrono>
 #include <cstddef>
-#include <deque>
+#include <cstdint>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
+#include <vector>
 
 namespace laneproxy::dataplane {
 
@@ -40,20 +48,37 @@ class trace_lane_table {
 
  private:
   static constexpr std::size_t shard_count = 16;
-  struct entry {
-    std::string lane;
+  static constexpr std::uint32_t empty = UINT32_MAX;
+  // Trace ids up to this long are kept inside the record (a UUID is 36
+  // characters), so that comparing one reads no memory elsewhere.
+  static constexpr std::size_t inline_trace = 40;
+  struct record {
+    std::uint64_t hash = 0;
     clock::time_point expires;
+    std::uint32_t trace_size = 0;
+    std::array<char, inline_trace> short_trace;
+    std::string long_trace, lane;  // assigned in place when a record is reused
+    std::string_view trace() const {
+      return trace_size <= inline_trace ? std::string_view(short_trace.data(), trace_size)
+                                        : std::string_view(long_trace);
+    }
+    void set_trace(std::string_view t);
   };
-  struct string_hash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  struct slot {
+    std::uint32_t position = empty;  // in the ring
+    std::uint32_t hash = 0;          // the low 32 bits of the id's hash
   };
   struct shard {
     mutable std::mutex mutex;
-    std::unordered_map<std::string, entry, string_hash, std::equal_to<>> entries;
-    std::deque<std::string> order;  // insertion order, for eviction
+    std::vector<record> ring;  // grows up to the shard's capacity, then wraps
+    std::size_t head = 0;      // the oldest live record
+    std::size_t count = 0;     // live records: ring[head], ring[head + 1], ...
+    std::vector<slot> index;   // a power of two in size, at least twice `count`
   };
-  shard& shard_of(std::string_view trace) const;
+  std::size_t find(const shard& s, std::uint64_t hash, std::string_view trace) const;
+  void index_insert(shard& s, std::uint32_t position);
+  void index_erase(shard& s, std::uint32_t position);
+  void grow_index(shard& s);
 
   std::size_t shard_capacity_;
   std::chrono::milliseconds ttl_;

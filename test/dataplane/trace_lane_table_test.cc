@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+#include <random>
+#include <string>
+
 namespace laneproxy::dataplane {
 namespace {
 
@@ -41,6 +45,42 @@ TEST(TraceLaneTable, ExpiredEntriesMakeRoomFirst) {
   table.remember("new", "s2", t0 + 2s);
   EXPECT_EQ(table.lookup("new", t0 + 2s), "s2");
   EXPECT_EQ(table.lookup("old", t0 + 2s), std::nullopt);
+}
+
+// Random remembers, refreshes and lookups while time moves on, against a
+// plain map with expiry. The capacity never binds here, so the table must
+// answer exactly as the map does, while expired entries leave it all along
+// (every eviction deletes from the open-addressing index).
+TEST(TraceLaneTable, AnswersLikeAMapWithExpiryUnderChurn) {
+  trace_lane_table table(16 * 4096, 5s);
+  std::map<std::string, std::pair<std::string, trace_lane_table::clock::time_point>> model;
+  std::mt19937_64 random(7);
+  auto now = t0;
+  const std::string long_prefix(60, 'x');  // some ids too long to keep inline
+  for (int step = 0; step < 60000; ++step) {
+    now += std::chrono::milliseconds(random() % 3);
+    const auto n = random() % 3000;
+    const auto id = (n % 5 == 0 ? long_prefix : std::string("id-")) + std::to_string(n);
+    if (random() % 2 == 0) {
+      const std::string lane = "s" + std::to_string(random() % 4);
+      table.remember(id, lane, now);
+      model[id] = {lane, now + 5s};
+    } else {
+      const auto it = model.find(id);
+      const auto want = it != model.end() && it->second.second > now
+                            ? std::optional<std::string>(it->second.first)
+                            : std::nullopt;
+      ASSERT_EQ(table.lookup(id, now), want) << "step " << step << " id " << id;
+    }
+  }
+  EXPECT_EQ(table.evictions(), 0u);  // expiry only: nothing live was dropped
+}
+
+TEST(TraceLaneTable, CountsEvictionsOfLiveEntriesOnly) {
+  trace_lane_table table(16, 1h);  // one entry per shard
+  for (int i = 0; i < 1000; ++i) table.remember("t" + std::to_string(i), "s1", t0);
+  EXPECT_LE(table.size(), 16u);
+  EXPECT_EQ(table.evictions(), 1000u - table.size());
 }
 
 }  // namespace
