@@ -119,7 +119,7 @@ void BM_HeaderRewrite(benchmark::State& state) {
     req.set("connection", "keep-alive");
     net::strip_hop_by_hop(req);
     req.set("x-asm-prefer-tag", "v2");
-    req.set("x-request-id", net::make_request_id(random));
+    req.set("x-request-id", net::make_request_id(random).view());
     req.set("x-forwarded-proto", "http");
     net::serialize_head(req, head);
     benchmark::DoNotOptimize(head.data());

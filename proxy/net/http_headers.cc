@@ -1,5 +1,6 @@
 #include "net/http_headers.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "config/ascii.h"
@@ -108,14 +109,16 @@ std::size_t chunk_size_line(std::size_t size, char (&buf)[20]) {
   return len;
 }
 
-std::string make_request_id(route::random_source& random) {
+request_id make_request_id(route::random_source& random) {
   // 32 random hex digits in the 8-4-4-4-12 layout, then the version (4) and
   // variant (10xx) bits of RFC 4122 put in place.
   static constexpr char hex[] = "0123456789abcdef";
   static constexpr std::uint8_t digit_at[32] = {0,  1,  2,  3,  4,  5,  6,  7,  9,  10, 11,
                                                 12, 14, 15, 16, 17, 19, 20, 21, 22, 24, 25,
                                                 26, 27, 28, 29, 30, 31, 32, 33, 34, 35};
-  std::string out(36, '-');
+  request_id id;
+  char* out = id.text;
+  std::fill(out, out + sizeof id.text, '-');
   for (int half = 0; half < 2; ++half) {
     std::uint64_t word = random.next();
     const std::uint64_t first = word;
@@ -123,7 +126,7 @@ std::string make_request_id(route::random_source& random) {
     if (half == 1) out[19] = hex[8 + (first & 0x3)];
   }
   out[14] = '4';
-  return out;
+  return id;
 }
 
 std::optional<std::string_view> header_reader::get(const void* ctx, std::string_view name) {

@@ -52,8 +52,13 @@ void serialize_head(const response_head& h, unsigned version, std::string& out);
 // `buf`; returns its length.
 std::size_t chunk_size_line(std::size_t size, char (&buf)[20]);
 
-// A random UUID v4, as Envoy generates x-request-id.
-std::string make_request_id(route::random_source& random);
+// A random UUID v4, as Envoy generates x-request-id; held in place (no
+// allocation per request).
+struct request_id {
+  char text[36];
+  std::string_view view() const { return {text, sizeof text}; }
+};
+request_id make_request_id(route::random_source& random);
 
 // Lets routing read a request's headers. A header that appears more than
 // once reads as its values joined with ", " (as Envoy's matchers see it),

@@ -319,7 +319,8 @@ class session {
     if (d.rule) apply_header_operations(d.rule->actions.request_headers, req);
     if (d.target) apply_header_operations(d.target->request_headers, req);
     if (d.stamp_lane && !d.lane_header.empty()) req.set(d.lane_header, d.lane);
-    if (req.count("x-request-id") == 0) req.set("x-request-id", make_request_id(worker_.random()));
+    if (req.count("x-request-id") == 0)
+      req.set("x-request-id", make_request_id(worker_.random()).view());
     if (req.count("x-forwarded-proto") == 0) req.set("x-forwarded-proto", "http");
   }
 
