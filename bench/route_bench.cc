@@ -75,16 +75,22 @@ void BM_PickSticky(benchmark::State& state) {
 }
 BENCHMARK(BM_PickSticky);
 
+// `n` distinct x-request-id-like trace ids.
+std::vector<std::string> trace_ids(int n) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < n; ++i) {
+    ids.push_back("5f2b6c1e-" + std::to_string(1000000 + i) + "-4a1b-9c3d-0123456789ab");
+  }
+  return ids;
+}
+
 // The permissive trace table: a lookup of a remembered x-request-id among
 // 100,000 (the default capacity), and remembering one.
 void BM_TraceLookup(benchmark::State& state) {
   dataplane::trace_lane_table table(100000, std::chrono::seconds(60));
   const auto now = dataplane::trace_lane_table::clock::now();
-  std::vector<std::string> ids;
-  for (int i = 0; i < 100000; ++i) {
-    ids.push_back("5f2b6c1e-" + std::to_string(1000000 + i) + "-4a1b-9c3d-0123456789ab");
-    table.remember(ids.back(), "s2", now);
-  }
+  const auto ids = trace_ids(100000);
+  for (const auto& id : ids) table.remember(id, "s2", now);
   std::size_t i = 0;
   for (auto _ : state) benchmark::DoNotOptimize(table.lookup(ids[(i++ * 7919) % ids.size()], now));
 }
@@ -93,10 +99,7 @@ BENCHMARK(BM_TraceLookup);
 void BM_TraceRemember(benchmark::State& state) {
   dataplane::trace_lane_table table(100000, std::chrono::seconds(60));
   const auto now = dataplane::trace_lane_table::clock::now();
-  std::vector<std::string> ids;
-  for (int i = 0; i < 200000; ++i) {
-    ids.push_back("5f2b6c1e-" + std::to_string(1000000 + i) + "-4a1b-9c3d-0123456789ab");
-  }
+  const auto ids = trace_ids(200000);
   std::size_t i = 0;
   for (auto _ : state) table.remember(ids[i++ % ids.size()], "s2", now);
 }

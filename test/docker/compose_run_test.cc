@@ -20,7 +20,6 @@
 #include <fstream>
 #include <map>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <thread>
 
@@ -70,13 +69,6 @@ void in_netns(const std::string& ns, F fn) {
     fn();
   });
   t.join();
-}
-
-std::string read(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
 }
 
 std::string describe(const std::map<std::string, int>& counts) {
@@ -211,7 +203,7 @@ TEST_F(ComposeRun, TheGuideRunsInLanesAndFollowsAWeightEditedOnTheHost) {
 
   // Rolled forward to v2 on the host: the running proxies pick it up.
   const auto route = mesh_host / "mock-route.yaml";
-  auto text = read(route);
+  auto text = read_text(route);
   const auto first = text.find("weight: 50");
   ASSERT_NE(first, std::string::npos);
   text.replace(first, 10, "weight: 0");

@@ -4,17 +4,15 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <set>
-#include <sstream>
 #include <string>
 
 #include <yaml-cpp/yaml.h>
 
-#include "config/bootstrap.h"
-#include "config/mesh_compiler.h"
-#include "config/source_loader.h"
+#include "support/container_model.h"
+#include "support/mesh_fixture.h"
+#include "support/temp_dir.h"
 
 namespace laneproxy::testing {
 namespace {
@@ -33,13 +31,6 @@ std::map<std::string, YAML::Node> objects(const fs::path& file) {
   return out;
 }
 
-std::string read(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 std::set<std::string> names_in(const fs::path& dir) {
   std::set<std::string> out;
   for (const auto& f : fs::directory_iterator(dir)) out.insert(f.path().filename().string());
@@ -47,24 +38,12 @@ std::set<std::string> names_in(const fs::path& dir) {
 }
 
 const config::mesh_snapshot& mesh() {
-  static const auto snap = [] {
-    config::diagnostics diag;
-    const auto sources = config::read_sources({(k8s / "mesh").string()}, diag);
-    auto r = config::load_mesh(sources, diag);
-    EXPECT_FALSE(diag.has_errors());
-    return r.snapshot;
-  }();
+  static const auto snap = load_mesh_folder((k8s / "mesh").string());
   return *snap;
 }
 
 config::bootstrap load_boot(const std::string& name) {
-  config::diagnostics diag;
-  auto boot = config::load_bootstrap((k8s / "bootstrap" / name).string(), diag);
-  EXPECT_TRUE(boot.has_value()) << name;
-  if (!boot) return {};
-  config::resolve_bootstrap(*boot, mesh(), diag);
-  for (const auto& d : diag.items()) ADD_FAILURE() << name << ": " << d.message;
-  return *boot;
+  return load_bound_bootstrap((k8s / "bootstrap" / name).string(), mesh());
 }
 
 // The container named `name` in a list of containers.
@@ -78,12 +57,6 @@ YAML::Node container(const YAML::Node& list, const std::string& name) {
 std::map<std::string, std::string> env_of(const YAML::Node& c) {
   std::map<std::string, std::string> out;
   for (const auto& e : c["env"]) out[e["name"].as<std::string>()] = e["value"].as<std::string>();
-  return out;
-}
-
-std::vector<std::string> strings(const YAML::Node& n) {
-  std::vector<std::string> out;
-  for (const auto& s : n) out.push_back(s.as<std::string>());
   return out;
 }
 
@@ -116,7 +89,7 @@ void expect_health_probes(const YAML::Node& proxy, const config::bootstrap& boot
 
 TEST(Kubernetes, TheMeshConfigMapCarriesTheSampleAndKustomizeListsEveryFile) {
   for (const auto& name : names_in(repo / "config/swimlane")) {
-    EXPECT_EQ(read(k8s / "mesh" / name), read(repo / "config/swimlane" / name)) << name;
+    EXPECT_EQ(read_text(k8s / "mesh" / name), read_text(repo / "config/swimlane" / name)) << name;
   }
   EXPECT_EQ(names_in(k8s / "mesh"), names_in(repo / "config/swimlane"));
   const auto kustomization = YAML::LoadFile((k8s / "kustomization.yaml").string());
@@ -137,6 +110,7 @@ TEST(Kubernetes, TheMeshConfigMapCarriesTheSampleAndKustomizeListsEveryFile) {
 TEST(Kubernetes, EachDeploymentRunsItsAppWithLaneproxyAsANativeSidecar) {
   const auto apps = objects(k8s / "apps.yaml");
   ASSERT_EQ(apps.size(), mesh().workloads.size());
+  const auto specs = apps_of(mesh());
   for (const auto& [key, w] : mesh().workloads) {
     SCOPED_TRACE(w.name);
     const auto it = apps.find("Deployment/" + w.name);
@@ -151,25 +125,21 @@ TEST(Kubernetes, EachDeploymentRunsItsAppWithLaneproxyAsANativeSidecar) {
 
     const auto app = container(pod["containers"], "app");
     ASSERT_TRUE(app);
-    EXPECT_EQ(strings(app["command"]), std::vector<std::string>{"laneproxy-mock"});
-    auto env = env_of(app);
-    std::map<std::string, std::string> want;
-    for (const auto& e : w.containers.front().env) want[e.name] = e.value;
-    want["bind"] = "127.0.0.1:" + std::to_string(w.containers.front().ports.front());
-    want["HTTP_PROXY"] = "http://127.0.0.1:15001";
-    EXPECT_EQ(env, want);
+    EXPECT_EQ(yaml_strings(app["command"]), std::vector<std::string>{"laneproxy-mock"});
+    const auto want = packaged_env(specs.at(w.name));
+    EXPECT_EQ(env_of(app), want);
 
     const auto proxy = container(pod["initContainers"], "laneproxy");
     ASSERT_TRUE(proxy);
     EXPECT_EQ(proxy["restartPolicy"].as<std::string>(), "Always");  // a native sidecar
-    EXPECT_EQ(strings(proxy["args"]),
+    EXPECT_EQ(yaml_strings(proxy["args"]),
               (std::vector<std::string>{"run", "--config",
                                         "/etc/laneproxy/bootstrap/" + w.name + ".yaml"}));
     const auto boot = load_boot(w.name + ".yaml");
     ASSERT_TRUE(boot.sidecar && boot.health);
     EXPECT_EQ(boot.sidecar->workload, w.name);
-    EXPECT_EQ(boot.sidecar->app.text(), want["bind"]);
-    EXPECT_EQ("http://" + boot.sidecar->outbound->text(), want["HTTP_PROXY"]);
+    EXPECT_EQ(boot.sidecar->app.text(), want.at("bind"));
+    EXPECT_EQ("http://" + boot.sidecar->outbound->text(), want.at("HTTP_PROXY"));
     expect_health_probes(proxy, boot);
     expect_config_mounts(pod, proxy);
     EXPECT_TRUE(pod["securityContext"]["runAsNonRoot"].as<bool>());
@@ -212,7 +182,7 @@ TEST(Kubernetes, TheGatewayServesItsListenerBehindAServiceAndArgoSyncsTheFolder)
   const auto pod = d["spec"]["template"]["spec"];
   const auto proxy = container(pod["containers"], "laneproxy");
   ASSERT_TRUE(proxy);
-  EXPECT_EQ(strings(proxy["args"]),
+  EXPECT_EQ(yaml_strings(proxy["args"]),
             (std::vector<std::string>{"run", "--config", "/etc/laneproxy/bootstrap/gateway.yaml"}));
   const auto boot = load_boot("gateway.yaml");
   ASSERT_TRUE(boot.gateway);

@@ -3,18 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <set>
-#include <sstream>
 #include <string>
 
-#include <yaml-cpp/yaml.h>
-
-#include "config/bootstrap.h"
-#include "config/mesh_compiler.h"
-#include "config/source_loader.h"
 #include "support/container_model.h"
+#include "support/mesh_fixture.h"
 #include "support/temp_dir.h"
 
 namespace laneproxy::testing {
@@ -23,59 +17,6 @@ namespace {
 namespace fs = std::filesystem;
 const fs::path repo = LANEPROXY_SOURCE_DIR;
 const fs::path docker = repo / "docker";
-
-std::shared_ptr<const config::mesh_snapshot> load_mesh_dir(const fs::path& dir) {
-  config::diagnostics diag;
-  const auto sources = config::read_sources({dir.string()}, diag);
-  auto result = config::load_mesh(sources, diag);
-  EXPECT_FALSE(diag.has_errors()) << dir;
-  return result.snapshot;
-}
-
-// A bootstrap loaded and bound to `mesh`, which must raise no problem.
-config::bootstrap load_boot(const fs::path& file, const config::mesh_snapshot& mesh) {
-  config::diagnostics diag;
-  auto boot = config::load_bootstrap(file.string(), diag);
-  EXPECT_TRUE(boot.has_value()) << file;
-  if (!boot) return {};
-  config::resolve_bootstrap(*boot, mesh, diag);
-  for (const auto& d : diag.items()) ADD_FAILURE() << file << ": " << d.message;
-  return *boot;
-}
-
-std::string read(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-// What a Deployment of the mesh runs: its app's env and port.
-struct app_spec {
-  std::map<std::string, std::string> env;
-  std::uint32_t port = 8000;
-  config::label_map labels;
-};
-std::map<std::string, app_spec> apps_of(const config::mesh_snapshot& mesh) {
-  std::map<std::string, app_spec> out;
-  for (const auto& [key, w] : mesh.workloads) {
-    app_spec a;
-    a.labels = w.labels;
-    for (const auto& e : w.containers.front().env) a.env[e.name] = e.value;
-    if (!w.containers.front().ports.empty()) a.port = w.containers.front().ports.front();
-    out[w.name] = a;
-  }
-  return out;
-}
-
-// The env a packaged app gets: its Deployment's, plus where to listen and
-// its sidecar's outbound listener as the HTTP proxy.
-std::map<std::string, std::string> packaged_env(const app_spec& a) {
-  auto env = a.env;
-  env["bind"] = "127.0.0.1:" + std::to_string(a.port);
-  env["HTTP_PROXY"] = "http://127.0.0.1:15001";
-  return env;
-}
 
 // The Deployment (by name) whose pods carry app=SERVICE, version=SUBSET.
 std::string workload_for(const std::map<std::string, app_spec>& apps, const std::string& service,
@@ -115,14 +56,14 @@ TEST(Dockerfile, BuildsWithTheProjectScriptsAndRunsTheBinaryAsANonRootUser) {
   EXPECT_TRUE(has("bash /tmp/setup.sh runtime"));
   EXPECT_TRUE(has("useradd --uid 1337"));
   // The run stage copies the installed executables and nothing else.
-  EXPECT_NE(read(docker / "Dockerfile").find("COPY --from=build /out/bin/ /usr/local/bin/"),
+  EXPECT_NE(read_text(docker / "Dockerfile").find("COPY --from=build /out/bin/ /usr/local/bin/"),
             std::string::npos);
 }
 
 TEST(Compose, EveryDeploymentRunsAsAnAppWithItsSidecarInItsNetworkNamespace) {
   const auto compose = read_compose(docker / "compose.yaml");
   const auto image = read_dockerfile(docker / "Dockerfile");
-  const auto mesh = load_mesh_dir(repo / "config/swimlane");
+  const auto mesh = load_mesh_folder((repo / "config/swimlane").string());
   ASSERT_TRUE(mesh);
   const auto apps = apps_of(*mesh);
   ASSERT_EQ(apps.size(), 6u);
@@ -164,7 +105,7 @@ TEST(Compose, EveryDeploymentRunsAsAnAppWithItsSidecarInItsNetworkNamespace) {
 TEST(Compose, BootstrapsFitTheMeshTheMountsAndTheNetwork) {
   const auto compose = read_compose(docker / "compose.yaml");
   const auto image = read_dockerfile(docker / "Dockerfile");
-  const auto apps = apps_of(*load_mesh_dir(repo / "config/swimlane"));
+  const auto apps = apps_of(*load_mesh_folder((repo / "config/swimlane").string()));
   ASSERT_EQ(compose.subnet, "172.29.53.0/24");
   for (const auto& s : compose.services) {
     if (s.volumes.empty()) continue;
@@ -174,9 +115,9 @@ TEST(Compose, BootstrapsFitTheMeshTheMountsAndTheNetwork) {
     const auto argv = materialize(s, image, root.path());
     for (const auto& v : s.volumes) EXPECT_TRUE(v.read_only) << v.container;
     ASSERT_EQ(argv.size(), 4u);
-    const auto mesh = load_mesh_dir(root.path() / "etc/laneproxy/mesh");
+    const auto mesh = load_mesh_folder((root.path() / "etc/laneproxy/mesh").string());
     ASSERT_TRUE(mesh);
-    const auto boot = load_boot(argv[3], *mesh);
+    const auto boot = load_bound_bootstrap(argv[3], *mesh);
     ASSERT_TRUE(boot.health && boot.stats);
     EXPECT_EQ(boot.health->text(), "0.0.0.0:15021");
     EXPECT_EQ(boot.stats->text(), "0.0.0.0:15090");

@@ -12,19 +12,38 @@ namespace laneproxy::testing {
 
 namespace fs = std::filesystem;
 
-namespace {
-
-std::vector<std::string> strings(const YAML::Node& n) {
+std::vector<std::string> yaml_strings(const YAML::Node& list) {
   std::vector<std::string> out;
-  for (const auto& item : n) out.push_back(item.as<std::string>());
+  for (const auto& item : list) out.push_back(item.as<std::string>());
   return out;
 }
+
+std::map<std::string, app_spec> apps_of(const config::mesh_snapshot& mesh) {
+  std::map<std::string, app_spec> out;
+  for (const auto& [key, w] : mesh.workloads) {
+    app_spec a;
+    a.labels = w.labels;
+    for (const auto& e : w.containers.front().env) a.env[e.name] = e.value;
+    if (!w.containers.front().ports.empty()) a.port = w.containers.front().ports.front();
+    out[w.name] = a;
+  }
+  return out;
+}
+
+std::map<std::string, std::string> packaged_env(const app_spec& app) {
+  auto env = app.env;
+  env["bind"] = "127.0.0.1:" + std::to_string(app.port);
+  env["HTTP_PROXY"] = "http://127.0.0.1:15001";
+  return env;
+}
+
+namespace {
 
 // An exec-form array (JSON is YAML).
 std::vector<std::string> exec_form(const std::string& text) {
   const auto node = YAML::Load(text);
   if (!node.IsSequence()) throw std::runtime_error("not an exec-form array: " + text);
-  return strings(node);
+  return yaml_strings(node);
 }
 
 std::string trim(const std::string& s) {
@@ -125,8 +144,8 @@ compose_model read_compose(const fs::path& file) {
     compose_service s;
     s.name = entry.first.as<std::string>();
     const auto& n = entry.second;
-    if (n["entrypoint"]) s.entrypoint = strings(n["entrypoint"]);
-    if (n["command"]) s.command = strings(n["command"]);
+    if (n["entrypoint"]) s.entrypoint = yaml_strings(n["entrypoint"]);
+    if (n["command"]) s.command = yaml_strings(n["command"]);
     for (const auto& e : n["environment"]) {
       s.environment[e.first.as<std::string>()] = e.second.as<std::string>();
     }
@@ -141,12 +160,12 @@ compose_model read_compose(const fs::path& file) {
       mnt.read_only = second != std::string::npos && text.substr(second + 1) == "ro";
       s.volumes.push_back(mnt);
     }
-    if (n["ports"]) s.ports = strings(n["ports"]);
+    if (n["ports"]) s.ports = yaml_strings(n["ports"]);
     s.network_mode = n["network_mode"].as<std::string>("");
     for (const auto& net : n["networks"]) {
       s.ipv4_address = net.second["ipv4_address"].as<std::string>("");
     }
-    if (n["healthcheck"]) s.healthcheck = strings(n["healthcheck"]["test"]);
+    if (n["healthcheck"]) s.healthcheck = yaml_strings(n["healthcheck"]["test"]);
     for (const auto& d : n["depends_on"]) {
       s.depends_on[d.first.as<std::string>()] = d.second["condition"].as<std::string>();
     }

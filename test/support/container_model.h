@@ -9,7 +9,28 @@
 #include <string>
 #include <vector>
 
+#include <yaml-cpp/yaml.h>
+
+#include "config/mesh_snapshot.h"
+
 namespace laneproxy::testing {
+
+// A YAML sequence of strings (an exec-form array, a list of args).
+std::vector<std::string> yaml_strings(const YAML::Node& list);
+
+// What a Deployment of the mesh runs: its first container's env and port,
+// and its pod labels.
+struct app_spec {
+  std::map<std::string, std::string> env;
+  std::uint32_t port = 8000;
+  config::label_map labels;
+};
+// Every Deployment's app_spec, by Deployment name.
+std::map<std::string, app_spec> apps_of(const config::mesh_snapshot& mesh);
+// The env a packaged app gets (compose or Kubernetes): its Deployment's,
+// plus where to listen (the pod's loopback) and its sidecar's outbound
+// listener as the HTTP proxy.
+std::map<std::string, std::string> packaged_env(const app_spec& app);
 
 // The run stage of a Dockerfile: the last stage's ENTRYPOINT, CMD, USER and
 // HEALTHCHECK (exec forms only), and every stage's FROM.

@@ -1,5 +1,7 @@
 #include "support/mesh_fixture.h"
 
+#include "config/source_loader.h"
+
 #include <gtest/gtest.h>
 
 namespace laneproxy::testing {
@@ -126,6 +128,25 @@ std::string deployments_yaml(const std::string& app, const std::vector<std::stri
 
 std::string fixtures_dir() {
   return LANEPROXY_FIXTURES;
+}
+
+std::shared_ptr<const config::mesh_snapshot> load_mesh_folder(const std::string& dir) {
+  config::diagnostics diag;
+  const auto sources = config::read_sources({dir}, diag);
+  auto result = config::load_mesh(sources, diag);
+  for (const auto& d : diag.items()) {
+    if (d.level == config::severity::error) ADD_FAILURE() << dir << ": " << d.message;
+  }
+  return result.snapshot;
+}
+
+config::bootstrap load_bound_bootstrap(const std::string& file, const config::mesh_snapshot& mesh) {
+  config::diagnostics diag;
+  auto boot = config::load_bootstrap(file, diag);
+  if (boot) config::resolve_bootstrap(*boot, mesh, diag);
+  for (const auto& d : diag.items()) ADD_FAILURE() << file << ": " << d.message;
+  EXPECT_TRUE(boot.has_value()) << file;
+  return boot ? *boot : config::bootstrap{};
 }
 
 }  // namespace laneproxy::testing

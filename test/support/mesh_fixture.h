@@ -5,6 +5,7 @@
 #include <utility>
 #include <vector>
 
+#include "config/bootstrap.h"
 #include "config/diagnostics.h"
 #include "config/mesh_compiler.h"
 
@@ -47,5 +48,12 @@ std::string gateway_yaml(const std::string& name);
 std::string deployments_yaml(const std::string& app, const std::vector<std::string>& versions);
 
 std::string fixtures_dir();
+
+// The mesh in a folder of YAML files, as laneproxy loads it; the test fails
+// on any error (and the result is then nullptr).
+std::shared_ptr<const config::mesh_snapshot> load_mesh_folder(const std::string& dir);
+// A bootstrap file loaded and bound to `mesh`; the test fails on any error
+// or warning either step reports.
+config::bootstrap load_bound_bootstrap(const std::string& file, const config::mesh_snapshot& mesh);
 
 }  // namespace laneproxy::testing

@@ -2,9 +2,17 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <sstream>
 #include <stdexcept>
 
 namespace laneproxy::testing {
+
+std::string read_text(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
 
 temp_dir::temp_dir() {
   std::string pattern = (std::filesystem::temp_directory_path() / "laneproxy-test-XXXXXX").string();

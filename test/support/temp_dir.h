@@ -21,4 +21,7 @@ class temp_dir {
   std::filesystem::path path_;
 };
 
+// The whole content of a file ("" when it cannot be read).
+std::string read_text(const std::filesystem::path& file);
+
 }  // namespace laneproxy::testing
