@@ -87,7 +87,7 @@ std::chrono::milliseconds millis(std::chrono::nanoseconds d) {
 
 void decode_timeouts(const yaml_field& f, proxy_timeouts& t) {
   if (!f.expect_map()) return;
-  f.check_keys({"connect", "requestHeaders", "idle", "drain"});
+  f.check_keys({"connect", "requestHeaders", "request", "idle", "drain"});
   const auto set = [&](std::string_view key, std::chrono::milliseconds& out) {
     const auto d = f[key].duration();
     if (!d) return;
@@ -99,6 +99,7 @@ void decode_timeouts(const yaml_field& f, proxy_timeouts& t) {
   };
   set("connect", t.connect);
   set("requestHeaders", t.request_headers);
+  set("request", t.request);
   set("idle", t.idle);
   set("drain", t.drain);
 }

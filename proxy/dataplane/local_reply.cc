@@ -26,6 +26,12 @@ local_reply reply_for(response_flag flag) {
       return {431, "Request Header Fields Too Large"};
     case response_flag::request_header_timeout:
       return {408, "request header timeout"};
+    case response_flag::request_timeout:
+      return {408, "request timeout"};
+    case response_flag::upstream_protocol_error:
+      return {502,
+              "upstream connect error or disconnect/reset before headers. reset reason: "
+              "protocol error"};
     case response_flag::none:
       break;
   }
@@ -51,7 +57,10 @@ std::string_view flag_code(response_flag flag) {
     case response_flag::downstream_protocol_error:
     case response_flag::header_too_large:
     case response_flag::request_header_timeout:
+    case response_flag::request_timeout:
       return "DPE";
+    case response_flag::upstream_protocol_error:
+      return "UPE";
   }
   return "-";
 }

@@ -18,6 +18,8 @@ enum class response_flag {
   downstream_protocol_error,  // DPE: malformed request, smuggling forms
   header_too_large,           // DPE as well, answered 431
   request_header_timeout,     // the client was too slow to send its header
+  request_timeout,            // the client was too slow to send its whole request
+  upstream_protocol_error,    // UPE: the upstream's response is malformed or over a limit
 };
 
 struct local_reply {

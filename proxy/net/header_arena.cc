@@ -22,6 +22,12 @@ void header_arena::reset() {
   use(blocks_.back().data.get(), blocks_.back().size);
 }
 
+void header_arena::release() {
+  blocks_.clear();
+  blocks_.shrink_to_fit();
+  use(inline_, inline_size);
+}
+
 std::size_t header_arena::heap_bytes() const {
   std::size_t n = 0;
   for (const auto& b : blocks_) n += b.size;

@@ -36,6 +36,9 @@ class header_arena {
   // Makes all memory handed out reusable. Precondition: nothing allocated
   // from the arena is still in use.
   void reset();
+  // reset(), and the heap blocks freed too (an idle connection keeps only
+  // the inline block). The same precondition.
+  void release();
 
   // Bytes of heap held beyond the inline block.
   std::size_t heap_bytes() const;

@@ -7,11 +7,12 @@
 
 namespace laneproxy::net {
 
-void strip_hop_by_hop(fields& headers) {
-  // Names listed in Connection are hop-by-hop too; copy them before erasing
-  // because the list lives in the container.
-  std::vector<std::string> listed;
-  const auto range = headers.equal_range(http::field::connection);
+namespace {
+// Calls fn(token) for each element of a comma-separated header list, with
+// optional whitespace trimmed and empty elements skipped (RFC 9110 5.6.1).
+template <class Fn>
+void for_each_token(const fields& headers, http::field name, Fn fn) {
+  const auto range = headers.equal_range(name);
   for (auto it = range.first; it != range.second; ++it) {
     std::string_view v = it->value();
     while (!v.empty()) {
@@ -22,18 +23,76 @@ void strip_hop_by_hop(fields& headers) {
       }
       while (!token.empty() && (token.back() == ' ' || token.back() == '\t'))
         token.remove_suffix(1);
-      if (!token.empty()) listed.emplace_back(token);
+      if (!token.empty()) fn(token);
       v = comma == std::string_view::npos ? std::string_view{} : v.substr(comma + 1);
     }
   }
-  for (const auto& name : listed) headers.erase(name);
+}
+}  // namespace
+
+void strip_hop_by_hop(fields& headers) {
+  // Names listed in Connection are hop-by-hop too; copy them before erasing
+  // because the list lives in the container.
+  std::vector<std::string> listed;
+  for_each_token(headers, http::field::connection,
+                 [&](std::string_view token) { listed.emplace_back(token); });
+  for (const auto& name : listed) {
+    if (!config::ascii_iequals(name, "host")) headers.erase(name);
+  }
   headers.erase(http::field::connection);
+  headers.erase(http::field::content_length);
   headers.erase(http::field::keep_alive);
   headers.erase("proxy-connection");
   headers.erase(http::field::te);
   headers.erase(http::field::trailer);
   headers.erase(http::field::transfer_encoding);
   headers.erase(http::field::upgrade);
+}
+
+std::string transfer_codings(const fields& headers) {
+  std::vector<std::string_view> codings;
+  for_each_token(headers, http::field::transfer_encoding,
+                 [&](std::string_view token) { codings.push_back(token); });
+  // The parser takes a message as chunked only when chunked comes last.
+  if (!codings.empty() && config::ascii_iequals(codings.back(), "chunked")) codings.pop_back();
+  std::string out;
+  for (const auto c : codings) {
+    if (!out.empty()) out += ", ";
+    out += c;
+  }
+  return out;
+}
+
+void set_framing(fields& headers, framing f, std::uint64_t length, std::string_view codings) {
+  switch (f) {
+    case framing::none:
+      return;
+    case framing::content_length: {
+      char digits[24];
+      auto* end = digits + sizeof digits;
+      auto* p = end;
+      do {
+        *--p = static_cast<char>('0' + length % 10);
+        length /= 10;
+      } while (length != 0);
+      headers.set(http::field::content_length, std::string_view(p, static_cast<std::size_t>(end - p)));
+      return;
+    }
+    case framing::chunked:
+      if (codings.empty()) {
+        headers.set(http::field::transfer_encoding, "chunked");
+      } else {
+        std::string v(codings);
+        v += ", chunked";
+        headers.set(http::field::transfer_encoding, v);
+      }
+      return;
+  }
+}
+
+void set_connection(fields& headers, unsigned version, bool keep_alive) {
+  if (version >= 11 && !keep_alive) headers.set(http::field::connection, "close");
+  if (version < 11 && keep_alive) headers.set(http::field::connection, "keep-alive");
 }
 
 void apply_header_operations(const config::header_operations& ops, fields& headers) {

@@ -26,9 +26,29 @@ using request_head = http::request_header<fields>;
 using response_head = http::response_header<fields>;
 
 // Removes the hop-by-hop headers (Connection and every name it lists,
-// Keep-Alive, Proxy-Connection, TE, Trailer, Transfer-Encoding, Upgrade).
-// The caller restores the framing it relays with.
+// Keep-Alive, Proxy-Connection, TE, Trailer, Upgrade) and the framing
+// headers (Content-Length, Transfer-Encoding). A name listed in Connection
+// never takes Host away. The caller then sets the framing it relays with
+// (set_framing): framing comes from the parser's reading of the message,
+// never from what survived in the field set.
 void strip_hop_by_hop(fields& headers);
+
+// The transfer codings a message's Transfer-Encoding lists before its final
+// "chunked" ("gzip" of "gzip, chunked"), comma-joined; "" when none.
+std::string transfer_codings(const fields& headers);
+
+// How a relayed message's body is delimited on the next hop.
+enum class framing {
+  none,            // no body (or one delimited by closing the connection)
+  content_length,  // Content-Length: length
+  chunked,         // Transfer-Encoding: [codings, ]chunked
+};
+void set_framing(fields& headers, framing f, std::uint64_t length, std::string_view codings);
+
+// Says whether the connection stays open after this message, in the
+// version's terms (Connection: close for 1.1, keep-alive for 1.0), on
+// headers whose Connection was stripped.
+void set_connection(fields& headers, unsigned version, bool keep_alive);
 
 // Applies a VirtualService `headers` operation: remove, then set, then add.
 void apply_header_operations(const config::header_operations& ops, fields& headers);

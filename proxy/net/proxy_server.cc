@@ -1,5 +1,7 @@
 #include "net/proxy_server.h"
 
+#include <cstdio>
+
 #include <unistd.h>
 
 #include <random>
@@ -150,7 +152,16 @@ void proxy_server::start() {
   for (auto& w : workers_) {
     threads_.emplace_back([&ctx = w->context()] {
       auto guard = asio::make_work_guard(ctx);
-      ctx.run();
+      // Sessions catch their own exceptions; this is the last line, so that
+      // no handler's failure ever ends the process.
+      for (;;) {
+        try {
+          ctx.run();
+          break;
+        } catch (const std::exception& e) {
+          std::fprintf(stderr, "laneproxy: worker: handler failed: %s\n", e.what());
+        }
+      }
     });
   }
 }

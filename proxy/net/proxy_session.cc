@@ -1,41 +1,43 @@
 #include "net/proxy_session.h"
 
 #include <array>
+#include <atomic>
 #include <chrono>
+#include <cstdio>
+#include <exception>
 #include <optional>
-#include <span>
 #include <sstream>
 #include <string>
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
+#include <boost/asio/steady_timer.hpp>
 
+#include <boost/beast/http/status.hpp>
+
+#include "config/ascii.h"
 #include "dataplane/local_reply.h"
 #include "net/http_headers.h"
+#include "net/io_buffer.h"
+#include "net/message_parser.h"
+#include "net/relay.h"
 
 namespace laneproxy::net {
 
 namespace {
 
-namespace beast = boost::beast;
 using dataplane::listener_role;
 using dataplane::response_flag;
-using error_code = boost::system::error_code;
 using steady = std::chrono::steady_clock;
-
-template <class T>
-using task = asio::awaitable<T, executor>;
-constexpr auto nothrow = asio::as_tuple(asio::use_awaitable_t<executor>{});
-constexpr std::size_t chunk_size = 32 * 1024;
 
 std::chrono::milliseconds since(steady::time_point start) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - start);
 }
+
+// Room past the header limit in a read buffer: a header just over the limit
+// is answered 431 by the parser, not cut off by the buffer; the same bound
+// holds a chunk-size line or a trailer section while it is incomplete.
+constexpr std::size_t buffer_slack = 4096;
 
 // Counts a request in flight for as long as it lives (draining waits on it).
 class request_guard {
@@ -60,23 +62,29 @@ struct exchange {
   std::optional<std::chrono::milliseconds> upstream_time;
 };
 
-// What became of relaying one message body.
-enum class relay_result { done, read_failed, write_failed };
-
-// Writes what a non-blocking socket takes at once and drops it from `bufs`.
-// False on an error other than would-block.
-bool write_now(socket_type& s, std::span<asio::const_buffer>& bufs) {
-  error_code ec;
-  std::size_t n = s.write_some(bufs, ec);
-  if (ec == asio::error::would_block || ec == asio::error::try_again) return true;
-  if (ec) return false;
-  while (!bufs.empty() && n >= bufs.front().size()) {
-    n -= bufs.front().size();
-    bufs = bufs.subspan(1);
-  }
-  if (!bufs.empty()) bufs.front() += n;
-  return true;
+// True for responses that never have a body (RFC 9110 6.4.1), whatever
+// their framing headers say.
+bool bodiless(unsigned status, bool head) {
+  return head || status < 200 || status == 204 || status == 304;
 }
+
+}  // namespace
+
+namespace {
+
+// Where the request body's relay (the pump) stands. It runs beside the
+// response's relay, so that an upstream may answer (or stream its answer)
+// before the request body has ended.
+enum class pump_state {
+  none,          // no body, or not started
+  running,
+  done,          // the whole body reached the upstream
+  write_failed,  // the upstream stopped reading (its answer may still come)
+  client_gone,   // the client closed or reset mid-body
+  bad_request,   // the body's framing is malformed or over a limit
+  timed_out,     // the body was too slow (idle, or the whole-request timeout)
+  stopped,       // the exchange ended first (an early response, a failure)
+};
 
 class session {
  public:
@@ -86,10 +94,14 @@ class session {
         port_(port),
         down_(std::move(socket)),
         up_(w.context()),
-        deadline_(w.deadlines(), &session::expired, this) {
+        deadline_(w.deadlines(), &session::expired, this),
+        pump_deadline_(w.deadlines(), &session::expired, this),
+        down_buf_(0),
+        up_buf_(0),
+        pump_done_(w.context()) {
     w.shared().open_connections.fetch_add(1, std::memory_order_relaxed);
     error_code ignored;
-    down_.non_blocking(true, ignored);  // writes are tried at once (write_now())
+    down_.non_blocking(true, ignored);  // reads and writes are tried at once
   }
   ~session() { worker_.shared().open_connections.fetch_sub(1, std::memory_order_relaxed); }
   session(const session&) = delete;
@@ -98,17 +110,21 @@ class session {
   task<void> run() {
     // (Not `while (co_await ...)`: g++ 12 mis-compiles co_await in a loop condition.)
     for (;;) {
-      const bool keep_going = co_await serve_one();
+      bool keep_going = false;
+      try {
+        keep_going = co_await serve_one();
+      } catch (const std::exception& e) {
+        // One request's failure ends its connection, never the process.
+        report_failure(e);
+      }
       if (!keep_going) break;
     }
+    co_await stop_pump();
     close_upstream();
     co_await lingering_close();
   }
 
  private:
-  using request_parser = http::request_parser<http::buffer_body, arena_allocator<char>>;
-  using response_parser = http::response_parser<http::buffer_body, arena_allocator<char>>;
-
   // Serves one request; false when the connection must close.
   task<bool> serve_one() {
     // Limits for reading the header come from the config live while waiting;
@@ -120,46 +136,36 @@ class session {
     response_.reset();
     request_.reset();
     arena_.reset();
-    auto& parser = request_.emplace(std::piecewise_construct, std::make_tuple(),
-                                    std::make_tuple(arena_allocator<char>(arena_)));
-    parser.header_limit(config->limits().max_request_header_bytes);
-    parser.body_limit(boost::none);  // bodies are streamed, never held whole
+    pump_ = pump_state::none;
+    head_request_ = false;
+    down_buf_.max_size(config->limits().max_request_header_bytes + buffer_slack);
+    up_buf_.max_size(config->limits().max_response_header_bytes + buffer_slack);
+    if (down_buf_.empty() && !co_await wait_for_request(t.idle)) co_return false;
 
-    // Between requests the idle timeout applies; once a request has begun,
-    // its whole header must arrive within request_headers.
-    if (down_buf_.size() == 0) {
-      deadline_.arm(t.idle);
-      auto [ec, n] = co_await down_.async_read_some(down_buf_.prepare(chunk_size), nothrow);
-      if (ec) co_return false;
-      down_buf_.commit(n);
-    }
-    deadline_.arm(t.request_headers);
+    auto& parser = request_.emplace(arena_, config->limits().max_request_header_bytes);
     x_ = exchange{steady::now()};
     if (worker_.access_log().enabled()) x_.started_wall = std::chrono::system_clock::now();
-    // The header usually came whole with the first read: parse it here, and
-    // wait for more only when it did not.
-    error_code ec;
-    std::size_t n = parser.put(down_buf_.data(), ec);
-    down_buf_.consume(n);
-    if (ec == http::error::need_more) {
-      std::size_t more = 0;
-      std::tie(ec, more) = co_await http::async_read_header(down_, down_buf_, parser, nothrow);
-      n += more;
-    }
-    if ((ec && deadline_.expired()) || ec == http::error::end_of_stream || ec == asio::error::eof ||
-        ec == asio::error::connection_reset) {
-      co_return false;
-    }
+    request_deadline_ = coarse_clock::now() + t.request;
+    deadline_.arm_at(std::min(coarse_clock::now() + t.request_headers, request_deadline_));
+    const auto mark = down_buf_.consumed();
+    const auto ec = co_await read_header(parser, down_, down_buf_);
+    const bool timed_out = deadline_.expired();
+    if (ec && !timed_out && !is_protocol_error(ec)) co_return false;  // the client went away
     // From here on the request counts, whatever becomes of it.
-    x_.request_bytes = n;
+    x_.request_bytes = down_buf_.consumed() - mark;
     dataplane::route_decision decision;  // outlives `done`, which reads it
     const finisher done(*this, parser, config);
-    if (ec == http::error::header_limit) {
+    if (timed_out) {
+      co_await reply(response_flag::request_header_timeout, 11, false);
+      co_return false;
+    }
+    if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
       co_await reply(response_flag::header_too_large, 11, false);
       co_return false;
     }
-    if (ec) {
-      co_await reply(response_flag::downstream_protocol_error, 11, false);
+    if (ec || !well_formed(parser)) {
+      co_await reply(response_flag::downstream_protocol_error, ec ? 11 : parser.get().version(),
+                     false);
       co_return false;
     }
 
@@ -167,13 +173,7 @@ class session {
     config = worker_.config();
     auto& req = parser.get();
     const unsigned version = req.version();
-    // Beast rejects Content-Length with Transfer-Encoding and differing
-    // Content-Lengths; a request Transfer-Encoding must also end in chunked,
-    // or the body's end would be unknowable.
-    if (req.count(http::field::transfer_encoding) > 0 && !parser.chunked()) {
-      co_await reply(response_flag::downstream_protocol_error, version, false);
-      co_return false;
-    }
+    head_request_ = req.method() == http::verb::head;
     if (auto absolute = split_absolute_form(req.target())) {
       req.set(http::field::host, absolute->authority);
       req.target(absolute->path);
@@ -181,7 +181,7 @@ class session {
       co_await reply(response_flag::downstream_protocol_error, version, false);
       co_return false;
     }
-    const bool keep_alive = req.keep_alive();
+    const bool keep_alive = parser.keep_alive();
 
     if (dataplane::is_admin_role(role_)) co_return co_await serve_admin(parser, keep_alive);
 
@@ -212,19 +212,64 @@ class session {
     co_return co_await forward(*config, parser, decision, keep_alive);
   }
 
+  // RFC 9112's framing and Host rules beyond what the parser checks: a
+  // Transfer-Encoding must end in chunked (or the body's end would be
+  // unknowable) and is not HTTP/1.0's; HTTP/1.1 needs exactly one Host.
+  static bool well_formed(const request_parser& p) {
+    const auto& req = p.get();
+    if (p.has_transfer_encoding() && (!p.chunked() || req.version() < 11)) return false;
+    return req.version() >= 11 ? p.host_count() == 1 : p.host_count() <= 1;
+  }
+
+  // Errors of the peer's bytes (Beast's parse errors, a full buffer) as
+  // opposed to the connection's end or a timeout.
+  static bool is_protocol_error(const error_code& ec) {
+    return ec.category() == http::make_error_code(http::error::bad_version).category() ||
+           ec == boost::system::errc::not_enough_memory;
+  }
+
+  // Waits for the first bytes of the next request on an idle connection;
+  // false when it closed or stayed idle for `idle`. While it waits the
+  // connection holds no buffers: a large request before leaves nothing.
+  task<bool> wait_for_request(std::chrono::milliseconds idle) {
+    for (;;) {
+      error_code ec;
+      const std::size_t n = down_.read_some(down_buf_.prepare(), ec);
+      if (!ec) {
+        down_buf_.commit(n);
+        co_return n > 0;
+      }
+      if (ec != asio::error::would_block && ec != asio::error::try_again) co_return false;
+      release_idle_memory();
+      deadline_.arm(idle);
+      auto [wec] = co_await down_.async_wait(socket_type::wait_read, nothrow);
+      if (wec) co_return false;
+    }
+  }
+
+  void release_idle_memory() {
+    down_buf_.release();
+    up_buf_.release();
+    chunk_.release();
+    pump_chunk_.release();
+    arena_.release();
+    constexpr std::size_t kept = 4096;
+    if (request_head_.capacity() > kept) std::string().swap(request_head_);
+    if (response_head_.capacity() > kept) std::string().swap(response_head_);
+  }
+
   task<bool> forward(const dataplane::proxy_config& config, request_parser& parser,
                      const dataplane::route_decision& decision, bool keep_alive) {
     const auto& t = config.timeouts();
     auto& req = parser.get();
     const unsigned version = req.version();
-    const bool head = req.method() == http::verb::head;
     const bool expect_continue =
-        beast::iequals(req[http::field::expect], "100-continue") && !parser.is_done();
+        config::ascii_iequals(req[http::field::expect], "100-continue") && !parser.is_done();
     prepare_request(parser, decision);
 
     const tcp::endpoint endpoint = endpoint_of(*decision.endpoint);
     const auto started = steady::now();
-    auto& rp = response_;
+    response_timeout_ = decision.timeout.count() > 0 ? decision.timeout : t.idle;
     for (int attempt = 0;; ++attempt) {
       // A pooled connection is taken here; only a new one needs a wait.
       const bool reused = attempt == 0 && take_pooled(endpoint);
@@ -238,83 +283,80 @@ class session {
         // The client waits for this before it sends the body.
         static constexpr std::string_view cont = "HTTP/1.1 100 Continue\r\n\r\n";
         std::array<asio::const_buffer, 1> out{asio::buffer(cont)};
-        std::span<asio::const_buffer> rest(out);
-        if (!write_now(down_, rest)) co_return false;
-        if (!rest.empty() && !co_await send_rest(down_, rest, t.idle)) co_return false;
+        if (!co_await write_all(down_, out, deadline_, t.idle)) co_return false;
       }
-      const bool body_sent = !parser.is_done();
-      serialize_head(req, head_);
-      error_code wec;
-      const auto r =
-          co_await relay(parser, parser.chunked(), down_, down_buf_, up_, t.idle, x_.request_bytes);
-      if (r == relay_result::read_failed) co_return false;
-      if (r == relay_result::write_failed) wec = asio::error::broken_pipe;
-      if (!wec) {
-        const auto timeout = decision.timeout.count() > 0 ? decision.timeout : t.idle;
-        const auto rec = co_await read_response_header(rp, config, head, timeout);
-        if (!rec) break;
-        if (deadline_.expired()) {
-          close_upstream();
-          co_await reply(response_flag::upstream_timeout, version, false);
-          co_return false;
-        }
-        wec = rec;
+      const bool has_body = !parser.is_done();
+      error_code ec;
+      if (has_body) {
+        start_pump(t.idle);
+      } else {
+        std::array<asio::const_buffer, 1> out{asio::buffer(request_head_)};
+        if (!co_await write_all(up_, out, deadline_, t.idle)) ec = asio::error::broken_pipe;
       }
+      if (!ec) ec = co_await read_response_header(config);
+      if (!ec) break;
+
+      const bool timed_out = deadline_.expired();
+      co_await stop_pump();
       close_upstream();
+      if (timed_out) {
+        co_await reply(response_flag::upstream_timeout, version, false);
+        co_return false;
+      }
+      if (pump_ != pump_state::stopped && pump_ != pump_state::write_failed &&
+          pump_ != pump_state::none) {
+        co_return co_await answer_body_failure(version);
+      }
       // A pooled connection can go stale between the liveness check and the
       // write; a request without a body is safe to send once more.
-      if (reused && !body_sent) continue;
+      if (reused && !has_body && !is_protocol_error(ec)) continue;
       const bool reusable = parser.is_done() && keep_alive;
-      co_await reply(response_flag::upstream_reset, version, reusable);
+      co_await reply(is_protocol_error(ec) ? response_flag::upstream_protocol_error
+                                           : response_flag::upstream_reset,
+                     version, reusable);
       co_return reusable;
     }
 
-    auto& res = rp->get();
-    const bool upstream_keep_alive = res.keep_alive() && !rp->need_eof();
-    const bool chunked = rp->chunked();
-    const bool delimited_by_close = rp->need_eof();
-    strip_hop_by_hop(res);
-    if (decision.rule) apply_header_operations(decision.rule->actions.response_headers, res);
-    if (decision.target) apply_header_operations(decision.target->response_headers, res);
     x_.upstream_time = since(started);
-    x_.status = res.result_int();
-    res.set("x-envoy-upstream-service-time", std::to_string(x_.upstream_time->count()));
-    res.version(version);
-    bool downstream_keep_alive = keep_alive && !draining();
+    bool downstream_keep_alive = keep_alive && !draining() && pump_ != pump_state::running;
     bool chunk_down = false;
-    if ((chunked || delimited_by_close) && !head) {
-      // HTTP/1.0 clients cannot read chunks: end their body by closing.
-      if (version >= 11) {
-        res.chunked(true);
-        chunk_down = true;
-      } else {
-        downstream_keep_alive = false;
-      }
-    } else if (chunked) {
-      res.chunked(true);  // a HEAD reply keeps its framing header, without a body
-    }
-    res.keep_alive(downstream_keep_alive);
-
-    serialize_head(res, version, head_);
-    x_.response_bytes = head_.size();
-    const auto r = co_await relay(*rp, chunk_down, up_, up_buf_, down_, t.idle, x_.response_bytes);
-    if (r == relay_result::done && upstream_keep_alive && up_buf_.size() == 0) {
+    prepare_response(decision, version, downstream_keep_alive, chunk_down);
+    auto& rp = *response_;
+    const bool upstream_keep_alive = rp.keep_alive() && !rp.need_eof();
+    x_.response_bytes = response_head_.size();
+    const relay_leg leg{up_, up_buf_, down_, deadline_, chunk_.get(), t.idle};
+    const auto r = co_await relay_body(rp, chunk_down, response_head_, leg, x_.response_bytes);
+    // An upstream that answered before the body ended (a 413, say) gets no
+    // more of it; neither connection can carry another request then.
+    const bool request_whole = co_await request_sent_whole();
+    if (r == relay_result::done && upstream_keep_alive && up_buf_.empty() && request_whole) {
       worker_.pool().give(endpoint, std::move(up_), coarse_clock::now());
     } else {
       close_upstream();
     }
-    const bool reusable = r == relay_result::done && downstream_keep_alive;
-    co_return reusable;
+    co_return r == relay_result::done && downstream_keep_alive && request_whole;
   }
 
-  // Rewrites the request header for its upstream: hop-by-hop headers out,
-  // framing back, the lane and the mesh's own headers in.
+  // The answer when the request body failed before a response began.
+  task<bool> answer_body_failure(unsigned version) {
+    if (pump_ == pump_state::bad_request) {
+      co_await reply(response_flag::downstream_protocol_error, version, false);
+    } else if (pump_ == pump_state::timed_out) {
+      co_await reply(response_flag::request_timeout, version, false);
+    }
+    co_return false;
+  }
+
+  // Rewrites the request header for its upstream and serializes it into
+  // request_head_: hop-by-hop headers out, the mesh's headers in, and the
+  // framing from the parser's reading of the body last, so that nothing a
+  // client or a route's header operation says can change where it ends.
   void prepare_request(request_parser& parser, const dataplane::route_decision& d) {
     auto& req = parser.get();
-    const bool chunked = parser.chunked();
+    const auto length = parser.content_length();
+    const std::string codings = parser.has_transfer_encoding() ? transfer_codings(req) : "";
     strip_hop_by_hop(req);
     req.erase(http::field::expect);  // answered here, not by the upstream
-    if (chunked) req.chunked(true);
     req.version(11);
     if (d.rule) apply_header_operations(d.rule->actions.request_headers, req);
     if (d.target) apply_header_operations(d.target->request_headers, req);
@@ -322,6 +364,110 @@ class session {
     if (req.count("x-request-id") == 0)
       req.set("x-request-id", make_request_id(worker_.random()).view());
     if (req.count("x-forwarded-proto") == 0) req.set("x-forwarded-proto", "http");
+    req.erase(http::field::content_length);
+    req.erase(http::field::transfer_encoding);
+    set_framing(req,
+                parser.chunked() ? framing::chunked
+                : length         ? framing::content_length
+                                 : framing::none,
+                length.value_or(0), codings);
+    serialize_head(req, request_head_);
+  }
+
+  // Rewrites the response header for the client and serializes it into
+  // response_head_. Its framing follows RFC 9112 from the parser's reading:
+  // no body for HEAD, 1xx, 204 and 304 (HEAD and 304 keep the length they
+  // announce, a 204 has none); a chunked or close-delimited body is chunked
+  // to an HTTP/1.1 client and closes an HTTP/1.0 one.
+  void prepare_response(const dataplane::route_decision& d, unsigned version, bool& keep_alive,
+                        bool& chunk_down) {
+    auto& rp = *response_;
+    auto& res = rp.get();
+    const unsigned status = res.result_int();
+    const auto length = rp.content_length();
+    const std::string codings = rp.has_transfer_encoding() ? transfer_codings(res) : "";
+    const bool chunked = rp.chunked(), until_close = rp.need_eof();
+    strip_hop_by_hop(res);
+    if (d.rule) apply_header_operations(d.rule->actions.response_headers, res);
+    if (d.target) apply_header_operations(d.target->response_headers, res);
+    x_.status = status;
+    res.set("x-envoy-upstream-service-time", std::to_string(x_.upstream_time->count()));
+    res.version(version);
+    res.erase(http::field::content_length);
+    res.erase(http::field::transfer_encoding);
+    framing f = framing::content_length;
+    if (status < 200 || status == 204) {
+      f = framing::none;
+    } else if (bodiless(status, head_request_)) {
+      f = length ? framing::content_length : chunked ? framing::chunked : framing::none;
+    } else if (chunked || until_close) {
+      f = version >= 11 ? framing::chunked : framing::none;
+      chunk_down = version >= 11;
+      keep_alive = keep_alive && version >= 11;
+    }
+    set_framing(res, f, length.value_or(0), codings);
+    set_connection(res, version, keep_alive);
+    serialize_head(res, version, response_head_);
+  }
+
+  void start_pump(std::chrono::milliseconds idle) {
+    pump_ = pump_state::running;
+    stop_pump_ = false;
+    pump_done_.expires_at(asio::steady_timer::time_point::max());
+    asio::co_spawn(worker_.context(), pump_request(idle), asio::detached);
+  }
+
+  // Relays the request body to the upstream while forward() awaits and
+  // relays the response. A body that fails (malformed, too slow, the client
+  // gone) closes the upstream connection, so that the upstream never takes
+  // a cut body for a whole request, and forward() answers or closes.
+  task<void> pump_request(std::chrono::milliseconds idle) {
+    auto& p = *request_;
+    const relay_leg leg{down_,  down_buf_,         up_,        pump_deadline_, pump_chunk_.get(),
+                        idle,   request_deadline_, &stop_pump_};
+    relay_result r = relay_result::bad_message;
+    try {
+      r = co_await relay_body(p, p.chunked(), request_head_, leg, x_.request_bytes);
+    } catch (const std::exception& e) {
+      report_failure(e);
+    }
+    const bool timed_out = pump_deadline_.expired();
+    pump_deadline_.disarm();
+    if (stop_pump_) {
+      pump_ = pump_state::stopped;
+    } else if (r == relay_result::done) {
+      pump_ = pump_state::done;
+      // The route timeout runs from the end of the request.
+      if (awaiting_response_) deadline_.arm(response_timeout_);
+    } else if (r == relay_result::write_failed) {
+      pump_ = pump_state::write_failed;
+      if (awaiting_response_) deadline_.arm(response_timeout_);
+    } else {
+      pump_ = timed_out                         ? pump_state::timed_out
+              : r == relay_result::bad_message ? pump_state::bad_request
+                                                : pump_state::client_gone;
+      error_code ignored;
+      up_.close(ignored);
+    }
+    pump_done_.cancel();
+  }
+
+  // Ends a running pump and waits until it has.
+  task<void> stop_pump() {
+    if (pump_ != pump_state::running) co_return;
+    stop_pump_ = true;
+    error_code ignored;
+    down_.cancel(ignored);
+    up_.cancel(ignored);
+    while (pump_ == pump_state::running) co_await pump_done_.async_wait(nothrow);
+  }
+
+  // After the response: true when the request went whole to the upstream
+  // (or had no body); a pump still running is stopped.
+  task<bool> request_sent_whole() {
+    if (pump_ == pump_state::none) co_return true;
+    co_await stop_pump();
+    co_return pump_ == pump_state::done;
   }
 
   // Makes up_ an idle pooled connection to `endpoint`; false when the pool
@@ -348,101 +494,38 @@ class session {
     }
   }
 
-  // Reads the final response header, skipping interim 1xx responses.
-  task<error_code> read_response_header(std::optional<response_parser>& rp,
-                                        const dataplane::proxy_config& config, bool head,
-                                        std::chrono::milliseconds timeout) {
+  // Reads the final response header into response_, skipping interim 1xx
+  // responses. While the request body still flows the pump's deadlines
+  // bound the wait; once it has ended (or the upstream stopped reading it),
+  // the route's timeout does (the idle timeout when the route sets none).
+  task<error_code> read_response_header(const dataplane::proxy_config& config) {
+    awaiting_response_ = true;
+    error_code ec = http::error::header_limit;  // too many interim responses
     // Interim responses stay in the arena until the exchange ends: bound them.
     for (int interim = 0; interim < 16; ++interim) {
-      rp.emplace(std::piecewise_construct, std::make_tuple(),
-                 std::make_tuple(arena_allocator<char>(arena_)));
-      rp->header_limit(config.limits().max_response_header_bytes);
-      rp->body_limit(boost::none);
-      if (head) rp->skip(true);
-      deadline_.arm(timeout);
-      auto [ec, n] = co_await http::async_read_header(up_, up_buf_, *rp, nothrow);
-      if (ec) co_return ec;
-      const auto status = rp->get().result_int();
-      if (status < 100 || status >= 200 || status == 101) co_return error_code{};
-    }
-    co_return http::error::header_limit;
-  }
-
-  // Sends head_ (a serialized header) and then the body read through `p`,
-  // chunk-encoded when `chunked`, in chunk_size pieces: flat memory whatever
-  // the body's size. When body bytes are already buffered the header goes
-  // out with the first of them in one write; otherwise at once, so that a
-  // slow body does not hold the header back.
-  template <bool is_request>
-  task<relay_result> relay(http::parser<is_request, http::buffer_body, arena_allocator<char>>& p,
-                           bool chunked, socket_type& from, beast::flat_buffer& from_buf,
-                           socket_type& to, std::chrono::milliseconds idle,
-                           std::uint64_t& body_bytes) {
-    static constexpr std::string_view crlf = "\r\n", last_chunk = "0\r\n\r\n";
-    std::string_view pending = head_;
-    bool terminated = !chunked;  // the last chunk is out (or none is needed)
-    if (!p.is_done() && from_buf.size() == 0) {
-      std::array<asio::const_buffer, 1> out{asio::buffer(pending)};
-      std::span<asio::const_buffer> rest(out);
-      if (!write_now(to, rest)) co_return relay_result::write_failed;
-      if (!rest.empty() && !co_await send_rest(to, rest, idle))
-        co_return relay_result::write_failed;
-      pending = {};
-    }
-    auto& body = p.get().body();
-    while (!p.is_done() || !pending.empty() || !terminated) {
-      std::size_t n = 0;
-      if (!p.is_done()) {
-        body.data = chunk_;
-        body.size = chunk_size;
-        error_code ec;
-        std::size_t used = 0;
-        if (from_buf.size() > 0) {
-          // Bytes that came with the header or the last read: parsed here.
-          used = p.put(from_buf.data(), ec);
-          from_buf.consume(used);
-          if (ec == http::error::need_buffer || ec == http::error::need_more) ec = {};
-        }
-        if (!ec && used == 0) {
-          deadline_.arm(idle);
-          std::tie(ec, std::ignore) = co_await http::async_read_some(from, from_buf, p, nothrow);
-          if (ec == http::error::need_buffer) ec = {};
-        }
-        if (ec) co_return relay_result::read_failed;
-        n = chunk_size - body.size;
-        body_bytes += n;
-        if (n == 0 && !p.is_done()) continue;  // only framing was read
+      auto& rp = response_.emplace(arena_, config.limits().max_response_header_bytes);
+      if (head_request_) rp.skip(true);
+      if (pump_ == pump_state::running) {
+        deadline_.disarm();  // the pump's own deadlines bound the wait
+      } else {
+        deadline_.arm(response_timeout_);
       }
-      std::array<asio::const_buffer, 5> out;
-      std::size_t count = 0;
-      char size_line[20];
-      if (!pending.empty()) out[count++] = asio::buffer(pending);
-      if (n > 0 && chunked) out[count++] = asio::buffer(size_line, chunk_size_line(n, size_line));
-      if (n > 0) out[count++] = asio::buffer(chunk_, n);
-      if (n > 0 && chunked) out[count++] = asio::buffer(crlf);
-      if (p.is_done() && !terminated) {
-        out[count++] = asio::buffer(last_chunk);
-        terminated = true;
+      ec = co_await read_header(rp, up_, up_buf_);
+      if (ec) break;
+      const auto status = rp.get().result_int();
+      if (status >= 100 && status < 200 && status != 101) {
+        ec = http::error::header_limit;
+        continue;
       }
-      // What the socket takes at once goes without a trip through the event
-      // loop (the usual case for a header and a small body).
-      std::span<asio::const_buffer> rest(out.data(), count);
-      if (!write_now(to, rest)) co_return relay_result::write_failed;
-      if (!rest.empty() && !co_await send_rest(to, rest, idle)) {
-        co_return relay_result::write_failed;
+      // A Transfer-Encoding the parser does not frame by (not ending in
+      // chunked) beside a Content-Length: the next hop could read either.
+      if (rp.has_transfer_encoding() && !rp.chunked() && rp.content_length()) {
+        ec = http::error::bad_transfer_encoding;
       }
-      pending = {};
+      break;
     }
-    co_return relay_result::done;
-  }
-
-  // Writes what write_now() left of `bufs`, waiting for the socket under the
-  // idle deadline.
-  task<bool> send_rest(socket_type& to, std::span<asio::const_buffer> bufs,
-                       std::chrono::milliseconds idle) {
-    deadline_.arm(idle);
-    auto [ec, n] = co_await asio::async_write(to, bufs, nothrow);
-    co_return !ec;
+    awaiting_response_ = false;
+    co_return ec;
   }
 
   task<bool> serve_admin(request_parser& parser, bool keep_alive) {
@@ -461,18 +544,38 @@ class session {
     co_await reply_text(r.status, r.body, version, keep_alive);
   }
 
+  // A response of the proxy's own. A HEAD request gets the header alone
+  // (with the length a GET would have); a 1xx, 204 or 304 has no body.
   task<void> reply_text(unsigned status, std::string_view body, unsigned version, bool keep_alive,
                         std::string_view content_type = "text/plain") {
-    http::response<http::string_body> res{static_cast<http::status>(status), version};
-    res.set(http::field::server, "laneproxy");
-    if (!body.empty()) res.set(http::field::content_type, content_type);
-    res.body() = body;
-    res.keep_alive(keep_alive);
-    res.prepare_payload();
-    deadline_.arm(worker_.config()->timeouts().idle);
-    auto [ec, n] = co_await http::async_write(down_, res, nothrow);
+    const bool no_body = bodiless(status, head_request_);
+    std::string& out = response_head_;
+    out.assign(version >= 11 ? "HTTP/1.1 " : "HTTP/1.0 ");
+    out += std::to_string(status);
+    out += ' ';
+    out += http::obsolete_reason(static_cast<http::status>(status));
+    out += "\r\nServer: laneproxy\r\n";
+    if (status >= 200 && status != 204) {
+      if (!body.empty()) {
+        out += "Content-Type: ";
+        out += content_type;
+        out += "\r\n";
+      }
+      out += "Content-Length: ";
+      out += std::to_string(body.size());
+      out += "\r\n";
+    }
+    if (!keep_alive) {
+      out += "Connection: close\r\n";
+    } else if (version < 11) {
+      out += "Connection: keep-alive\r\n";
+    }
+    out += "\r\n";
+    if (no_body) body = {};
+    std::array<asio::const_buffer, 2> bufs{asio::buffer(out), asio::buffer(body)};
+    co_await write_all(down_, bufs, deadline_, worker_.config()->timeouts().idle);
     x_.status = status;
-    x_.response_bytes = n;
+    x_.response_bytes = out.size() + body.size();
   }
 
   // Closing with unread request bytes would reset the connection and could
@@ -483,9 +586,10 @@ class session {
     down_.shutdown(socket_type::shutdown_send, ec);
     std::size_t drained = 0;
     deadline_.arm(std::chrono::seconds(1));
+    char* sink = chunk_.get();
     while (!ec && drained < (1u << 20)) {
       std::size_t n = 0;
-      std::tie(ec, n) = co_await down_.async_read_some(asio::buffer(chunk_), nothrow);
+      std::tie(ec, n) = co_await down_.async_read_some(asio::buffer(sink, block_size), nothrow);
       drained += n;
     }
     down_.close(ec);
@@ -559,6 +663,17 @@ class session {
     log.write(e);
   }
 
+  // A failure no request should cause (a bug, or memory exhausted): said on
+  // stderr, at 1, 2, 4, 8, ... occurrences so that a flood cannot fill a disk.
+  static void report_failure(const std::exception& e) {
+    static std::atomic<std::uint64_t> failures{0};
+    const auto n = failures.fetch_add(1, std::memory_order_relaxed) + 1;
+    if ((n & (n - 1)) == 0) {
+      std::fprintf(stderr, "laneproxy: connection failed (%llu so far): %s\n",
+                   static_cast<unsigned long long>(n), e.what());
+    }
+  }
+
   static void expired(void* self) {
     auto& s = *static_cast<session*>(self);
     error_code ignored;
@@ -579,20 +694,29 @@ class session {
   std::uint16_t port_;
   socket_type down_;
   socket_type up_;
-  // One deadline serves both sockets: a session waits on one of them at a
-  // time. When it passes, both are cancelled and the wait ends in error.
+  // The exchange's deadline and the request body pump's: when either
+  // passes, both sockets are cancelled and their waits end in error.
   deadline_sweep::entry deadline_;
+  deadline_sweep::entry pump_deadline_;
+  coarse_clock::time_point request_deadline_;  // the whole request must be in by then
+  std::chrono::milliseconds response_timeout_{0};
   // The request and response being parsed: kept here rather than in the
   // coroutine frames, which are then small enough to be recycled.
   header_arena arena_;  // declared before the parsers that use it
   std::optional<request_parser> request_;
   std::optional<response_parser> response_;
-  beast::flat_buffer down_buf_;
-  beast::flat_buffer up_buf_;
-  std::string head_;  // the serialized header being sent; its capacity is reused
-  exchange x_;        // the request being served
+  io_buffer down_buf_;
+  io_buffer up_buf_;
+  block chunk_;       // the response body passes through it
+  block pump_chunk_;  // the request body passes through it
+  std::string request_head_, response_head_;  // serialized; capacity reused
+  pump_state pump_ = pump_state::none;
+  bool stop_pump_ = false;
+  bool awaiting_response_ = false;
+  bool head_request_ = false;
+  asio::steady_timer pump_done_;  // cancelled when the pump ends
+  exchange x_;                    // the request being served
   std::string local_address_, remote_address_;  // for the access log, read once
-  char chunk_[chunk_size];
 };
 
 task<void> serve(std::unique_ptr<session> s) {

@@ -16,7 +16,6 @@ bool still_open(socket_type& s) {
   const auto n = ::recv(s.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
   return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
-constexpr auto recent = std::chrono::milliseconds(100);
 }  // namespace
 
 std::optional<socket_type> upstream_pool::take(const tcp::endpoint& endpoint,
@@ -28,10 +27,10 @@ std::optional<socket_type> upstream_pool::take(const tcp::endpoint& endpoint,
     auto c = std::move(list.back());
     list.pop_back();
     const auto idle = now - c.since;
-    // A connection back from a response moments ago is alive unless its
-    // upstream closed it at once; that rare case costs a retry (requests
-    // without a body) and is not worth a syscall on every request.
-    if (idle < idle_timeout_ && (idle < recent || still_open(c.socket))) {
+    // Checked every time, however recently it was used: bytes that came
+    // after its last response (an extra response, a HEAD answered with a
+    // body) must never reach the next client.
+    if (idle < idle_timeout_ && still_open(c.socket)) {
       return std::move(c.socket);
     }
     boost::system::error_code ignored;

@@ -1,9 +1,9 @@
 // Idle keep-alive connections to upstream endpoints, for one worker.
 //
 // Owned by a worker and used only from its thread: no locks. Bounded per
-// endpoint; a connection idle for longer than the idle timeout, or closed
-// by the upstream while idle (checked when idle for over 100 ms), is never
-// handed out.
+// endpoint; a connection idle for longer than the idle timeout, closed by
+// the upstream while idle, or with bytes to read (checked at every take) is
+// never handed out.
 #pragma once
 
 #include <chrono>

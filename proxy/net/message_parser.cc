@@ -1,0 +1,126 @@
+#include "net/message_parser.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace laneproxy::net {
+
+namespace {
+using boost::beast::string_view;
+}
+
+template <bool is_request>
+message_parser<is_request>::message_parser(header_arena& arena, std::uint32_t header_limit)
+    : header_(arena_allocator<char>(arena)), trailer_budget_(header_limit) {
+  this->header_limit(header_limit);
+  this->body_limit(boost::none);  // bodies are streamed, never held whole
+}
+
+template <bool is_request>
+void message_parser<is_request>::on_request_impl(http::verb method, string_view method_str,
+                                                 string_view target, int version,
+                                                 error_code& ec) {
+  if constexpr (is_request) {
+    if (target.size() > max_field_bytes || method_str.size() > max_field_bytes) {
+      ec = http::error::header_limit;
+      return;
+    }
+    header_.target(target);
+    if (method == http::verb::unknown) {
+      header_.method_string(method_str);
+    } else {
+      header_.method(method);
+    }
+    header_.version(version);
+  } else {
+    (void)method, (void)method_str, (void)target, (void)version, (void)ec;
+  }
+}
+
+template <bool is_request>
+void message_parser<is_request>::on_response_impl(int code, string_view reason, int version,
+                                                  error_code& ec) {
+  if constexpr (!is_request) {
+    if (reason.size() > max_field_bytes) {
+      ec = http::error::header_limit;
+      return;
+    }
+    header_.result(code);
+    header_.version(version);
+    header_.reason(reason);
+  } else {
+    (void)code, (void)reason, (void)version, (void)ec;
+  }
+}
+
+template <bool is_request>
+void message_parser<is_request>::on_field_impl(http::field name, string_view name_string,
+                                               string_view value, error_code& ec) {
+  if (header_done_) {
+    // A trailer field: bounded like the header, then dropped.
+    const std::size_t bytes = name_string.size() + value.size() + 4;
+    if (bytes > trailer_budget_) {
+      ec = http::error::header_limit;
+      return;
+    }
+    trailer_budget_ -= bytes;
+    return;
+  }
+  if (name_string.size() > max_field_bytes || value.size() > max_field_bytes) {
+    ec = http::error::header_limit;
+    return;
+  }
+  if (name == http::field::host) ++host_count_;
+  if (name == http::field::transfer_encoding) has_transfer_encoding_ = true;
+  header_.insert(name, name_string, value);
+}
+
+template <bool is_request>
+void message_parser<is_request>::on_header_impl(error_code&) {
+  header_done_ = true;
+}
+
+template <bool is_request>
+void message_parser<is_request>::on_body_init_impl(const boost::optional<std::uint64_t>&,
+                                                   error_code&) {}
+
+template <bool is_request>
+std::size_t message_parser<is_request>::on_body_impl(string_view body, error_code& ec) {
+  if (body_left_ == 0) {
+    ec = http::error::need_buffer;
+    return 0;
+  }
+  const std::size_t n = std::min(body.size(), body_left_);
+  std::memcpy(body_data_, body.data(), n);
+  body_data_ += n;
+  body_left_ -= n;
+  if (n < body.size()) ec = http::error::need_buffer;
+  return n;
+}
+
+template <bool is_request>
+void message_parser<is_request>::on_chunk_header_impl(std::uint64_t, string_view extensions,
+                                                      error_code& ec) {
+  if (extensions.size() > max_chunk_extension) ec = http::error::bad_chunk_extension;
+}
+
+template <bool is_request>
+std::size_t message_parser<is_request>::on_chunk_body_impl(std::uint64_t, string_view body,
+                                                           error_code& ec) {
+  return on_body_impl(body, ec);
+}
+
+template <bool is_request>
+void message_parser<is_request>::on_finish_impl(error_code&) {}
+
+}  // namespace laneproxy::net
+
+template class boost::beast::http::basic_parser<true>;
+template class boost::beast::http::basic_parser<false>;
+
+namespace laneproxy::net {
+
+template class message_parser<true>;
+template class message_parser<false>;
+
+}  // namespace laneproxy::net

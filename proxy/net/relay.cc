@@ -1,0 +1,149 @@
+#include "net/relay.h"
+
+#include <algorithm>
+#include <array>
+
+#include <boost/asio/write.hpp>
+#include <boost/system/errc.hpp>
+
+namespace laneproxy::net {
+
+bool write_now(socket_type& s, std::span<asio::const_buffer>& bufs) {
+  error_code ec;
+  std::size_t n = s.write_some(bufs, ec);
+  if (ec == asio::error::would_block || ec == asio::error::try_again) return true;
+  if (ec) return false;
+  while (!bufs.empty() && n >= bufs.front().size()) {
+    n -= bufs.front().size();
+    bufs = bufs.subspan(1);
+  }
+  if (!bufs.empty()) bufs.front() += n;
+  return true;
+}
+
+task<bool> write_all(socket_type& s, std::span<asio::const_buffer> bufs,
+                     deadline_sweep::entry& deadline, std::chrono::milliseconds timeout) {
+  // What the socket takes at once goes without a trip through the event
+  // loop (the usual case for a header and a small body).
+  if (!write_now(s, bufs)) co_return false;
+  if (bufs.empty()) co_return true;
+  deadline.arm(timeout);
+  auto [ec, n] = co_await asio::async_write(s, bufs, nothrow);
+  co_return !ec;
+}
+
+template <bool is_request>
+error_code parse_some(message_parser<is_request>& p, io_buffer& buf) {
+  error_code ec;
+  std::size_t used = 0;
+  try {
+    used = p.put(buf.data(), ec);
+  } catch (const std::exception&) {
+    ec = boost::system::errc::make_error_code(boost::system::errc::not_enough_memory);
+  }
+  buf.consume(used);
+  return ec;
+}
+
+task<error_code> read_more(socket_type& from, io_buffer& buf) {
+  const auto space = buf.prepare();
+  if (space.size() == 0) co_return http::error::buffer_overflow;
+  auto [ec, n] = co_await from.async_read_some(space, nothrow);
+  buf.commit(n);
+  co_return ec;
+}
+
+template <bool is_request>
+task<error_code> read_header(message_parser<is_request>& p, socket_type& from, io_buffer& buf) {
+  for (;;) {
+    auto ec = parse_some(p, buf);
+    if (ec != http::error::need_more) co_return ec;
+    ec = co_await read_more(from, buf);
+    if (ec) co_return ec;
+  }
+}
+
+namespace {
+// Decodes the next piece of body into leg.chunk, reading when nothing in
+// the buffer can be parsed. Returns the bytes decoded (0: framing only, or
+// the message ended) or the relay's failure.
+template <bool is_request>
+task<relay_result> decode_some(message_parser<is_request>& p, const relay_leg& leg,
+                               std::size_t& decoded) {
+  decoded = 0;
+  for (;;) {
+    p.body_buffer(leg.chunk, block_size);
+    const std::size_t before = leg.from_buf.size();
+    if (before > 0) {
+      auto ec = parse_some(p, leg.from_buf);
+      if (ec == http::error::need_buffer || ec == http::error::need_more) ec = {};
+      if (ec) co_return relay_result::bad_message;
+    }
+    decoded = block_size - p.body_left();
+    if (decoded > 0 || p.is_done() || leg.from_buf.size() < before) co_return relay_result::done;
+    // Nothing parsable is buffered: read more (appended, as the parser
+    // requires after need_more).
+    if (leg.stop && *leg.stop) co_return relay_result::stopped;
+    leg.deadline.arm_at(std::min(coarse_clock::now() + leg.idle, leg.cap));
+    auto ec = co_await read_more(leg.from, leg.from_buf);
+    if (ec == asio::error::eof && p.need_eof()) {
+      p.put_eof(ec);
+      co_return ec ? relay_result::bad_message : relay_result::done;
+    }
+    if (ec == http::error::buffer_overflow) co_return relay_result::bad_message;
+    if (ec) co_return relay_result::read_failed;
+  }
+}
+}  // namespace
+
+template <bool is_request>
+task<relay_result> relay_body(message_parser<is_request>& p, bool chunked, std::string_view head,
+                              const relay_leg& leg, std::uint64_t& body_bytes) {
+  static constexpr std::string_view crlf = "\r\n", last_chunk = "0\r\n\r\n";
+  std::string_view pending = head;
+  bool terminated = !chunked;  // the last chunk is out (or none is needed)
+  if (!p.is_done() && leg.from_buf.empty() && !pending.empty()) {
+    std::array<asio::const_buffer, 1> out{asio::buffer(pending)};
+    if (!co_await write_all(leg.to, out, leg.deadline, leg.idle)) {
+      co_return relay_result::write_failed;
+    }
+    pending = {};
+  }
+  while (!p.is_done() || !pending.empty() || !terminated) {
+    std::size_t n = 0;
+    if (!p.is_done()) {
+      const auto r = co_await decode_some(p, leg, n);
+      if (r != relay_result::done) co_return r;
+      body_bytes += n;
+      if (n == 0 && !p.is_done()) continue;  // only framing was read
+    }
+    std::array<asio::const_buffer, 5> out;
+    std::size_t count = 0;
+    char size_line[20];
+    if (!pending.empty()) out[count++] = asio::buffer(pending);
+    if (n > 0 && chunked) out[count++] = asio::buffer(size_line, chunk_size_line(n, size_line));
+    if (n > 0) out[count++] = asio::buffer(leg.chunk, n);
+    if (n > 0 && chunked) out[count++] = asio::buffer(crlf);
+    if (p.is_done() && !terminated) {
+      out[count++] = asio::buffer(last_chunk);
+      terminated = true;
+    }
+    if (leg.stop && *leg.stop) co_return relay_result::stopped;
+    if (!co_await write_all(leg.to, std::span(out.data(), count), leg.deadline, leg.idle)) {
+      co_return relay_result::write_failed;
+    }
+    pending = {};
+  }
+  co_return relay_result::done;
+}
+
+template error_code parse_some(message_parser<true>&, io_buffer&);
+template error_code parse_some(message_parser<false>&, io_buffer&);
+template task<error_code> read_header(message_parser<true>&, socket_type&, io_buffer&);
+template task<error_code> read_header(message_parser<false>&, socket_type&, io_buffer&);
+template task<relay_result> relay_body(message_parser<true>&, bool, std::string_view,
+                                       const relay_leg&, std::uint64_t&);
+template task<relay_result> relay_body(message_parser<false>&, bool, std::string_view,
+                                       const relay_leg&, std::uint64_t&);
+
+}  // namespace laneproxy::net
