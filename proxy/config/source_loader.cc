@@ -150,12 +150,75 @@ source_mark mark_of(const std::string& file, const YAML::Node& node) {
   return {file, m.line + 1, m.column + 1};
 }
 
+namespace {
+// A document's text within its source: [begin, end), starting on line
+// first_line (from 0).
+struct document_text {
+  std::size_t begin, end;
+  int first_line;
+  bool explicit_start;  // it opens with a "---" marker
+};
+
+bool is_marker(std::string_view line, std::string_view marker) {
+  return line.substr(0, 3) == marker &&
+         (line.size() == 3 || std::string_view(" \t\r\n").find(line[3]) != std::string_view::npos);
+}
+
+bool blank_or_comment(std::string_view text) {
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const auto eol = std::min(text.find('\n', i), text.size());
+    const auto line = text.substr(i, eol - i);
+    const auto first = line.find_first_not_of(" \t\r");
+    if (first != std::string_view::npos && line[first] != '#' && line[first] != '%') return false;
+    i = eol + 1;
+  }
+  return true;
+}
+
+// Splits a stream at its document markers ("---" and "..." at the start of
+// a line, which YAML forbids inside any scalar). Directives and comments
+// before a "---" stay with the document it opens.
+std::vector<document_text> document_texts(std::string_view text) {
+  std::vector<document_text> out{{0, 0, 0, false}};
+  int line_no = 0;
+  for (std::size_t i = 0; i < text.size(); ++line_no) {
+    const auto next = std::min(text.find('\n', i), text.size() - 1) + 1;
+    const auto line = text.substr(i, next - i);
+    auto& cur = out.back();
+    if (is_marker(line, "---")) {
+      if (cur.explicit_start || !blank_or_comment(text.substr(cur.begin, i - cur.begin))) {
+        out.push_back({i, i, line_no, true});
+      } else {
+        cur.explicit_start = true;
+      }
+    } else if (is_marker(line, "...")) {
+      out.push_back({next, next, line_no + 1, false});
+      i = next;
+      continue;
+    }
+    out.back().end = next;
+    i = next;
+  }
+  return out;
+}
+}  // namespace
+
 std::vector<yaml_document> split_documents(const source_file& source, diagnostics& diag) {
+  // Each document is parsed on its own (YAML::Load): yaml-cpp 0.7's LoadAll
+  // can loop without end, allocating, on some malformed streams.
   std::vector<yaml_document> docs;
+  std::string padded;
   try {
     int index = 0;
-    for (YAML::Node& root : YAML::LoadAll(source.text)) {
+    for (const auto& d : document_texts(source.text)) {
+      const std::string_view text = std::string_view(source.text).substr(d.begin, d.end - d.begin);
+      if (!d.explicit_start && blank_or_comment(text)) continue;  // no document here
       const int this_index = index++;
+      // Blank lines before it keep the marks' line numbers the file's.
+      padded.assign(static_cast<std::size_t>(d.first_line), '\n');
+      padded.append(text);
+      YAML::Node root = YAML::Load(padded);
       if (!root.IsDefined() || root.IsNull()) continue;
       if (!root.IsMap()) {
         diag.error(mark_of(source.name, root), "",
@@ -165,6 +228,7 @@ std::vector<yaml_document> split_documents(const source_file& source, diagnostic
       docs.push_back({source.name, this_index, std::move(root)});
     }
   } catch (const YAML::Exception& e) {
+    docs.clear();
     const source_mark where{source.name, e.mark.is_null() ? 0 : e.mark.line + 1,
                             e.mark.is_null() ? 0 : e.mark.column + 1};
     diag.error(where, "", "YAML syntax: " + e.msg);

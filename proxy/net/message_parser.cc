@@ -3,11 +3,35 @@
 #include <algorithm>
 #include <cstring>
 
+#include <boost/system/errc.hpp>
+
 namespace laneproxy::net {
 
 namespace {
 using boost::beast::string_view;
+
+bool is_tchar(char c) {
+  static constexpr std::string_view extra = "!#$%&'*+-.^_`|~";
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+         extra.find(c) != std::string_view::npos;
 }
+
+// A Transfer-Encoding value every hop reads alike: a list of bare tokens
+// (RFC 9112 7: no coding laneproxy relays takes parameters). Anything else
+// could be read as chunked by one hop and not by the next.
+bool plain_coding_list(string_view value) {
+  std::size_t i = 0;
+  while (i < value.size()) {
+    while (i < value.size() && (value[i] == ' ' || value[i] == '\t' || value[i] == ',')) ++i;
+    std::size_t token = 0;
+    while (i < value.size() && is_tchar(value[i])) ++i, ++token;
+    while (i < value.size() && (value[i] == ' ' || value[i] == '\t')) ++i;
+    if (i < value.size() && value[i] != ',') return false;
+    if (token == 0 && i < value.size()) return false;
+  }
+  return true;
+}
+}  // namespace
 
 template <bool is_request>
 message_parser<is_request>::message_parser(header_arena& arena, std::uint32_t header_limit)
@@ -71,7 +95,13 @@ void message_parser<is_request>::on_field_impl(http::field name, string_view nam
     return;
   }
   if (name == http::field::host) ++host_count_;
-  if (name == http::field::transfer_encoding) has_transfer_encoding_ = true;
+  if (name == http::field::transfer_encoding) {
+    if (!plain_coding_list(value)) {
+      ec = http::error::bad_transfer_encoding;
+      return;
+    }
+    has_transfer_encoding_ = true;
+  }
   header_.insert(name, name_string, value);
 }
 
@@ -113,6 +143,40 @@ std::size_t message_parser<is_request>::on_chunk_body_impl(std::uint64_t, string
 template <bool is_request>
 void message_parser<is_request>::on_finish_impl(error_code&) {}
 
+template <bool is_request>
+boost::system::error_code parse_some(message_parser<is_request>& p, io_buffer& buf) {
+  if (buf.size() < p.min_put) return http::error::need_more;
+  boost::system::error_code ec;
+  std::size_t used = 0;
+  try {
+    used = p.put(buf.data(), ec);
+  } catch (const std::exception&) {
+    ec = boost::system::errc::make_error_code(boost::system::errc::not_enough_memory);
+  }
+  buf.consume(used);
+  p.min_put = ec == http::error::need_more ? std::max<std::size_t>(buf.size() + 1, 5) : 0;
+  return ec;
+}
+
+template <bool is_request>
+body_step decode_body(message_parser<is_request>& p, io_buffer& buf, char* chunk,
+                      std::size_t size, std::size_t& decoded) {
+  p.body_buffer(chunk, size);
+  const std::size_t before = buf.size();
+  if (before > 0) {
+    auto ec = parse_some(p, buf);
+    if (ec == http::error::need_buffer || ec == http::error::need_more) ec = {};
+    if (ec) {
+      decoded = 0;
+      return body_step::bad;
+    }
+  }
+  decoded = size - p.body_left();
+  if (p.is_done()) return body_step::done;
+  if (decoded > 0 || buf.size() < before) return body_step::decoded;
+  return body_step::need_more;
+}
+
 }  // namespace laneproxy::net
 
 template class boost::beast::http::basic_parser<true>;
@@ -122,5 +186,11 @@ namespace laneproxy::net {
 
 template class message_parser<true>;
 template class message_parser<false>;
+template boost::system::error_code parse_some(message_parser<true>&, io_buffer&);
+template boost::system::error_code parse_some(message_parser<false>&, io_buffer&);
+template body_step decode_body(message_parser<true>&, io_buffer&, char*, std::size_t,
+                               std::size_t&);
+template body_step decode_body(message_parser<false>&, io_buffer&, char*, std::size_t,
+                               std::size_t&);
 
 }  // namespace laneproxy::net

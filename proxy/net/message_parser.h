@@ -28,6 +28,7 @@
 #include <boost/beast/http/basic_parser.hpp>
 
 #include "net/http_headers.h"
+#include "net/io_buffer.h"
 
 namespace laneproxy::net {
 
@@ -58,6 +59,11 @@ class message_parser : public http::basic_parser<is_request> {
   // How many Host headers the message had.
   std::size_t host_count() const { return host_count_; }
 
+  // parse_some() calls put() again after need_more only once the buffer
+  // holds this many bytes: more than before, and at least 5 (Beast asserts
+  // that much once it is inside a trailer section).
+  std::size_t min_put = 0;
+
  private:
   void on_request_impl(http::verb method, boost::beast::string_view method_str,
                        boost::beast::string_view target, int version, error_code& ec) override;
@@ -87,6 +93,24 @@ class message_parser : public http::basic_parser<is_request> {
 using request_parser = message_parser<true>;
 using response_parser = message_parser<false>;
 
+// Parses what `buf` holds into `p`, consuming what it used. A parser that
+// throws (out of memory) reads as a malformed message. After need_more it
+// answers need_more at once until more bytes have come (see min_put).
+template <bool is_request>
+boost::system::error_code parse_some(message_parser<is_request>& p, io_buffer& buf);
+
+// One step of decoding a body, as a relay takes it: parses what `buf` holds
+// into [chunk, chunk + size).
+enum class body_step {
+  decoded,    // `decoded` bytes (0: only framing was consumed) are in chunk
+  need_more,  // nothing parsable is buffered: read more and append it
+  done,       // the message is complete (`decoded` may still hold its last bytes)
+  bad,        // malformed framing or over a limit
+};
+template <bool is_request>
+body_step decode_body(message_parser<is_request>& p, io_buffer& buf, char* chunk,
+                      std::size_t size, std::size_t& decoded);
+
 }  // namespace laneproxy::net
 
 // Compiled once, in message_parser.cc.
@@ -97,5 +121,11 @@ namespace laneproxy::net {
 
 extern template class message_parser<true>;
 extern template class message_parser<false>;
+extern template boost::system::error_code parse_some(message_parser<true>&, io_buffer&);
+extern template boost::system::error_code parse_some(message_parser<false>&, io_buffer&);
+extern template body_step decode_body(message_parser<true>&, io_buffer&, char*, std::size_t,
+                                      std::size_t&);
+extern template body_step decode_body(message_parser<false>&, io_buffer&, char*, std::size_t,
+                                      std::size_t&);
 
 }  // namespace laneproxy::net

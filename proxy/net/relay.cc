@@ -4,7 +4,6 @@
 #include <array>
 
 #include <boost/asio/write.hpp>
-#include <boost/system/errc.hpp>
 
 namespace laneproxy::net {
 
@@ -32,19 +31,6 @@ task<bool> write_all(socket_type& s, std::span<asio::const_buffer> bufs,
   co_return !ec;
 }
 
-template <bool is_request>
-error_code parse_some(message_parser<is_request>& p, io_buffer& buf) {
-  error_code ec;
-  std::size_t used = 0;
-  try {
-    used = p.put(buf.data(), ec);
-  } catch (const std::exception&) {
-    ec = boost::system::errc::make_error_code(boost::system::errc::not_enough_memory);
-  }
-  buf.consume(used);
-  return ec;
-}
-
 task<error_code> read_more(socket_type& from, io_buffer& buf) {
   const auto space = buf.prepare();
   if (space.size() == 0) co_return http::error::buffer_overflow;
@@ -65,29 +51,27 @@ task<error_code> read_header(message_parser<is_request>& p, socket_type& from, i
 
 namespace {
 // Decodes the next piece of body into leg.chunk, reading when nothing in
-// the buffer can be parsed. Returns the bytes decoded (0: framing only, or
-// the message ended) or the relay's failure.
+// the buffer can be parsed. `decoded` is the bytes decoded (0: framing
+// only, or the message ended).
 template <bool is_request>
 task<relay_result> decode_some(message_parser<is_request>& p, const relay_leg& leg,
                                std::size_t& decoded) {
-  decoded = 0;
   for (;;) {
-    p.body_buffer(leg.chunk, block_size);
-    const std::size_t before = leg.from_buf.size();
-    if (before > 0) {
-      auto ec = parse_some(p, leg.from_buf);
-      if (ec == http::error::need_buffer || ec == http::error::need_more) ec = {};
-      if (ec) co_return relay_result::bad_message;
+    switch (decode_body(p, leg.from_buf, leg.chunk, block_size, decoded)) {
+      case body_step::decoded:
+      case body_step::done:
+        co_return relay_result::done;
+      case body_step::bad:
+        co_return relay_result::bad_message;
+      case body_step::need_more:
+        break;
     }
-    decoded = block_size - p.body_left();
-    if (decoded > 0 || p.is_done() || leg.from_buf.size() < before) co_return relay_result::done;
-    // Nothing parsable is buffered: read more (appended, as the parser
-    // requires after need_more).
     if (leg.stop && *leg.stop) co_return relay_result::stopped;
     leg.deadline.arm_at(std::min(coarse_clock::now() + leg.idle, leg.cap));
     auto ec = co_await read_more(leg.from, leg.from_buf);
     if (ec == asio::error::eof && p.need_eof()) {
       p.put_eof(ec);
+      decoded = 0;
       co_return ec ? relay_result::bad_message : relay_result::done;
     }
     if (ec == http::error::buffer_overflow) co_return relay_result::bad_message;
@@ -137,8 +121,6 @@ task<relay_result> relay_body(message_parser<is_request>& p, bool chunked, std::
   co_return relay_result::done;
 }
 
-template error_code parse_some(message_parser<true>&, io_buffer&);
-template error_code parse_some(message_parser<false>&, io_buffer&);
 template task<error_code> read_header(message_parser<true>&, socket_type&, io_buffer&);
 template task<error_code> read_header(message_parser<false>&, socket_type&, io_buffer&);
 template task<relay_result> relay_body(message_parser<true>&, bool, std::string_view,

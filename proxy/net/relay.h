@@ -37,11 +37,6 @@ bool write_now(socket_type& s, std::span<asio::const_buffer>& bufs);
 task<bool> write_all(socket_type& s, std::span<asio::const_buffer> bufs,
                      deadline_sweep::entry& deadline, std::chrono::milliseconds timeout);
 
-// Parses what `buf` holds into `p`, consuming what it used. A parser that
-// throws (out of memory) reads as a malformed message.
-template <bool is_request>
-error_code parse_some(message_parser<is_request>& p, io_buffer& buf);
-
 // Reads what `from` has into `buf`, waiting under the deadline the caller
 // armed. http::error::buffer_overflow when `buf` is full: the part being
 // parsed (a header, a chunk-size line, a trailer) is larger than allowed.
@@ -81,8 +76,6 @@ template <bool is_request>
 task<relay_result> relay_body(message_parser<is_request>& p, bool chunked, std::string_view head,
                               const relay_leg& leg, std::uint64_t& body_bytes);
 
-extern template error_code parse_some(message_parser<true>&, io_buffer&);
-extern template error_code parse_some(message_parser<false>&, io_buffer&);
 extern template task<error_code> read_header(message_parser<true>&, socket_type&, io_buffer&);
 extern template task<error_code> read_header(message_parser<false>&, socket_type&, io_buffer&);
 extern template task<relay_result> relay_body(message_parser<true>&, bool, std::string_view,
