@@ -14,7 +14,8 @@ build=(
   build-essential cmake ninja-build ccache pkg-config
   libboost1.81-dev libyaml-cpp-dev prometheus-cpp-dev libre2-dev
 )
-tests=(clang-format curl iproute2 npm libgtest-dev libgmock-dev libbenchmark-dev prometheus)
+tests=(clang-format curl iproute2 npm libgtest-dev libgmock-dev libbenchmark-dev prometheus python3
+  clang libclang-rt-14-dev)
 
 case "${1:-all}" in
   runtime) packages=("${runtime[@]}") ;;

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Sets up, builds and runs every test: the release build (tests and
 # benchmarks compiled), the container image's build stage (Release, as
-# docker/Dockerfile builds it) with its start path, then the tests again
-# under ASan+UBSan.
+# docker/Dockerfile builds it) with its start path, the tests again under
+# ASan+UBSan, then a short run of every fuzz target (clang, libFuzzer).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -28,3 +28,9 @@ bash scripts/build.sh build-asan -DCMAKE_BUILD_TYPE=Debug -DLANEPROXY_SANITIZE=O
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 (cd build-asan && ctest --output-on-failure --no-tests=error -j 2 --timeout 900)
+
+echo "== fuzz targets (clang, libFuzzer, ASan+UBSan), ${LANEPROXY_FUZZ_SECONDS:-60} s each"
+CXX=clang++ bash scripts/build.sh build-fuzz -DCMAKE_BUILD_TYPE=Debug -DLANEPROXY_FUZZ=ON \
+  -DLANEPROXY_TESTS=OFF -DLANEPROXY_BENCH=OFF -- \
+  fuzz_http1_request fuzz_http1_response fuzz_mesh_compile fuzz_bootstrap
+bash fuzz/run.sh build-fuzz "${LANEPROXY_FUZZ_SECONDS:-60}"

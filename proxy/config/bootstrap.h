@@ -66,7 +66,7 @@ struct proxy_timeouts {
   std::chrono::milliseconds connect{1000};           // upstream TCP connect
   std::chrono::milliseconds request_headers{10000};  // a request's header, from its first byte
   std::chrono::milliseconds idle{300000};            // a connection or stream with no progress
-  std::chrono::milliseconds request{300000};         // a whole request, body included, from its first byte
+  std::chrono::milliseconds request{300000};         // a whole request, body included
   std::chrono::milliseconds drain{5000};             // in-flight requests on shutdown
 };
 

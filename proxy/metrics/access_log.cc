@@ -154,4 +154,22 @@ void access_log_sink::run() {
   }
 }
 
+void describe_route(access_entry& e, const dataplane::route_decision* d,
+                    const dataplane::proxy_config& config, dataplane::listener_role role,
+                    std::uint16_t port, bool reached_upstream) {
+  if (!d) return;
+  if (d->endpoint && reached_upstream) e.upstream_host = d->endpoint->text();
+  if (d->rule) e.route = d->rule->name;
+  e.lane = d->lane;
+  const auto* view = d->service.empty() ? nullptr : config.service(d->service);
+  if (role == dataplane::listener_role::sidecar_inbound) {
+    e.upstream_cluster = "inbound|" + std::to_string(port) + "||";
+  } else if (view) {
+    const auto& svc = *view->info;
+    const auto service_port = svc.ports.empty() ? 0u : svc.ports.front().port;
+    e.upstream_cluster = "outbound|" + std::to_string(service_port) + "|" + d->serving_lane + "|" +
+                         svc.name + "." + svc.ns + ".svc.cluster.local";
+  }
+}
+
 }  // namespace laneproxy::metrics

@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "dataplane/local_reply.h"
+#include "dataplane/router.h"
 
 namespace laneproxy::metrics {
 
@@ -42,6 +43,15 @@ struct access_entry {
   std::string_view downstream_local, downstream_remote;
   std::string_view route, lane;
 };
+
+// Fills the entry's route part from the request's routing decision (null
+// for a request that was never routed): the rule, the lane, and Istio's
+// names for the upstream host and cluster ("inbound|PORT||" at a sidecar's
+// inbound listener `port`; "outbound|PORT|LANE|FQDN" otherwise).
+// `reached_upstream`: a response header came from the endpoint.
+void describe_route(access_entry& e, const dataplane::route_decision* d,
+                    const dataplane::proxy_config& config, dataplane::listener_role role,
+                    std::uint16_t port, bool reached_upstream);
 
 // Writes submitted chunks to a file descriptor on its own thread.
 class access_log_sink {

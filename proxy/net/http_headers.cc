@@ -75,7 +75,8 @@ void set_framing(fields& headers, framing f, std::uint64_t length, std::string_v
         *--p = static_cast<char>('0' + length % 10);
         length /= 10;
       } while (length != 0);
-      headers.set(http::field::content_length, std::string_view(p, static_cast<std::size_t>(end - p)));
+      headers.set(http::field::content_length,
+                  std::string_view(p, static_cast<std::size_t>(end - p)));
       return;
     }
     case framing::chunked:

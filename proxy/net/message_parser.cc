@@ -42,8 +42,7 @@ message_parser<is_request>::message_parser(header_arena& arena, std::uint32_t he
 
 template <bool is_request>
 void message_parser<is_request>::on_request_impl(http::verb method, string_view method_str,
-                                                 string_view target, int version,
-                                                 error_code& ec) {
+                                                 string_view target, int version, error_code& ec) {
   if constexpr (is_request) {
     if (target.size() > max_field_bytes || method_str.size() > max_field_bytes) {
       ec = http::error::header_limit;
@@ -159,8 +158,8 @@ boost::system::error_code parse_some(message_parser<is_request>& p, io_buffer& b
 }
 
 template <bool is_request>
-body_step decode_body(message_parser<is_request>& p, io_buffer& buf, char* chunk,
-                      std::size_t size, std::size_t& decoded) {
+body_step decode_body(message_parser<is_request>& p, io_buffer& buf, char* chunk, std::size_t size,
+                      std::size_t& decoded) {
   p.body_buffer(chunk, size);
   const std::size_t before = buf.size();
   if (before > 0) {
@@ -188,8 +187,7 @@ template class message_parser<true>;
 template class message_parser<false>;
 template boost::system::error_code parse_some(message_parser<true>&, io_buffer&);
 template boost::system::error_code parse_some(message_parser<false>&, io_buffer&);
-template body_step decode_body(message_parser<true>&, io_buffer&, char*, std::size_t,
-                               std::size_t&);
+template body_step decode_body(message_parser<true>&, io_buffer&, char*, std::size_t, std::size_t&);
 template body_step decode_body(message_parser<false>&, io_buffer&, char*, std::size_t,
                                std::size_t&);
 

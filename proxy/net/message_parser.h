@@ -108,8 +108,8 @@ enum class body_step {
   bad,        // malformed framing or over a limit
 };
 template <bool is_request>
-body_step decode_body(message_parser<is_request>& p, io_buffer& buf, char* chunk,
-                      std::size_t size, std::size_t& decoded);
+body_step decode_body(message_parser<is_request>& p, io_buffer& buf, char* chunk, std::size_t size,
+                      std::size_t& decoded);
 
 }  // namespace laneproxy::net
 

@@ -13,10 +13,10 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
 
-#include <boost/beast/http/status.hpp>
-
 #include "config/ascii.h"
 #include "dataplane/local_reply.h"
+#include "net/body_pump.h"
+#include "net/forward_headers.h"
 #include "net/http_headers.h"
 #include "net/io_buffer.h"
 #include "net/message_parser.h"
@@ -62,29 +62,11 @@ struct exchange {
   std::optional<std::chrono::milliseconds> upstream_time;
 };
 
-// True for responses that never have a body (RFC 9110 6.4.1), whatever
-// their framing headers say.
-bool bodiless(unsigned status, bool head) {
-  return head || status < 200 || status == 204 || status == 304;
-}
-
 }  // namespace
 
 namespace {
 
-// Where the request body's relay (the pump) stands. It runs beside the
-// response's relay, so that an upstream may answer (or stream its answer)
-// before the request body has ended.
-enum class pump_state {
-  none,          // no body, or not started
-  running,
-  done,          // the whole body reached the upstream
-  write_failed,  // the upstream stopped reading (its answer may still come)
-  client_gone,   // the client closed or reset mid-body
-  bad_request,   // the body's framing is malformed or over a limit
-  timed_out,     // the body was too slow (idle, or the whole-request timeout)
-  stopped,       // the exchange ended first (an early response, a failure)
-};
+using pump_state = body_pump::state;
 
 class session {
  public:
@@ -95,10 +77,9 @@ class session {
         down_(std::move(socket)),
         up_(w.context()),
         deadline_(w.deadlines(), &session::expired, this),
-        pump_deadline_(w.deadlines(), &session::expired, this),
         down_buf_(0),
         up_buf_(0),
-        pump_done_(w.context()) {
+        pump_(w.context(), w.deadlines(), &session::expired, &session::pump_ended, this) {
     w.shared().open_connections.fetch_add(1, std::memory_order_relaxed);
     error_code ignored;
     down_.non_blocking(true, ignored);  // reads and writes are tried at once
@@ -119,7 +100,7 @@ class session {
       }
       if (!keep_going) break;
     }
-    co_await stop_pump();
+    co_await pump_.stop();
     close_upstream();
     co_await lingering_close();
   }
@@ -136,7 +117,7 @@ class session {
     response_.reset();
     request_.reset();
     arena_.reset();
-    pump_ = pump_state::none;
+    pump_.reset();
     head_request_ = false;
     down_buf_.max_size(config->limits().max_request_header_bytes + buffer_slack);
     up_buf_.max_size(config->limits().max_response_header_bytes + buffer_slack);
@@ -212,15 +193,6 @@ class session {
     co_return co_await forward(*config, parser, decision, keep_alive);
   }
 
-  // RFC 9112's framing and Host rules beyond what the parser checks: a
-  // Transfer-Encoding must end in chunked (or the body's end would be
-  // unknowable) and is not HTTP/1.0's; HTTP/1.1 needs exactly one Host.
-  static bool well_formed(const request_parser& p) {
-    const auto& req = p.get();
-    if (p.has_transfer_encoding() && (!p.chunked() || req.version() < 11)) return false;
-    return req.version() >= 11 ? p.host_count() == 1 : p.host_count() <= 1;
-  }
-
   // Errors of the peer's bytes (Beast's parse errors, a full buffer) as
   // opposed to the connection's end or a timeout.
   static bool is_protocol_error(const error_code& ec) {
@@ -251,7 +223,7 @@ class session {
     down_buf_.release();
     up_buf_.release();
     chunk_.release();
-    pump_chunk_.release();
+    pump_.release_memory();
     arena_.release();
     constexpr std::size_t kept = 4096;
     if (request_head_.capacity() > kept) std::string().swap(request_head_);
@@ -265,7 +237,7 @@ class session {
     const unsigned version = req.version();
     const bool expect_continue =
         config::ascii_iequals(req[http::field::expect], "100-continue") && !parser.is_done();
-    prepare_request(parser, decision);
+    rewrite_request(parser, decision, worker_.random(), request_head_);
 
     const tcp::endpoint endpoint = endpoint_of(*decision.endpoint);
     const auto started = steady::now();
@@ -288,7 +260,8 @@ class session {
       const bool has_body = !parser.is_done();
       error_code ec;
       if (has_body) {
-        start_pump(t.idle);
+        pump_.start(parser, down_, down_buf_, up_, request_head_, t.idle, request_deadline_,
+                    x_.request_bytes);
       } else {
         std::array<asio::const_buffer, 1> out{asio::buffer(request_head_)};
         if (!co_await write_all(up_, out, deadline_, t.idle)) ec = asio::error::broken_pipe;
@@ -297,14 +270,15 @@ class session {
       if (!ec) break;
 
       const bool timed_out = deadline_.expired();
-      co_await stop_pump();
+      co_await pump_.stop();
       close_upstream();
       if (timed_out) {
         co_await reply(response_flag::upstream_timeout, version, false);
         co_return false;
       }
-      if (pump_ != pump_state::stopped && pump_ != pump_state::write_failed &&
-          pump_ != pump_state::none) {
+      const auto body = pump_.current();
+      if (body != pump_state::stopped && body != pump_state::write_failed &&
+          body != pump_state::none) {
         co_return co_await answer_body_failure(version);
       }
       // A pooled connection can go stale between the liveness check and the
@@ -318,14 +292,17 @@ class session {
     }
 
     x_.upstream_time = since(started);
-    bool downstream_keep_alive = keep_alive && !draining() && pump_ != pump_state::running;
-    bool chunk_down = false;
-    prepare_response(decision, version, downstream_keep_alive, chunk_down);
     auto& rp = *response_;
+    x_.status = rp.get().result_int();
+    // A response that starts before the request body has ended closes the
+    // connection: the rest of the body will not be read.
+    const auto plan = rewrite_response(rp, decision, version, head_request_,
+                                       keep_alive && !draining() && !pump_.running(),
+                                       *x_.upstream_time, response_head_);
     const bool upstream_keep_alive = rp.keep_alive() && !rp.need_eof();
     x_.response_bytes = response_head_.size();
     const relay_leg leg{up_, up_buf_, down_, deadline_, chunk_.get(), t.idle};
-    const auto r = co_await relay_body(rp, chunk_down, response_head_, leg, x_.response_bytes);
+    const auto r = co_await relay_body(rp, plan.chunk_down, response_head_, leg, x_.response_bytes);
     // An upstream that answered before the body ended (a 413, say) gets no
     // more of it; neither connection can carry another request then.
     const bool request_whole = co_await request_sent_whole();
@@ -334,140 +311,26 @@ class session {
     } else {
       close_upstream();
     }
-    co_return r == relay_result::done && downstream_keep_alive && request_whole;
+    const bool reusable = r == relay_result::done && plan.keep_alive && request_whole;
+    co_return reusable;
   }
 
   // The answer when the request body failed before a response began.
   task<bool> answer_body_failure(unsigned version) {
-    if (pump_ == pump_state::bad_request) {
+    if (pump_.current() == pump_state::bad_request) {
       co_await reply(response_flag::downstream_protocol_error, version, false);
-    } else if (pump_ == pump_state::timed_out) {
+    } else if (pump_.current() == pump_state::timed_out) {
       co_await reply(response_flag::request_timeout, version, false);
     }
     co_return false;
   }
 
-  // Rewrites the request header for its upstream and serializes it into
-  // request_head_: hop-by-hop headers out, the mesh's headers in, and the
-  // framing from the parser's reading of the body last, so that nothing a
-  // client or a route's header operation says can change where it ends.
-  void prepare_request(request_parser& parser, const dataplane::route_decision& d) {
-    auto& req = parser.get();
-    const auto length = parser.content_length();
-    const std::string codings = parser.has_transfer_encoding() ? transfer_codings(req) : "";
-    strip_hop_by_hop(req);
-    req.erase(http::field::expect);  // answered here, not by the upstream
-    req.version(11);
-    if (d.rule) apply_header_operations(d.rule->actions.request_headers, req);
-    if (d.target) apply_header_operations(d.target->request_headers, req);
-    if (d.stamp_lane && !d.lane_header.empty()) req.set(d.lane_header, d.lane);
-    if (req.count("x-request-id") == 0)
-      req.set("x-request-id", make_request_id(worker_.random()).view());
-    if (req.count("x-forwarded-proto") == 0) req.set("x-forwarded-proto", "http");
-    req.erase(http::field::content_length);
-    req.erase(http::field::transfer_encoding);
-    set_framing(req,
-                parser.chunked() ? framing::chunked
-                : length         ? framing::content_length
-                                 : framing::none,
-                length.value_or(0), codings);
-    serialize_head(req, request_head_);
-  }
-
-  // Rewrites the response header for the client and serializes it into
-  // response_head_. Its framing follows RFC 9112 from the parser's reading:
-  // no body for HEAD, 1xx, 204 and 304 (HEAD and 304 keep the length they
-  // announce, a 204 has none); a chunked or close-delimited body is chunked
-  // to an HTTP/1.1 client and closes an HTTP/1.0 one.
-  void prepare_response(const dataplane::route_decision& d, unsigned version, bool& keep_alive,
-                        bool& chunk_down) {
-    auto& rp = *response_;
-    auto& res = rp.get();
-    const unsigned status = res.result_int();
-    const auto length = rp.content_length();
-    const std::string codings = rp.has_transfer_encoding() ? transfer_codings(res) : "";
-    const bool chunked = rp.chunked(), until_close = rp.need_eof();
-    strip_hop_by_hop(res);
-    if (d.rule) apply_header_operations(d.rule->actions.response_headers, res);
-    if (d.target) apply_header_operations(d.target->response_headers, res);
-    x_.status = status;
-    res.set("x-envoy-upstream-service-time", std::to_string(x_.upstream_time->count()));
-    res.version(version);
-    res.erase(http::field::content_length);
-    res.erase(http::field::transfer_encoding);
-    framing f = framing::content_length;
-    if (status < 200 || status == 204) {
-      f = framing::none;
-    } else if (bodiless(status, head_request_)) {
-      f = length ? framing::content_length : chunked ? framing::chunked : framing::none;
-    } else if (chunked || until_close) {
-      f = version >= 11 ? framing::chunked : framing::none;
-      chunk_down = version >= 11;
-      keep_alive = keep_alive && version >= 11;
-    }
-    set_framing(res, f, length.value_or(0), codings);
-    set_connection(res, version, keep_alive);
-    serialize_head(res, version, response_head_);
-  }
-
-  void start_pump(std::chrono::milliseconds idle) {
-    pump_ = pump_state::running;
-    stop_pump_ = false;
-    pump_done_.expires_at(asio::steady_timer::time_point::max());
-    asio::co_spawn(worker_.context(), pump_request(idle), asio::detached);
-  }
-
-  // Relays the request body to the upstream while forward() awaits and
-  // relays the response. A body that fails (malformed, too slow, the client
-  // gone) closes the upstream connection, so that the upstream never takes
-  // a cut body for a whole request, and forward() answers or closes.
-  task<void> pump_request(std::chrono::milliseconds idle) {
-    auto& p = *request_;
-    const relay_leg leg{down_,  down_buf_,         up_,        pump_deadline_, pump_chunk_.get(),
-                        idle,   request_deadline_, &stop_pump_};
-    relay_result r = relay_result::bad_message;
-    try {
-      r = co_await relay_body(p, p.chunked(), request_head_, leg, x_.request_bytes);
-    } catch (const std::exception& e) {
-      report_failure(e);
-    }
-    const bool timed_out = pump_deadline_.expired();
-    pump_deadline_.disarm();
-    if (stop_pump_) {
-      pump_ = pump_state::stopped;
-    } else if (r == relay_result::done) {
-      pump_ = pump_state::done;
-      // The route timeout runs from the end of the request.
-      if (awaiting_response_) deadline_.arm(response_timeout_);
-    } else if (r == relay_result::write_failed) {
-      pump_ = pump_state::write_failed;
-      if (awaiting_response_) deadline_.arm(response_timeout_);
-    } else {
-      pump_ = timed_out                         ? pump_state::timed_out
-              : r == relay_result::bad_message ? pump_state::bad_request
-                                                : pump_state::client_gone;
-      error_code ignored;
-      up_.close(ignored);
-    }
-    pump_done_.cancel();
-  }
-
-  // Ends a running pump and waits until it has.
-  task<void> stop_pump() {
-    if (pump_ != pump_state::running) co_return;
-    stop_pump_ = true;
-    error_code ignored;
-    down_.cancel(ignored);
-    up_.cancel(ignored);
-    while (pump_ == pump_state::running) co_await pump_done_.async_wait(nothrow);
-  }
-
   // After the response: true when the request went whole to the upstream
   // (or had no body); a pump still running is stopped.
   task<bool> request_sent_whole() {
-    if (pump_ == pump_state::none) co_return true;
-    co_await stop_pump();
-    co_return pump_ == pump_state::done;
+    if (pump_.current() == pump_state::none) co_return true;
+    co_await pump_.stop();
+    co_return pump_.current() == pump_state::done;
   }
 
   // Makes up_ an idle pooled connection to `endpoint`; false when the pool
@@ -505,7 +368,7 @@ class session {
     for (int interim = 0; interim < 16; ++interim) {
       auto& rp = response_.emplace(arena_, config.limits().max_response_header_bytes);
       if (head_request_) rp.skip(true);
-      if (pump_ == pump_state::running) {
+      if (pump_.running()) {
         deadline_.disarm();  // the pump's own deadlines bound the wait
       } else {
         deadline_.arm(response_timeout_);
@@ -549,33 +412,12 @@ class session {
   task<void> reply_text(unsigned status, std::string_view body, unsigned version, bool keep_alive,
                         std::string_view content_type = "text/plain") {
     const bool no_body = bodiless(status, head_request_);
-    std::string& out = response_head_;
-    out.assign(version >= 11 ? "HTTP/1.1 " : "HTTP/1.0 ");
-    out += std::to_string(status);
-    out += ' ';
-    out += http::obsolete_reason(static_cast<http::status>(status));
-    out += "\r\nServer: laneproxy\r\n";
-    if (status >= 200 && status != 204) {
-      if (!body.empty()) {
-        out += "Content-Type: ";
-        out += content_type;
-        out += "\r\n";
-      }
-      out += "Content-Length: ";
-      out += std::to_string(body.size());
-      out += "\r\n";
-    }
-    if (!keep_alive) {
-      out += "Connection: close\r\n";
-    } else if (version < 11) {
-      out += "Connection: keep-alive\r\n";
-    }
-    out += "\r\n";
+    local_reply_head(status, version, keep_alive, content_type, body.size(), response_head_);
     if (no_body) body = {};
-    std::array<asio::const_buffer, 2> bufs{asio::buffer(out), asio::buffer(body)};
+    std::array<asio::const_buffer, 2> bufs{asio::buffer(response_head_), asio::buffer(body)};
     co_await write_all(down_, bufs, deadline_, worker_.config()->timeouts().idle);
     x_.status = status;
-    x_.response_bytes = out.size() + body.size();
+    x_.response_bytes = response_head_.size() + body.size();
   }
 
   // Closing with unread request bytes would reset the connection and could
@@ -646,20 +488,7 @@ class session {
     e.upstream_time = x_.upstream_time;
     e.downstream_local = local_address_;
     e.downstream_remote = remote_address_;
-    if (const auto* d = x_.decision) {
-      if (d->endpoint && x_.upstream_time) e.upstream_host = d->endpoint->text();
-      if (d->rule) e.route = d->rule->name;
-      e.lane = d->lane;
-      const auto* view = d->service.empty() ? nullptr : config.service(d->service);
-      if (role_ == listener_role::sidecar_inbound) {
-        e.upstream_cluster = "inbound|" + std::to_string(port_) + "||";
-      } else if (view) {
-        const auto& svc = *view->info;
-        const auto port = svc.ports.empty() ? 0u : svc.ports.front().port;
-        e.upstream_cluster = "outbound|" + std::to_string(port) + "|" + d->serving_lane + "|" +
-                             svc.name + "." + svc.ns + ".svc.cluster.local";
-      }
-    }
+    metrics::describe_route(e, x_.decision, config, role_, port_, x_.upstream_time.has_value());
     log.write(e);
   }
 
@@ -671,6 +500,16 @@ class session {
     if ((n & (n - 1)) == 0) {
       std::fprintf(stderr, "laneproxy: connection failed (%llu so far): %s\n",
                    static_cast<unsigned long long>(n), e.what());
+    }
+  }
+
+  // The route timeout runs from the end of the request; when the upstream
+  // stopped reading it, from then.
+  static void pump_ended(void* self) {
+    auto& s = *static_cast<session*>(self);
+    const auto st = s.pump_.current();
+    if (s.awaiting_response_ && (st == pump_state::done || st == pump_state::write_failed)) {
+      s.deadline_.arm(s.response_timeout_);
     }
   }
 
@@ -694,10 +533,9 @@ class session {
   std::uint16_t port_;
   socket_type down_;
   socket_type up_;
-  // The exchange's deadline and the request body pump's: when either
-  // passes, both sockets are cancelled and their waits end in error.
+  // The exchange's deadline (and the pump's): when either passes, both
+  // sockets are cancelled and their waits end in error.
   deadline_sweep::entry deadline_;
-  deadline_sweep::entry pump_deadline_;
   coarse_clock::time_point request_deadline_;  // the whole request must be in by then
   std::chrono::milliseconds response_timeout_{0};
   // The request and response being parsed: kept here rather than in the
@@ -707,15 +545,12 @@ class session {
   std::optional<response_parser> response_;
   io_buffer down_buf_;
   io_buffer up_buf_;
-  block chunk_;       // the response body passes through it
-  block pump_chunk_;  // the request body passes through it
+  block chunk_;                               // the response body passes through it
   std::string request_head_, response_head_;  // serialized; capacity reused
-  pump_state pump_ = pump_state::none;
-  bool stop_pump_ = false;
   bool awaiting_response_ = false;
   bool head_request_ = false;
-  asio::steady_timer pump_done_;  // cancelled when the pump ends
-  exchange x_;                    // the request being served
+  body_pump pump_;                              // the request body, while the response is awaited
+  exchange x_;                                  // the request being served
   std::string local_address_, remote_address_;  // for the access log, read once
 };
 

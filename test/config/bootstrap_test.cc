@@ -37,7 +37,7 @@ endpoints:
   mocka:
     v1: [127.0.0.1:9001, 127.0.0.1:9002]
   mockd: [10.0.0.1:80]
-timeouts: {connect: 250ms, requestHeaders: 2s}
+timeouts: {connect: 250ms, requestHeaders: 2s, request: 90s}
 limits: {maxRequestHeadersKb: 8, traceTtl: 30s}
 )",
                                     diag);
@@ -53,6 +53,7 @@ limits: {maxRequestHeadersKb: 8, traceTtl: 30s}
   EXPECT_EQ(boot->endpoints[1].plain.at(0).text(), "10.0.0.1:80");
   EXPECT_EQ(boot->timeouts.connect, std::chrono::milliseconds(250));
   EXPECT_EQ(boot->timeouts.idle, std::chrono::minutes(5));  // default kept
+  EXPECT_EQ(boot->timeouts.request, std::chrono::seconds(90));
   EXPECT_EQ(boot->limits.max_request_header_bytes, 8u * 1024);
   EXPECT_EQ(boot->limits.trace_ttl, std::chrono::seconds(30));
 }

@@ -1,0 +1,92 @@
+#include "net/forward_headers.h"
+
+#include <boost/beast/http/status.hpp>
+
+namespace laneproxy::net {
+
+void rewrite_request(request_parser& parser, const dataplane::route_decision& d,
+                     route::random_source& random, std::string& out) {
+  auto& req = parser.get();
+  const auto length = parser.content_length();
+  const std::string codings = parser.has_transfer_encoding() ? transfer_codings(req) : "";
+  strip_hop_by_hop(req);
+  req.erase(http::field::expect);  // answered by the proxy, not the upstream
+  req.version(11);
+  if (d.rule) apply_header_operations(d.rule->actions.request_headers, req);
+  if (d.target) apply_header_operations(d.target->request_headers, req);
+  if (d.stamp_lane && !d.lane_header.empty()) req.set(d.lane_header, d.lane);
+  if (req.count("x-request-id") == 0) req.set("x-request-id", make_request_id(random).view());
+  if (req.count("x-forwarded-proto") == 0) req.set("x-forwarded-proto", "http");
+  req.erase(http::field::content_length);
+  req.erase(http::field::transfer_encoding);
+  set_framing(req,
+              parser.chunked() ? framing::chunked
+              : length         ? framing::content_length
+                               : framing::none,
+              length.value_or(0), codings);
+  serialize_head(req, out);
+}
+
+response_plan rewrite_response(response_parser& parser, const dataplane::route_decision& d,
+                               unsigned version, bool head, bool keep_alive,
+                               std::chrono::milliseconds upstream_time, std::string& out) {
+  auto& res = parser.get();
+  const unsigned status = res.result_int();
+  const auto length = parser.content_length();
+  const std::string codings = parser.has_transfer_encoding() ? transfer_codings(res) : "";
+  strip_hop_by_hop(res);
+  if (d.rule) apply_header_operations(d.rule->actions.response_headers, res);
+  if (d.target) apply_header_operations(d.target->response_headers, res);
+  res.set("x-envoy-upstream-service-time", std::to_string(upstream_time.count()));
+  res.version(version);
+  res.erase(http::field::content_length);
+  res.erase(http::field::transfer_encoding);
+  response_plan plan{false, keep_alive};
+  framing f = framing::content_length;
+  if (status < 200 || status == 204) {
+    f = framing::none;
+  } else if (bodiless(status, head)) {
+    f = length ? framing::content_length : parser.chunked() ? framing::chunked : framing::none;
+  } else if (parser.chunked() || parser.need_eof()) {
+    f = version >= 11 ? framing::chunked : framing::none;
+    plan.chunk_down = version >= 11;
+    plan.keep_alive = keep_alive && version >= 11;
+  }
+  set_framing(res, f, length.value_or(0), codings);
+  set_connection(res, version, plan.keep_alive);
+  serialize_head(res, version, out);
+  return plan;
+}
+
+void local_reply_head(unsigned status, unsigned version, bool keep_alive,
+                      std::string_view content_type, std::size_t body_size, std::string& out) {
+  out.assign(version >= 11 ? "HTTP/1.1 " : "HTTP/1.0 ");
+  out += std::to_string(status);
+  out += ' ';
+  out += http::obsolete_reason(static_cast<http::status>(status));
+  out += "\r\nServer: laneproxy\r\n";
+  if (status >= 200 && status != 204) {
+    if (body_size > 0) {
+      out += "Content-Type: ";
+      out += content_type;
+      out += "\r\n";
+    }
+    out += "Content-Length: ";
+    out += std::to_string(body_size);
+    out += "\r\n";
+  }
+  if (!keep_alive) {
+    out += "Connection: close\r\n";
+  } else if (version < 11) {
+    out += "Connection: keep-alive\r\n";
+  }
+  out += "\r\n";
+}
+
+bool well_formed(const request_parser& p) {
+  const auto& req = p.get();
+  if (p.has_transfer_encoding() && (!p.chunked() || req.version() < 11)) return false;
+  return req.version() >= 11 ? p.host_count() == 1 : p.host_count() <= 1;
+}
+
+}  // namespace laneproxy::net

@@ -1,0 +1,61 @@
+// The headers of a proxied exchange, as they leave the proxy: the request
+// rewritten for its upstream, the response for its client, and the proxy's
+// own replies. Pure functions over parsed messages: no sockets.
+//
+// Framing is always set last, from the parser's reading of the message,
+// never from what survived in the field set: neither a client, nor an
+// upstream, nor a route's header operation can change where a body ends on
+// the next hop.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <string_view>
+
+#include "dataplane/router.h"
+#include "net/message_parser.h"
+#include "route/weighted_pick.h"
+
+namespace laneproxy::net {
+
+// Rewrites a parsed request for its upstream and serializes its header
+// into `out`: hop-by-hop headers out (Expect too: the proxy answers it),
+// the route's header operations, the lane header, x-request-id and
+// x-forwarded-proto in, HTTP/1.1, and the body's framing as read (chunked,
+// with any other transfer codings kept, or the Content-Length).
+void rewrite_request(request_parser& parser, const dataplane::route_decision& d,
+                     route::random_source& random, std::string& out);
+
+// How a response body goes to the client.
+struct response_plan {
+  bool chunk_down = false;  // re-chunk the body (chunked or close-delimited upstream)
+  bool keep_alive = true;   // the client connection may carry another request
+};
+
+// Rewrites a parsed response for a client speaking `version` and
+// serializes its header into `out`. RFC 9112 framing: no body for HEAD
+// (`head`), 1xx, 204 and 304 (HEAD and 304 keep the length they announce,
+// a 204 has none); a chunked or close-delimited body is chunked to an
+// HTTP/1.1 client and ends by closing an HTTP/1.0 one. `keep_alive` is what
+// the client connection may do; the plan says what it will.
+response_plan rewrite_response(response_parser& parser, const dataplane::route_decision& d,
+                               unsigned version, bool head, bool keep_alive,
+                               std::chrono::milliseconds upstream_time, std::string& out);
+
+// The header of a reply of the proxy's own, with a body of `body_size`
+// bytes (the length is announced for HEAD too; a 1xx or 204 has none).
+void local_reply_head(unsigned status, unsigned version, bool keep_alive,
+                      std::string_view content_type, std::size_t body_size, std::string& out);
+
+// True for responses that never carry a body (RFC 9110 6.4.1), whatever
+// their framing headers say.
+constexpr bool bodiless(unsigned status, bool head) {
+  return head || status < 200 || status == 204 || status == 304;
+}
+
+// RFC 9112's framing and Host rules for a request beyond what the parser
+// checks: a Transfer-Encoding must end in chunked (or the body's end would
+// be unknowable) and is not HTTP/1.0's; HTTP/1.1 needs exactly one Host.
+bool well_formed(const request_parser& p);
+
+}  // namespace laneproxy::net
