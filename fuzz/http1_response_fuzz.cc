@@ -15,8 +15,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   net::io_buffer buf(header_limit + 4096);
   const auto r = fuzz::drive(p, buf, in);
   if (r.done && p.content_length() && !(data[0] & 0x80) && r.body_bytes != *p.content_length() &&
-      p.get().result_int() >= 200 && p.get().result_int() != 204 &&
-      p.get().result_int() != 304) {
+      p.get().result_int() >= 200 && p.get().result_int() != 204 && p.get().result_int() != 304) {
     std::abort();
   }
   return 0;

@@ -8,7 +8,8 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace laneproxy::config;
-  std::vector<source_file> sources{{"fuzz.yaml", std::string(reinterpret_cast<const char*>(data), size)}};
+  std::vector<source_file> sources{
+      {"fuzz.yaml", std::string(reinterpret_cast<const char*>(data), size)}};
   diagnostics diag;
   (void)load_mesh(sources, diag);
   return 0;
