@@ -25,9 +25,13 @@ import uuid
 sys.dont_write_bytecode = True   # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import (BadMessage, Client, ConnectionClosed, Proxy, RawUpstream,  # noqa: E402
-                     TempFolder, binary_is_sanitized, request_bytes, response_bytes,
-                     stream_out, take_option, write_bootstrap, write_mesh)
+# After the path is set.
+from client import Client, ConnectionClosed, stream_out  # noqa: E402
+from http_messages import BadMessage, request_bytes, response_bytes  # noqa: E402
+from process_util import take_option  # noqa: E402
+from proxy import (Proxy, TempFolder, binary_is_sanitized, write_bootstrap,  # noqa: E402
+                   write_mesh)
+from upstream import RawUpstream  # noqa: E402
 
 LANEPROXY = None
 SECONDS = 30.0
@@ -72,10 +76,7 @@ def misbehave(conn, req):
 
 
 def upstream_behaviour(conn):
-    while True:
-        req = conn.read_request(timeout=120)
-        if req is None:
-            return
+    for req in conn.each_request(timeout=120):
         if req.target.startswith("/hostile"):
             ok = misbehave(conn, req)
         else:
