@@ -376,7 +376,12 @@ class session {
       ec = co_await read_header(rp, up_, up_buf_);
       if (ec) break;
       const auto status = rp.get().result_int();
-      if (status >= 100 && status < 200 && status != 101) {
+      if (status == 101) {
+        // Never asked for: the proxy strips Upgrade from every request.
+        ec = http::error::bad_status;
+        break;
+      }
+      if (status >= 100 && status < 200) {
         ec = http::error::header_limit;
         continue;
       }
