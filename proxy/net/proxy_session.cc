@@ -203,6 +203,10 @@ class session {
   // Waits for the first bytes of the next request on an idle connection;
   // false when it closed or stayed idle for `idle`. While it waits the
   // connection holds no buffers: a large request before leaves nothing.
+  // The read is tried first: a keep-alive client has often sent its next
+  // request while the last response was finished here, and then no trip
+  // through epoll is needed (with async_read_some, Asio would make one
+  // after a read that drained the socket).
   task<bool> wait_for_request(std::chrono::milliseconds idle) {
     for (;;) {
       error_code ec;
