@@ -9,7 +9,7 @@ namespace laneproxy::net {
 namespace {
 // Each worker thread keeps a few free blocks: enough for the connections
 // that are busy at once, not a reserve that grows with every idle one.
-constexpr std::size_t cached_blocks = 64;
+constexpr std::size_t cached_blocks = 16;
 
 struct block_cache {
   std::vector<char*> free;

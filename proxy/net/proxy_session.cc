@@ -1,5 +1,9 @@
 #include "net/proxy_session.h"
 
+#include <sys/socket.h>
+
+#include <cerrno>
+
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -431,17 +435,28 @@ class session {
 
   // Closing with unread request bytes would reset the connection and could
   // destroy a reply still in flight (a 400 or 431): send FIN first, then
-  // read and drop what the client still sends, briefly and boundedly.
+  // read and drop what the client still sends, briefly and boundedly. The
+  // kernel drops the bytes (MSG_TRUNC) and the connection gives its
+  // buffers back first: a flood of connections closed this way holds no
+  // memory for their last second.
   task<void> lingering_close() {
     error_code ec;
     down_.shutdown(socket_type::shutdown_send, ec);
+    response_.reset();
+    request_.reset();
+    release_idle_memory();
+    constexpr std::size_t max_drained = 1u << 20;
     std::size_t drained = 0;
     deadline_.arm(std::chrono::seconds(1));
-    char* sink = chunk_.get();
-    while (!ec && drained < (1u << 20)) {
-      std::size_t n = 0;
-      std::tie(ec, n) = co_await down_.async_read_some(asio::buffer(sink, block_size), nothrow);
-      drained += n;
+    while (!ec && drained < max_drained) {
+      const auto n =
+          ::recv(down_.native_handle(), nullptr, max_drained - drained, MSG_TRUNC | MSG_DONTWAIT);
+      if (n > 0) {
+        drained += static_cast<std::size_t>(n);
+        continue;
+      }
+      if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) break;
+      std::tie(ec) = co_await down_.async_wait(socket_type::wait_read, nothrow);
     }
     down_.close(ec);
   }
