@@ -172,4 +172,43 @@ void check_percent(const yaml_field& f) {
   }
 }
 
+void not_applied(const yaml_field& f, std::string_view why) {
+  if (!f.present()) return;
+  std::string message = "not applied by laneproxy";
+  if (!why.empty()) {
+    message += ": ";
+    message += why;
+  }
+  f.warning(message);
+}
+
+std::optional<std::string> decode_base64(std::string_view text) {
+  const auto value = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+  };
+  if (text.size() % 4 != 0) return std::nullopt;
+  std::string out;
+  out.reserve(text.size() / 4 * 3);
+  for (std::size_t i = 0; i < text.size(); i += 4) {
+    const bool last = i + 4 == text.size();
+    const std::size_t pad = last ? (text[i + 3] == '=') + (text[i + 2] == '=') : 0;
+    if (pad == 1 && text[i + 2] == '=') return std::nullopt;  // "x=y=" is not padding
+    std::uint32_t word = 0;
+    for (std::size_t k = 0; k < 4; ++k) {
+      const int v = k >= 4 - pad ? 0 : value(text[i + k]);
+      if (v < 0) return std::nullopt;
+      word = word << 6 | static_cast<std::uint32_t>(v);
+    }
+    out.push_back(static_cast<char>(word >> 16));
+    if (pad < 2) out.push_back(static_cast<char>(word >> 8 & 0xff));
+    if (pad < 1) out.push_back(static_cast<char>(word & 0xff));
+  }
+  return out;
+}
+
 }  // namespace laneproxy::config

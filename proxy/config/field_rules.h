@@ -46,4 +46,13 @@ std::string weight_sum_warning(std::uint64_t sum);
 // A percentage `{value: double}` in [0, 100].
 void check_percent(const yaml_field& f);
 
+// The warning for a field laneproxy accepts but does not apply as Envoy
+// does under Istio: "PATH: not applied by laneproxy" (and `why`, when
+// given, after a colon). Nothing accepted is ignored silently. No-op when
+// the field is absent.
+void not_applied(const yaml_field& f, std::string_view why = "");
+
+// Standard base64 (RFC 4648, padding required); nullopt when malformed.
+std::optional<std::string> decode_base64(std::string_view text);
+
 }  // namespace laneproxy::config

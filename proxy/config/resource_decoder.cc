@@ -187,7 +187,14 @@ void decode_load_balancer(const yaml_field& lb, destination_rule* dr) {
   }
   check_enum(simple, {"UNSPECIFIED", "RANDOM", "PASSTHROUGH", "ROUND_ROBIN", "LEAST_REQUEST",
                       "LEAST_CONN"});
+  if (simple.string().value_or("ROUND_ROBIN") != "ROUND_ROBIN") {
+    not_applied(simple, "endpoints are picked round robin");
+  }
   decode_min_duration(lb["warmupDurationSecs"], false);
+  for (auto k : {"localityLbSetting", "warmupDurationSecs", "warmup"}) not_applied(lb[k]);
+  not_applied(hash,
+              "endpoints are picked round robin (it keys only laneproxy.io/split: sticky lane "
+              "picks)");
   if (hash.expect_map()) {
     hash.check_keys({"httpHeaderName", "httpCookie", "useSourceIp", "httpQueryParameterName",
                      "ringHash", "maglev", "minimumRingSize"});
@@ -271,6 +278,9 @@ void decode_traffic_policy(const yaml_field& tp, destination_rule* dr, bool port
   if (tls.expect_map()) {
     check_enum(tls["mode"], {"DISABLE", "SIMPLE", "MUTUAL", "ISTIO_MUTUAL"});
   }
+  for (auto k : {"connectionPool", "outlierDetection", "tls", "tunnel", "proxyProtocol"}) {
+    not_applied(tp[k]);
+  }
   if (!port_level) {
     std::set<std::int64_t> ports;
     tp["portLevelSettings"].for_each([&](const yaml_field& p) {
@@ -294,6 +304,7 @@ void decode_destination_rule(const yaml_field& spec, object_meta meta, mesh_docu
     if (!is_valid_host(*host, true)) spec["host"].error("invalid host \"" + *host + "\"");
   }
   decode_traffic_policy(spec["trafficPolicy"], &dr, false);
+  for (auto k : {"exportTo", "workloadSelector"}) not_applied(spec[k]);
   std::set<std::string> names;
   spec["subsets"].for_each([&](const yaml_field& s) {
     if (!s.expect_map()) return;
@@ -326,6 +337,7 @@ void decode_gateway(const yaml_field& spec, object_meta meta, mesh_documents& ou
     any = true;
     if (!s.expect_map()) return;
     s.check_keys({"port", "bind", "hosts", "tls", "name", "defaultEndpoint"});
+    for (auto k : {"bind", "tls", "defaultEndpoint"}) not_applied(s[k]);
     gateway_server server;
     const auto port = s["port"];
     if (!port.present()) {

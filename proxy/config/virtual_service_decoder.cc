@@ -273,6 +273,7 @@ http_route decode_http_route(const yaml_field& f) {
     }
     check_redirect_code(redirect["redirectCode"], r);
     rule.actions.redirect = r;
+    not_applied(redirect, "the rule answers 404");
   }
   const auto direct = f["directResponse"];
   if (direct.expect_map()) {
@@ -291,7 +292,12 @@ http_route decode_http_route(const yaml_field& f) {
       if (body["string"].present() && body["bytes"].present()) {
         body.error("only one of string or bytes may be set");
       }
-      d.body = body["string"].string().value_or(body["bytes"].string().value_or(""));
+      d.body = body["string"].string().value_or("");
+      if (auto bytes = body["bytes"].string()) {
+        auto decoded = decode_base64(*bytes);
+        if (!decoded) body["bytes"].error("bytes is not valid base64");
+        d.body = decoded.value_or("");
+      }
     }
     rule.actions.direct_response = d;
   }
@@ -299,6 +305,7 @@ http_route decode_http_route(const yaml_field& f) {
   if (delegate.expect_map()) {
     delegate.check_keys({"name", "namespace"});
     delegate["name"].require_string();
+    not_applied(delegate, "the rule answers 404");
   }
   const auto rewrite = f["rewrite"];
   if (rewrite.expect_map()) {
@@ -326,10 +333,13 @@ http_route decode_http_route(const yaml_field& f) {
     }
     rule.actions.rewrite = http_rewrite{rewrite["uri"].string().value_or(""),
                                         rewrite["authority"].string().value_or("")};
+    not_applied(rewrite);
   }
   rule.actions.timeout = decode_min_duration(f["timeout"], true);
   decode_retries(f["retries"], rule);
+  not_applied(f["retries"]);
   decode_fault(f["fault"]);
+  not_applied(f["fault"]);
   if (f["mirror"].present() && f["mirrors"].present()) {
     f.error("only one of mirror or mirrors may be set");
   }
@@ -341,7 +351,11 @@ http_route decode_http_route(const yaml_field& f) {
     decode_destination(m["destination"]);
     check_percent(m["percentage"]);
   });
+  for (auto k : {"mirror", "mirrors", "mirrorPercentage", "mirror_percent", "mirrorPercent"}) {
+    not_applied(f[k]);
+  }
   decode_cors(f["corsPolicy"]);
+  not_applied(f["corsPolicy"]);
   decode_headers_block(f["headers"], rule.actions.request_headers, rule.actions.response_headers);
   return rule;
 }
@@ -372,6 +386,10 @@ http_match decode_http_match(const yaml_field& f) {
   f["gateways"].for_each([&](const yaml_field& g) {
     if (auto s = g.string()) m.gateways.push_back(*s);
   });
+  for (auto k : {"sourceLabels", "sourceNamespace", "gateways", "statPrefix"}) not_applied(f[k]);
+  not_applied(f["port"],
+              "it is compared with the port laneproxy listens on, not the Gateway server's or "
+              "the service's");
   return m;
 }
 
@@ -414,6 +432,7 @@ void decode_virtual_service(const yaml_field& spec, object_meta meta, mesh_docum
     spec.error_at("http", "http, tcp or tls must be provided");
   }
   spec["http"].for_each([&](const yaml_field& r) { vs.http.push_back(decode_http_route(r)); });
+  for (auto k : {"tcp", "tls", "exportTo"}) not_applied(spec[k]);
   out.virtual_services.push_back(std::move(vs));
 }
 

@@ -91,8 +91,11 @@ void reloader::reload(bool forced) {
   }
   publish_(attempt.proxy);
   if (on_result_) on_result_(true, live_.get());
-  log_ << "laneproxy: reloaded (mesh " << attempt.mesh_version << "): " << changes << "\n"
-       << std::flush;
+  // A live config's warnings (fields not applied, weights not adding up to
+  // 100) are said with it: nothing accepted is ignored silently.
+  std::string line = "laneproxy: reloaded (mesh " + attempt.mesh_version + "): " + changes + "\n";
+  for (const auto& p : attempt.problems) line += "  " + p + "\n";
+  log_ << line << std::flush;
 }
 
 bool reloader::live() const {

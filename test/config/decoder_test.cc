@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <re2/re2.h>
 
+#include "config/field_rules.h"
 #include "config/yaml_field.h"
 #include "support/mesh_fixture.h"
 
@@ -285,6 +286,56 @@ TEST(VirtualServiceRules, MirrorsAndCors) {
                   "header name \"x ok\"",
                   "vs.yaml:17:15: error: spec.http[0].corsPolicy.maxAge: maxAge must be "
                   "whole seconds"));
+}
+
+// Nothing accepted is ignored silently: each field the data plane does not
+// apply says so, by name.
+TEST(VirtualServiceRules, FieldsNotAppliedAreWarningsNamingThem) {
+  const auto m =
+      vs(R"(  - match: [{uri: {prefix: /a}, sourceLabels: {app: x}, gateways: [mesh], port: 80}]
+    route:
+    - destination: {host: mocka}
+    retries: {attempts: 3}
+    fault: {abort: {httpStatus: 503, percentage: {value: 100}}}
+    mirror: {host: mocka}
+    corsPolicy: {allowOrigins: [{exact: "https://a"}]}
+    rewrite: {uri: /b}
+  - match: [{uri: {prefix: /r}}]
+    redirect: {uri: /x}
+)");
+  EXPECT_THAT(m.errors(), IsEmpty());
+  EXPECT_THAT(
+      m.warnings(),
+      ElementsAre("vs.yaml:8:47: warning: spec.http[0].match[0].sourceLabels: not applied by "
+                  "laneproxy",
+                  "vs.yaml:8:67: warning: spec.http[0].match[0].gateways: not applied by laneproxy",
+                  "vs.yaml:8:81: warning: spec.http[0].match[0].port: not applied by laneproxy: "
+                  "it is compared with the port laneproxy listens on, not the Gateway server's "
+                  "or the service's",
+                  "vs.yaml:11:14: warning: spec.http[0].retries: not applied by laneproxy",
+                  "vs.yaml:12:12: warning: spec.http[0].fault: not applied by laneproxy",
+                  "vs.yaml:13:13: warning: spec.http[0].mirror: not applied by laneproxy",
+                  "vs.yaml:14:17: warning: spec.http[0].corsPolicy: not applied by laneproxy",
+                  "vs.yaml:15:14: warning: spec.http[0].rewrite: not applied by laneproxy",
+                  "vs.yaml:17:15: warning: spec.http[1].redirect: not applied by laneproxy: the "
+                  "rule answers 404"));
+}
+
+TEST(VirtualServiceRules, DirectResponseBytesAreBase64Decoded) {
+  const auto m = vs(R"(  - match: [{uri: {prefix: /b}}]
+    directResponse: {status: 200, body: {bytes: aGVsbG8sIHdvcmxk}}
+  - match: [{uri: {prefix: /c}}]
+    directResponse: {status: 200, body: {bytes: "not base64!"}}
+)");
+  EXPECT_THAT(m.errors(), ElementsAre("vs.yaml:11:49: error: spec.http[1].directResponse.body."
+                                      "bytes: bytes is not valid base64"));
+  EXPECT_EQ(decode_base64("aGVsbG8sIHdvcmxk"), "hello, world");
+  EXPECT_EQ(decode_base64("aGk="), "hi");
+  EXPECT_EQ(decode_base64("aA=="), "h");
+  EXPECT_EQ(decode_base64(""), "");
+  EXPECT_EQ(decode_base64("aGk"), std::nullopt);
+  EXPECT_EQ(decode_base64("a=k="), std::nullopt);
+  EXPECT_EQ(decode_base64("aG=k"), std::nullopt);
 }
 
 TEST(VirtualServiceRules, HeaderOperations) {

@@ -9,6 +9,7 @@ namespace {
 
 using testing::compile_yaml;
 using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
 TEST(GatewayRules, ServersPortsHostsAndTls) {
@@ -113,7 +114,11 @@ spec:
     loadBalancer:
       consistentHash: {httpCookie: {name: user, ttl: 0s}}
 )");
-  EXPECT_THAT(m.messages(), IsEmpty());
+  // Used for sticky lane picks, not for picking endpoints: said so.
+  EXPECT_THAT(m.errors(), IsEmpty());
+  EXPECT_THAT(m.warnings(),
+              ElementsAre(HasSubstr("warning: spec.trafficPolicy.loadBalancer.consistentHash: not "
+                                    "applied by laneproxy: endpoints are picked round robin")));
   EXPECT_EQ(m.snap().services.at("mocka.default").hash_cookie, "user");
 }
 
