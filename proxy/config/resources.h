@@ -69,8 +69,10 @@ struct weighted_destination {
 };
 
 struct http_redirect {
+  enum class derive { none, protocol_default, request_port };
   std::string uri, authority, scheme;
   std::uint32_t port = 0;
+  derive derive_port = derive::none;
   int code = 301;
 };
 

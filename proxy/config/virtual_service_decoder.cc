@@ -266,14 +266,21 @@ http_route decode_http_route(const yaml_field& f) {
     r.authority = redirect["authority"].string().value_or("");
     r.scheme = redirect["scheme"].string().value_or("");
     r.port = static_cast<std::uint32_t>(redirect["port"].integer(1, 65535).value_or(0));
-    if (auto derive = redirect["derivePort"].string();
-        derive && *derive != "FROM_PROTOCOL_DEFAULT" && *derive != "FROM_REQUEST_PORT") {
-      redirect["derivePort"].error("invalid value \"" + *derive +
-                                   "\" (one of FROM_PROTOCOL_DEFAULT, FROM_REQUEST_PORT)");
+    if (auto derive = redirect["derivePort"].string()) {
+      if (*derive == "FROM_PROTOCOL_DEFAULT") {
+        r.derive_port = http_redirect::derive::protocol_default;
+      } else if (*derive == "FROM_REQUEST_PORT") {
+        r.derive_port = http_redirect::derive::request_port;
+      } else {
+        redirect["derivePort"].error("invalid value \"" + *derive +
+                                     "\" (one of FROM_PROTOCOL_DEFAULT, FROM_REQUEST_PORT)");
+      }
+    }
+    if (r.port != 0 && r.derive_port != http_redirect::derive::none) {
+      redirect.error("only one of port or derivePort may be set");
     }
     check_redirect_code(redirect["redirectCode"], r);
     rule.actions.redirect = r;
-    not_applied(redirect, "the rule answers 404");
   }
   const auto direct = f["directResponse"];
   if (direct.expect_map()) {

@@ -1,5 +1,7 @@
 #include "dataplane/router.h"
 
+#include "dataplane/redirect.h"
+
 namespace laneproxy::dataplane {
 
 namespace {
@@ -82,6 +84,11 @@ route_decision router::forward(const config::route_rule* rule, const service_vie
   if (rule) {
     if (rule->actions.direct_response) {
       d.direct = rule->actions.direct_response;
+      return d;
+    }
+    if (const auto& r = rule->actions.redirect) {
+      d.direct = config::http_direct_response{r->code, ""};
+      d.redirect_location = redirect_location(*r, req);
       return d;
     }
     if (rule->targets.empty()) return local(response_flag::no_route);

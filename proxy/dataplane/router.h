@@ -32,6 +32,7 @@ constexpr bool is_admin_role(listener_role r) {
 struct route_decision {
   response_flag flag = response_flag::none;  // not none: answer locally with reply_for(flag)
   std::optional<config::http_direct_response> direct;  // the route answers by itself
+  std::string redirect_location;                       // with `direct`: a redirect's Location
   const config::socket_address* endpoint = nullptr;    // where to forward
   std::string service;                                 // service key, "" for the local app
   std::string lane;                                    // the request's lane ("" when it has none)

@@ -59,12 +59,18 @@ response_plan rewrite_response(response_parser& parser, const dataplane::route_d
 }
 
 void local_reply_head(unsigned status, unsigned version, bool keep_alive,
-                      std::string_view content_type, std::size_t body_size, std::string& out) {
+                      std::string_view content_type, std::size_t body_size, std::string& out,
+                      std::string_view location) {
   out.assign(version >= 11 ? "HTTP/1.1 " : "HTTP/1.0 ");
   out += std::to_string(status);
   out += ' ';
   out += http::obsolete_reason(static_cast<http::status>(status));
   out += "\r\nServer: laneproxy\r\n";
+  if (!location.empty()) {
+    out += "Location: ";
+    out += location;
+    out += "\r\n";
+  }
   if (status >= 200 && status != 204) {
     if (body_size > 0) {
       out += "Content-Type: ";

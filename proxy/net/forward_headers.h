@@ -44,8 +44,10 @@ response_plan rewrite_response(response_parser& parser, const dataplane::route_d
 
 // The header of a reply of the proxy's own, with a body of `body_size`
 // bytes (the length is announced for HEAD too; a 1xx or 204 has none).
+// `location`, when not empty, goes in a Location header (a redirect).
 void local_reply_head(unsigned status, unsigned version, bool keep_alive,
-                      std::string_view content_type, std::size_t body_size, std::string& out);
+                      std::string_view content_type, std::size_t body_size, std::string& out,
+                      std::string_view location = "");
 
 // True for responses that never carry a body (RFC 9110 6.4.1), whatever
 // their framing headers say.

@@ -191,7 +191,8 @@ class session {
       co_return reusable;
     }
     if (decision.direct) {
-      co_await reply_text(decision.direct->status, decision.direct->body, version, reusable);
+      co_await reply_text(decision.direct->status, decision.direct->body, version, reusable,
+                          "text/plain", decision.redirect_location);
       co_return reusable;
     }
     co_return co_await forward(*config, parser, decision, keep_alive);
@@ -423,9 +424,11 @@ class session {
   // A response of the proxy's own. A HEAD request gets the header alone
   // (with the length a GET would have); a 1xx, 204 or 304 has no body.
   task<void> reply_text(unsigned status, std::string_view body, unsigned version, bool keep_alive,
-                        std::string_view content_type = "text/plain") {
+                        std::string_view content_type = "text/plain",
+                        std::string_view location = "") {
     const bool no_body = bodiless(status, head_request_);
-    local_reply_head(status, version, keep_alive, content_type, body.size(), response_head_);
+    local_reply_head(status, version, keep_alive, content_type, body.size(), response_head_,
+                     location);
     if (no_body) body = {};
     std::array<asio::const_buffer, 2> bufs{asio::buffer(response_head_), asio::buffer(body)};
     co_await write_all(down_, bufs, deadline_, worker_.config()->timeouts().idle);

@@ -36,6 +36,9 @@ spec:
   - name: bulk
     match: [{uri: {prefix: /bulk}}]
     route: [{destination: {host: mocka, subset: v1}}]
+  - name: moved
+    match: [{uri: {prefix: /moved}}]
+    redirect: {uri: /bulk/here, redirectCode: 302}
   - name: uf
     match: [{uri: {exact: /uf}}]
     route: [{destination: {host: mockb}}]
@@ -108,6 +111,26 @@ TEST_F(GatewayTest, FirstMatchingRuleWins) {
   EXPECT_EQ(client.get("/slow", {{"x-user", "alice"}}).body, "mocka-v2");
   EXPECT_EQ(client.get("/direct").status, 418u);
   EXPECT_EQ(client.get("/direct").body, "short and stout");
+}
+
+TEST_F(GatewayTest, ARedirectSendsTheClientWhereItThenGetsServed) {
+  start();
+  http_client client(port);
+  const std::string host = "127.0.0.1:" + std::to_string(port);
+  const auto r = client.get("/moved/x?user=7", {{"host", host}});
+  EXPECT_EQ(r.status, 302u);
+  const auto location = r.header("location");
+  EXPECT_EQ(location, "http://" + host + "/bulk/here?user=7");
+  EXPECT_EQ(r.body, "");
+  EXPECT_EQ(v1.requests().size(), 0u);  // answered by the proxy
+  // Following it, as a client does, reaches the route for /bulk.
+  const auto prefix = "http://" + host;
+  ASSERT_EQ(location.rfind(prefix, 0), 0u);
+  const auto followed = client.get(location.substr(prefix.size()), {{"host", host}});
+  EXPECT_EQ(followed.status, 200u);
+  EXPECT_EQ(followed.body, "mocka-v1");
+  ASSERT_EQ(v1.requests().size(), 1u);
+  EXPECT_EQ(v1.requests()[0].target, "/bulk/here?user=7");
 }
 
 TEST_F(GatewayTest, LocalRepliesFollowEnvoy) {
