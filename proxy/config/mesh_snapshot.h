@@ -69,9 +69,10 @@ struct route_rule {
   std::vector<route_target> targets;  // weighted split, in config order
   std::uint64_t total_weight = 0;
   route_actions actions;
-  std::optional<split_mode> split;  // nullopt: the proxy's default
-  std::string sticky_header;        // sticky: the header whose value picks (lower case)
-  std::string sticky_cookie;        // sticky: or the cookie
+  std::shared_ptr<const RE2> uri_regex_rewrite;  // actions.rewrite->regex, compiled
+  std::optional<split_mode> split;               // nullopt: the proxy's default
+  std::string sticky_header;  // sticky: the header whose value picks (lower case)
+  std::string sticky_cookie;  // sticky: or the cookie
 };
 
 struct subset_def {

@@ -83,6 +83,7 @@ struct http_direct_response {
 
 struct http_rewrite {
   std::string uri, authority;
+  std::string regex, regex_substitution;  // uriRegexRewrite (RE2, \\1 for a group)
 };
 
 struct http_retry {

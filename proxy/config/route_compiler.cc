@@ -107,6 +107,9 @@ class route_builder {
       rule.targets.push_back(std::move(t));
     }
     rule.actions = r.actions;
+    if (r.actions.rewrite && !r.actions.rewrite->regex.empty()) {
+      rule.uri_regex_rewrite = std::make_shared<const RE2>(r.actions.rewrite->regex);
+    }
     compile_split(vs, rule);
     return rule;
   }

@@ -339,8 +339,9 @@ http_route decode_http_route(const yaml_field& f) {
       regex_rewrite["rewrite"].require_string();
     }
     rule.actions.rewrite = http_rewrite{rewrite["uri"].string().value_or(""),
-                                        rewrite["authority"].string().value_or("")};
-    not_applied(rewrite);
+                                        rewrite["authority"].string().value_or(""),
+                                        regex_rewrite["match"].string().value_or(""),
+                                        regex_rewrite["rewrite"].string().value_or("")};
   }
   rule.actions.timeout = decode_min_duration(f["timeout"], true);
   decode_retries(f["retries"], rule);

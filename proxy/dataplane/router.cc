@@ -1,6 +1,7 @@
 #include "dataplane/router.h"
 
 #include "dataplane/redirect.h"
+#include "dataplane/rewrite.h"
 
 namespace laneproxy::dataplane {
 
@@ -102,6 +103,10 @@ route_decision router::forward(const config::route_rule* rule, const service_vie
       subset_from_lane = true;
     } else {
       subset = t.subset;
+    }
+    if (rule->actions.rewrite) {
+      d.rewritten_target = rewritten_target(*rule, req).value_or("");
+      d.rewritten_authority = rule->actions.rewrite->authority;
     }
     if (rule->actions.timeout) {
       d.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(*rule->actions.timeout);

@@ -39,6 +39,8 @@ struct route_decision {
   bool stamp_lane = false;   // write `lane` into `lane_header` on the forwarded request
   std::string serving_lane;  // the lane whose endpoint serves it (differs after a fallback)
   std::string_view lane_header;
+  std::string rewritten_target;          // a rewrite's new path and query ("": none)
+  std::string_view rewritten_authority;  // a rewrite's new Host ("": none)
   const config::route_rule* rule = nullptr;
   const config::route_target* target = nullptr;
   std::chrono::milliseconds timeout{0};  // 0: no route timeout (idle timeout only)

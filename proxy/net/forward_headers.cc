@@ -12,6 +12,11 @@ void rewrite_request(request_parser& parser, const dataplane::route_decision& d,
   strip_hop_by_hop(req);
   req.erase(http::field::expect);  // answered by the proxy, not the upstream
   req.version(11);
+  if (!d.rewritten_target.empty()) {
+    req.set("x-envoy-original-path", req.target());
+    req.target(d.rewritten_target);
+  }
+  if (!d.rewritten_authority.empty()) req.set(http::field::host, d.rewritten_authority);
   if (d.rule) apply_header_operations(d.rule->actions.request_headers, req);
   if (d.target) apply_header_operations(d.target->request_headers, req);
   if (d.stamp_lane && !d.lane_header.empty()) req.set(d.lane_header, d.lane);

@@ -20,7 +20,8 @@ namespace laneproxy::net {
 
 // Rewrites a parsed request for its upstream and serializes its header
 // into `out`: hop-by-hop headers out (Expect too: the proxy answers it),
-// the route's header operations, the lane header, x-request-id and
+// the route's rewrite (path, with the original in x-envoy-original-path;
+// Host), the route's header operations, the lane header, x-request-id and
 // x-forwarded-proto in, HTTP/1.1, and the body's framing as read (chunked,
 // with any other transfer codings kept, or the Content-Length).
 void rewrite_request(request_parser& parser, const dataplane::route_decision& d,

@@ -111,7 +111,9 @@ void message_parser<is_request>::on_header_impl(error_code&) {
 
 template <bool is_request>
 void message_parser<is_request>::on_body_init_impl(const boost::optional<std::uint64_t>&,
-                                                   error_code&) {}
+                                                   error_code&) {
+  at_chunk_line_ = this->chunked();
+}
 
 template <bool is_request>
 std::size_t message_parser<is_request>::on_body_impl(string_view body, error_code& ec) {
@@ -130,17 +132,34 @@ std::size_t message_parser<is_request>::on_body_impl(string_view body, error_cod
 template <bool is_request>
 void message_parser<is_request>::on_chunk_header_impl(std::uint64_t, string_view extensions,
                                                       error_code& ec) {
+  at_chunk_line_ = false;
   if (extensions.size() > max_chunk_extension) ec = http::error::bad_chunk_extension;
 }
 
 template <bool is_request>
-std::size_t message_parser<is_request>::on_chunk_body_impl(std::uint64_t, string_view body,
+std::size_t message_parser<is_request>::on_chunk_body_impl(std::uint64_t remain, string_view body,
                                                            error_code& ec) {
-  return on_body_impl(body, ec);
+  const std::size_t n = on_body_impl(body, ec);
+  if (n == remain) at_chunk_line_ = true;  // the chunk's data is all in: a size line is next
+  return n;
 }
 
 template <bool is_request>
 void message_parser<is_request>::on_finish_impl(error_code&) {}
+
+namespace {
+// True when the buffered chunk-size line is incomplete, or is the last
+// chunk's ("0", trailers may follow and keep the parser waiting).
+bool final_or_open_chunk_line(const io_buffer& buf) {
+  const std::string_view data(static_cast<const char*>(buf.data().data()), buf.size());
+  std::size_t at = 0;
+  // Parsed bytes of the previous chunk's CRLF may still lead the buffer.
+  if (data.substr(0, 2) == "\r\n") at = 2;
+  if (data.find("\r\n", at) == std::string_view::npos) return true;
+  const auto digits = data.find_first_not_of("0123456789abcdefABCDEF", at);
+  return data.substr(at, digits - at).find_first_not_of('0') == std::string_view::npos;
+}
+}  // namespace
 
 template <bool is_request>
 boost::system::error_code parse_some(message_parser<is_request>& p, io_buffer& buf) {
@@ -164,6 +183,12 @@ body_step decode_body(message_parser<is_request>& p, io_buffer& buf, char* chunk
   const std::size_t before = buf.size();
   if (before > 0) {
     auto ec = parse_some(p, buf);
+    if (ec == http::error::need_more && p.at_chunk_line() && !final_or_open_chunk_line(buf)) {
+      // A whole chunk-size line, not the last chunk's, that Beast still
+      // wants more for: a quoted extension running past the line's end.
+      // Beast would scan it again with every read (quadratic in the buffer).
+      ec = http::error::bad_chunk_extension;
+    }
     if (ec == http::error::need_buffer || ec == http::error::need_more) ec = {};
     if (ec) {
       decoded = 0;

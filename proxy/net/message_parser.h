@@ -58,6 +58,8 @@ class message_parser : public http::basic_parser<is_request> {
   bool has_transfer_encoding() const { return has_transfer_encoding_; }
   // How many Host headers the message had.
   std::size_t host_count() const { return host_count_; }
+  // A chunked body's next bytes are a chunk-size line.
+  bool at_chunk_line() const { return at_chunk_line_; }
 
   // parse_some() calls put() again after need_more only once the buffer
   // holds this many bytes: more than before, and at least 5 (Beast asserts
@@ -87,6 +89,7 @@ class message_parser : public http::basic_parser<is_request> {
   std::size_t trailer_budget_;
   std::size_t host_count_ = 0;
   bool header_done_ = false;
+  bool at_chunk_line_ = false;
   bool has_transfer_encoding_ = false;
 };
 

@@ -315,8 +315,7 @@ TEST(VirtualServiceRules, FieldsNotAppliedAreWarningsNamingThem) {
                   "vs.yaml:11:14: warning: spec.http[0].retries: not applied by laneproxy",
                   "vs.yaml:12:12: warning: spec.http[0].fault: not applied by laneproxy",
                   "vs.yaml:13:13: warning: spec.http[0].mirror: not applied by laneproxy",
-                  "vs.yaml:14:17: warning: spec.http[0].corsPolicy: not applied by laneproxy",
-                  "vs.yaml:15:14: warning: spec.http[0].rewrite: not applied by laneproxy"));
+                  "vs.yaml:14:17: warning: spec.http[0].corsPolicy: not applied by laneproxy"));
 }
 
 TEST(VirtualServiceRules, DirectResponseBytesAreBase64Decoded) {

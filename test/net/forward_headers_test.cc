@@ -185,6 +185,28 @@ TEST(MessageParser, TrailersFallUnderTheHeaderLimit) {
   EXPECT_EQ(decode_body(p, buf, chunk, sizeof chunk, n), body_step::bad);
 }
 
+// Beast would rescan a quoted chunk extension that runs past its line with
+// every read (quadratic in the buffer): it is malformed as soon as the line
+// is whole. A last chunk's line may wait for its trailers as before.
+TEST(MessageParser, AQuotedChunkExtensionPastItsLineIsMalformedAtOnce) {
+  const auto step = [](const std::string& body) {
+    header_arena arena;
+    request_parser p(arena, 8192);
+    io_buffer buf(16384);
+    EXPECT_FALSE(parse(p, "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n", buf));
+    auto space = buf.prepare();
+    std::memcpy(space.data(), body.data(), body.size());
+    buf.commit(body.size());
+    char chunk[64];
+    std::size_t n = 0;
+    return decode_body(p, buf, chunk, sizeof chunk, n);
+  };
+  EXPECT_EQ(step("5;name=\"open\r\nx: 1\r\n"), body_step::bad);
+  EXPECT_EQ(step("5;name=\"open"), body_step::need_more);  // the line is not whole yet
+  EXPECT_EQ(step("0;name=\"closed\"\r\nx: 1\r\n"), body_step::need_more);  // trailers to come
+  EXPECT_EQ(step("5;name=\"closed\"\r\nhello\r\n"), body_step::decoded);
+}
+
 TEST(MessageParser, AFieldOverWhatBeastCanHoldIsAnErrorNotAnException) {
   header_arena arena;
   request_parser p(arena, 200 * 1024);

@@ -36,6 +36,14 @@ spec:
   - name: bulk
     match: [{uri: {prefix: /bulk}}]
     route: [{destination: {host: mocka, subset: v1}}]
+  - name: rewrite-prefix
+    match: [{uri: {exact: /rw}}, {uri: {prefix: /rw/}}]
+    rewrite: {uri: /inside/, authority: inside.example}
+    route: [{destination: {host: mocka, subset: v1}}]
+  - name: rewrite-regex
+    match: [{uri: {prefix: /rx/}}]
+    rewrite: {uriRegexRewrite: {match: "^/rx/([a-z]+)/([0-9]+)$", rewrite: "/items/\\2/\\1"}}
+    route: [{destination: {host: mocka, subset: v1}}]
   - name: moved
     match: [{uri: {prefix: /moved}}]
     redirect: {uri: /bulk/here, redirectCode: 302}
@@ -131,6 +139,26 @@ TEST_F(GatewayTest, ARedirectSendsTheClientWhereItThenGetsServed) {
   EXPECT_EQ(followed.body, "mocka-v1");
   ASSERT_EQ(v1.requests().size(), 1u);
   EXPECT_EQ(v1.requests()[0].target, "/bulk/here?user=7");
+}
+
+TEST_F(GatewayTest, RewritesChangeWhatTheUpstreamReceives) {
+  start();
+  http_client client(port);
+  // A prefix match: the matched prefix is replaced, the rest and the query kept.
+  EXPECT_EQ(client.get("/rw/a/b?q=1").status, 200u);
+  // An exact match: the whole path is replaced.
+  EXPECT_EQ(client.get("/rw").status, 200u);
+  // A regex rewrite, with groups.
+  EXPECT_EQ(client.get("/rx/shoes/42?color=red").status, 200u);
+  const auto seen = v1.requests();
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_EQ(seen[0].target, "/inside/a/b?q=1");
+  EXPECT_EQ(seen[0].header("host"), "inside.example");
+  EXPECT_EQ(seen[0].header("x-envoy-original-path"), "/rw/a/b?q=1");
+  EXPECT_EQ(seen[1].target, "/inside/");
+  EXPECT_EQ(seen[2].target, "/items/42/shoes?color=red");
+  EXPECT_EQ(seen[2].header("host"), "127.0.0.1");
+  EXPECT_EQ(seen[2].header("x-envoy-original-path"), "/rx/shoes/42?color=red");
 }
 
 TEST_F(GatewayTest, LocalRepliesFollowEnvoy) {
