@@ -158,18 +158,21 @@ std::string weight_sum_warning(std::uint64_t sum) {
          " (Istio >= 1.15; older Istio and the ASM guide require 100)";
 }
 
-void check_percent(const yaml_field& f) {
-  if (!f.expect_map()) return;
+std::optional<double> check_percent(const yaml_field& f) {
+  if (!f.expect_map()) return std::nullopt;
   f.check_keys({"value"});
   const auto v = f["value"].string();
-  if (!v) return;
+  if (!v) return std::nullopt;
   double value = -1;
   const auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), value);
   if (ec != std::errc() || p != v->data() + v->size()) {
     f["value"].error("expected a number, got \"" + *v + "\"");
   } else if (value < 0 || value > 100) {
     f["value"].error("percentage " + *v + " is not within [0, 100]");
+  } else {
+    return value;
   }
+  return std::nullopt;
 }
 
 void not_applied(const yaml_field& f, std::string_view why) {

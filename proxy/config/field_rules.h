@@ -43,8 +43,8 @@ std::optional<std::chrono::nanoseconds> decode_min_duration(const yaml_field& f,
 // require 100, so the warning states the shares that result.
 std::string weight_sum_warning(std::uint64_t sum);
 
-// A percentage `{value: double}` in [0, 100].
-void check_percent(const yaml_field& f);
+// A percentage `{value: double}` in [0, 100]: its value when valid.
+std::optional<double> check_percent(const yaml_field& f);
 
 // The warning for a field laneproxy accepts but does not apply as Envoy
 // does under Istio: "PATH: not applied by laneproxy" (and `why`, when

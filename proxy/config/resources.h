@@ -92,6 +92,21 @@ struct http_retry {
   std::string retry_on;
 };
 
+// A route's fault injection. Shares are per million requests, as Envoy
+// draws them (percentage 12.5 -> 125000); no percentage given: none.
+struct http_fault {
+  struct delay_spec {
+    std::chrono::nanoseconds fixed{0};
+    std::uint32_t per_million = 0;
+  };
+  struct abort_spec {
+    int http_status = 0;
+    std::uint32_t per_million = 0;
+  };
+  std::optional<delay_spec> delay;
+  std::optional<abort_spec> abort;
+};
+
 // What a matched rule does besides choosing a destination, or instead of it.
 struct route_actions {
   std::optional<http_redirect> redirect;
@@ -99,6 +114,7 @@ struct route_actions {
   std::optional<http_rewrite> rewrite;
   std::optional<std::chrono::nanoseconds> timeout;
   std::optional<http_retry> retries;
+  std::optional<http_fault> fault;
   header_operations request_headers, response_headers;
 };
 

@@ -125,7 +125,13 @@ void decode_retries(const yaml_field& f, http_route& rule) {
   rule.actions.retries = r;
 }
 
-void decode_fault(const yaml_field& f) {
+// A percentage (checked) as a share per million; 0 when absent or invalid.
+std::uint32_t per_million(const yaml_field& percentage) {
+  const auto v = check_percent(percentage);
+  return v ? static_cast<std::uint32_t>(*v * 10000 + 0.5) : 0;
+}
+
+void decode_fault(const yaml_field& f, http_route& rule) {
   if (!f.expect_map()) return;
   f.check_keys({"delay", "abort"});
   const auto delay = f["delay"];
@@ -136,19 +142,37 @@ void decode_fault(const yaml_field& f) {
     if (!delay["fixedDelay"].present() && !delay["exponentialDelay"].present()) {
       delay.error_at("fixedDelay", "fixedDelay is required");
     }
-    decode_min_duration(delay["fixedDelay"], false);
-    check_percent(delay["percentage"]);
-    delay["percent"].integer(0, 100);
+    const auto fixed = decode_min_duration(delay["fixedDelay"], false);
+    const auto percent = delay["percent"].integer(0, 100);
+    not_applied(delay["exponentialDelay"]);
+    http_fault::delay_spec d;
+    d.fixed = fixed.value_or(std::chrono::nanoseconds(0));
+    // The deprecated integer `percent` counts when `percentage` is absent.
+    d.per_million = delay["percentage"].present()
+                        ? per_million(delay["percentage"])
+                        : static_cast<std::uint32_t>(percent.value_or(0) * 10000);
+    if (fixed) {
+      if (!rule.actions.fault) rule.actions.fault.emplace();
+      rule.actions.fault->delay = d;
+    }
   }
   if (abort.expect_map()) {
     abort.check_keys({"httpStatus", "grpcStatus", "http2Error", "percentage"});
     int kinds = 0;
     for (auto k : {"httpStatus", "grpcStatus", "http2Error"}) kinds += abort[k].present() ? 1 : 0;
     if (kinds != 1) abort.error("exactly one of httpStatus, grpcStatus or http2Error is required");
-    if (auto s = abort["httpStatus"].integer(0, 999); s && (*s < 200 || *s > 599)) {
-      abort["httpStatus"].error("httpStatus " + std::to_string(*s) + " is not within [200, 599]");
+    const auto status = abort["httpStatus"].integer(0, 999);
+    if (status && (*status < 200 || *status > 599)) {
+      abort["httpStatus"].error("httpStatus " + std::to_string(*status) +
+                                " is not within [200, 599]");
     }
-    check_percent(abort["percentage"]);
+    const auto share = per_million(abort["percentage"]);
+    not_applied(abort["grpcStatus"], "gRPC needs HTTP/2");
+    not_applied(abort["http2Error"], "laneproxy speaks HTTP/1.1");
+    if (status) {
+      if (!rule.actions.fault) rule.actions.fault.emplace();
+      rule.actions.fault->abort = http_fault::abort_spec{static_cast<int>(*status), share};
+    }
   }
 }
 
@@ -346,8 +370,7 @@ http_route decode_http_route(const yaml_field& f) {
   rule.actions.timeout = decode_min_duration(f["timeout"], true);
   decode_retries(f["retries"], rule);
   not_applied(f["retries"]);
-  decode_fault(f["fault"]);
-  not_applied(f["fault"]);
+  decode_fault(f["fault"], rule);
   if (f["mirror"].present() && f["mirrors"].present()) {
     f.error("only one of mirror or mirrors may be set");
   }

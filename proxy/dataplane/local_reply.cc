@@ -32,6 +32,9 @@ local_reply reply_for(response_flag flag) {
       return {502,
               "upstream connect error or disconnect/reset before headers. reset reason: "
               "protocol error"};
+    case response_flag::fault_abort:
+      return {503, "fault filter abort"};  // (the route's httpStatus replaces the status)
+    case response_flag::fault_delay:
     case response_flag::none:
       break;
   }
@@ -61,6 +64,10 @@ std::string_view flag_code(response_flag flag) {
       return "DPE";
     case response_flag::upstream_protocol_error:
       return "UPE";
+    case response_flag::fault_abort:
+      return "FI";
+    case response_flag::fault_delay:
+      return "DI";
   }
   return "-";
 }

@@ -20,6 +20,8 @@ enum class response_flag {
   request_header_timeout,     // the client was too slow to send its header
   request_timeout,            // the client was too slow to send its whole request
   upstream_protocol_error,    // UPE: the upstream's response is malformed or over a limit
+  fault_abort,                // FI: a route's fault injection answered
+  fault_delay,                // DI: a route's fault injection delayed it (then forwarded)
 };
 
 struct local_reply {

@@ -5,6 +5,17 @@
 
 namespace laneproxy::dataplane {
 
+void draw_faults(const config::http_fault& f, route::random_source& random, route_decision& d) {
+  // As Envoy's fault filter: a draw per fault, injected below the share.
+  constexpr std::uint64_t million = 1'000'000;
+  if (f.delay && random.next() % million < f.delay->per_million) {
+    d.fault_delay = std::chrono::duration_cast<std::chrono::milliseconds>(f.delay->fixed);
+  }
+  if (f.abort && random.next() % million < f.abort->per_million) {
+    d.fault_abort = static_cast<unsigned>(f.abort->http_status);
+  }
+}
+
 namespace {
 route_decision local(response_flag flag) {
   route_decision d;
@@ -82,6 +93,14 @@ route_decision router::forward(const config::route_rule* rule, const service_vie
   d.rule = rule;
   std::string subset;
   bool subset_from_lane = false;
+  if (rule && rule->actions.fault) {
+    // The fault filter comes before routing: an abort needs no upstream.
+    draw_faults(*rule->actions.fault, random_, d);
+    if (d.fault_abort != 0) {
+      d.flag = response_flag::fault_abort;
+      return d;
+    }
+  }
   if (rule) {
     if (rule->actions.direct_response) {
       d.direct = rule->actions.direct_response;

@@ -43,8 +43,15 @@ struct route_decision {
   std::string_view rewritten_authority;  // a rewrite's new Host ("": none)
   const config::route_rule* rule = nullptr;
   const config::route_target* target = nullptr;
-  std::chrono::milliseconds timeout{0};  // 0: no route timeout (idle timeout only)
+  std::chrono::milliseconds timeout{0};      // 0: no route timeout (idle timeout only)
+  std::chrono::milliseconds fault_delay{0};  // a fault delay drawn for this request
+  unsigned fault_abort = 0;  // a fault abort drawn: answer with this status ("fault filter abort")
 };
+
+// Draws a route's faults for one request into `d` (fault_delay,
+// fault_abort): each with its own value from `random`, injected when the
+// value modulo 1,000,000 is below its share, as Envoy draws them.
+void draw_faults(const config::http_fault& f, route::random_source& random, route_decision& d);
 
 class router {
  public:

@@ -83,7 +83,8 @@ class session {
         deadline_(w.deadlines(), &session::expired, this),
         down_buf_(0),
         up_buf_(0),
-        pump_(w.context(), w.deadlines(), &session::expired, &session::pump_ended, this) {
+        pump_(w.context(), w.deadlines(), &session::expired, &session::pump_ended, this),
+        fault_timer_(w.context()) {
     w.shared().open_connections.fetch_add(1, std::memory_order_relaxed);
     error_code ignored;
     down_.non_blocking(true, ignored);  // reads and writes are tried at once
@@ -184,8 +185,20 @@ class session {
                : role_ == listener_role::sidecar_inbound ? router.inbound(view, x_.started)
                                                          : router.outbound(view, x_.started);
     x_.decision = &decision;
+    if (decision.fault_delay.count() > 0) {
+      // A fault delay holds the request (Envoy's DI), then it goes on.
+      x_.flag = response_flag::fault_delay;
+      deadline_.disarm();  // the delay is the route's own
+      fault_timer_.expires_after(decision.fault_delay);
+      co_await fault_timer_.async_wait(nothrow);
+    }
     // A local answer leaves an unread body behind: close unless there is none.
     const bool reusable = keep_alive && parser.is_done() && !draining();
+    if (decision.flag == response_flag::fault_abort) {
+      x_.flag = decision.flag;
+      co_await reply_text(decision.fault_abort, "fault filter abort", version, reusable);
+      co_return reusable;
+    }
     if (decision.flag != response_flag::none) {
       co_await reply(decision.flag, version, reusable);
       co_return reusable;
@@ -577,6 +590,7 @@ class session {
   bool awaiting_response_ = false;
   bool head_request_ = false;
   body_pump pump_;                              // the request body, while the response is awaited
+  asio::steady_timer fault_timer_;              // a route's fault delay
   exchange x_;                                  // the request being served
   std::string local_address_, remote_address_;  // for the access log, read once
 };

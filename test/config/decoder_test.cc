@@ -313,9 +313,39 @@ TEST(VirtualServiceRules, FieldsNotAppliedAreWarningsNamingThem) {
                   "it is compared with the port laneproxy listens on, not the Gateway server's "
                   "or the service's",
                   "vs.yaml:11:14: warning: spec.http[0].retries: not applied by laneproxy",
-                  "vs.yaml:12:12: warning: spec.http[0].fault: not applied by laneproxy",
                   "vs.yaml:13:13: warning: spec.http[0].mirror: not applied by laneproxy",
                   "vs.yaml:14:17: warning: spec.http[0].corsPolicy: not applied by laneproxy"));
+}
+
+TEST(VirtualServiceRules, FaultsAreReadAsSharesPerMillion) {
+  const auto m = vs(R"(  - match: [{uri: {prefix: /new}}]
+    route:
+    - destination: {host: mocka}
+    fault:
+      delay: {fixedDelay: 1.5s, percentage: {value: 12.5}}
+      abort: {httpStatus: 418, percentage: {value: 0.0001}}
+  - match: [{uri: {prefix: /old}}]
+    route:
+    - destination: {host: mocka}
+    fault:
+      delay: {fixedDelay: 2s, percent: 30}
+      abort: {grpcStatus: UNAVAILABLE}
+)");
+  EXPECT_THAT(m.errors(), IsEmpty());
+  EXPECT_THAT(
+      m.warnings(),
+      ElementsAre("vs.yaml:19:27: warning: spec.http[1].fault.abort.grpcStatus: not applied "
+                  "by laneproxy: gRPC needs HTTP/2"));
+  const auto& rules = m.snap().mesh_routes.at("mocka.default");
+  ASSERT_EQ(rules.size(), 2u);
+  const auto& first = *rules[0].actions.fault;
+  EXPECT_EQ(first.delay->fixed, std::chrono::milliseconds(1500));
+  EXPECT_EQ(first.delay->per_million, 125000u);
+  EXPECT_EQ(first.abort->http_status, 418);
+  EXPECT_EQ(first.abort->per_million, 1u);
+  const auto& second = *rules[1].actions.fault;
+  EXPECT_EQ(second.delay->per_million, 300000u);  // the deprecated integer percent
+  EXPECT_FALSE(second.abort.has_value());
 }
 
 TEST(VirtualServiceRules, DirectResponseBytesAreBase64Decoded) {

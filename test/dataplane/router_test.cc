@@ -298,3 +298,32 @@ TEST(Router, LocalRepliesCarryEnvoysTexts) {
 
 }  // namespace
 }  // namespace laneproxy::dataplane
+
+namespace laneproxy::dataplane {
+namespace {
+
+// Exact in expectation and exact per value: a draw below the share (per
+// million) injects, as Envoy's fault filter decides.
+TEST(FaultDraws, InjectBelowTheirSharePerMillion) {
+  config::http_fault f;
+  f.delay = config::http_fault::delay_spec{std::chrono::milliseconds(250), 125000};
+  f.abort = config::http_fault::abort_spec{418, 1};
+  const auto draw = [&](std::uint64_t value) {
+    struct one_value final : route::random_source {
+      std::uint64_t v;
+      std::uint64_t next() override { return v; }
+    } r;
+    r.v = value;
+    route_decision d;
+    draw_faults(f, r, d);
+    return std::pair{d.fault_delay.count(), d.fault_abort};
+  };
+  EXPECT_EQ(draw(0), (std::pair<long, unsigned>{250, 418}));
+  EXPECT_EQ(draw(124999), (std::pair<long, unsigned>{250, 0}));
+  EXPECT_EQ(draw(125000), (std::pair<long, unsigned>{0, 0}));
+  EXPECT_EQ(draw(3'000'000), (std::pair<long, unsigned>{250, 418}));  // modulo a million
+  EXPECT_EQ(draw(1'000'001), (std::pair<long, unsigned>{250, 0}));
+}
+
+}  // namespace
+}  // namespace laneproxy::dataplane

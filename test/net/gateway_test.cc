@@ -44,6 +44,18 @@ spec:
     match: [{uri: {prefix: /rx/}}]
     rewrite: {uriRegexRewrite: {match: "^/rx/([a-z]+)/([0-9]+)$", rewrite: "/items/\\2/\\1"}}
     route: [{destination: {host: mocka, subset: v1}}]
+  - name: fault-abort
+    match: [{uri: {prefix: /abort}}]
+    fault: {abort: {httpStatus: 418, percentage: {value: 100}}}
+    route: [{destination: {host: mocka, subset: v1}}]
+  - name: fault-delay
+    match: [{uri: {prefix: /delay}}]
+    fault: {delay: {fixedDelay: 300ms, percentage: {value: 100}}}
+    route: [{destination: {host: mocka, subset: v1}}]
+  - name: fault-never
+    match: [{uri: {prefix: /never}}]
+    fault: {abort: {httpStatus: 500}}
+    route: [{destination: {host: mocka, subset: v1}}]
   - name: moved
     match: [{uri: {prefix: /moved}}]
     redirect: {uri: /bulk/here, redirectCode: 302}
@@ -159,6 +171,22 @@ TEST_F(GatewayTest, RewritesChangeWhatTheUpstreamReceives) {
   EXPECT_EQ(seen[2].target, "/items/42/shoes?color=red");
   EXPECT_EQ(seen[2].header("host"), "127.0.0.1");
   EXPECT_EQ(seen[2].header("x-envoy-original-path"), "/rx/shoes/42?color=red");
+}
+
+TEST_F(GatewayTest, FaultsAbortWithoutTheUpstreamAndDelayBeforeIt) {
+  start();
+  http_client client(port);
+  const auto aborted = client.get("/abort");
+  EXPECT_EQ(aborted.status, 418u);
+  EXPECT_EQ(aborted.body, "fault filter abort");
+  EXPECT_EQ(v1.requests().size(), 0u);
+  // No percentage: no request is aborted (Istio's rule).
+  EXPECT_EQ(client.get("/never").status, 200u);
+  const auto started = std::chrono::steady_clock::now();
+  const auto delayed = client.get("/delay");
+  EXPECT_GE(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(300));
+  EXPECT_EQ(delayed.status, 200u);
+  EXPECT_EQ(v1.requests().size(), 2u);
 }
 
 TEST_F(GatewayTest, LocalRepliesFollowEnvoy) {
