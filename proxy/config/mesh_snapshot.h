@@ -61,6 +61,33 @@ struct route_target {
 // sticky by a hash of a header or cookie (one user, one lane).
 enum class split_mode { random, smooth, sticky };
 
+// A route's retry policy as Envoy runs it under Istio. Without `retries`,
+// Istio's default: 2 retries on connect-failure and retriable-status-codes
+// (503) (its refused-stream, unavailable and cancelled concern HTTP/2 and
+// gRPC). `attempts: 0` turns retries off (no policy at all).
+struct retry_policy {
+  std::uint32_t retries = 2;  // Istio's `attempts`: tries after the first
+  std::optional<std::chrono::milliseconds> per_try_timeout;
+  bool on_connect_failure = true;
+  bool on_reset = false;          // reset: the upstream closed before a response header
+  bool on_5xx = false;            // 5xx: any 5xx, a reset, a connect failure, a per-try timeout
+  bool on_gateway_error = false;  // gateway-error: 502, 503, 504, a per-try timeout
+  bool on_retriable_4xx = false;  // retriable-4xx: 409
+  std::vector<unsigned> status_codes{503};  // retriable-status-codes
+
+  // Whether a response of `status` is retried.
+  bool retries_status(unsigned status) const;
+  // Whether an attempt that got no response header is retried.
+  enum class failure { connect, reset, per_try_timeout };
+  bool retries_failure(failure f) const;
+  // Istio's default policy, for routes without `retries`.
+  static const retry_policy& istio_default();
+};
+
+// Compiles a route's `retries` (nullopt: Istio's default policy); nullopt
+// when `attempts` is 0.
+std::optional<retry_policy> compile_retries(const std::optional<http_retry>& r);
+
 struct route_rule {
   std::string name;                   // the rule's name, else "namespace/vs-name.http[N]"
   std::string origin;                 // "FILE:LINE" of the rule, for dumps and logs
@@ -70,6 +97,7 @@ struct route_rule {
   std::uint64_t total_weight = 0;
   route_actions actions;
   std::shared_ptr<const RE2> uri_regex_rewrite;  // actions.rewrite->regex, compiled
+  std::optional<retry_policy> retry;             // nullopt: no retries
   std::optional<split_mode> split;               // nullopt: the proxy's default
   std::string sticky_header;  // sticky: the header whose value picks (lower case)
   std::string sticky_cookie;  // sticky: or the cookie

@@ -107,6 +107,7 @@ class route_builder {
       rule.targets.push_back(std::move(t));
     }
     rule.actions = r.actions;
+    rule.retry = compile_retries(r.actions.retries);
     if (r.actions.rewrite && !r.actions.rewrite->regex.empty()) {
       rule.uri_regex_rewrite = std::make_shared<const RE2>(r.actions.rewrite->regex);
     }

@@ -104,6 +104,7 @@ void decode_retries(const yaml_field& f, http_route& rule) {
   r.attempts = f["attempts"].integer(0, INT32_MAX).value_or(0);
   r.per_try_timeout = decode_min_duration(f["perTryTimeout"], false);
   decode_min_duration(f["backoff"], false);
+  not_applied(f["backoff"], "retries wait Envoy's default backoff (25 ms base, 250 ms cap)");
   if (auto on = f["retryOn"].string()) {
     r.retry_on = *on;
     std::size_t start = 0;
@@ -369,7 +370,6 @@ http_route decode_http_route(const yaml_field& f) {
   }
   rule.actions.timeout = decode_min_duration(f["timeout"], true);
   decode_retries(f["retries"], rule);
-  not_applied(f["retries"]);
   decode_fault(f["fault"], rule);
   if (f["mirror"].present() && f["mirrors"].present()) {
     f.error("only one of mirror or mirrors may be set");

@@ -35,6 +35,7 @@ local_reply reply_for(response_flag flag) {
     case response_flag::fault_abort:
       return {503, "fault filter abort"};  // (the route's httpStatus replaces the status)
     case response_flag::fault_delay:
+    case response_flag::retries_exhausted:
     case response_flag::none:
       break;
   }
@@ -68,6 +69,8 @@ std::string_view flag_code(response_flag flag) {
       return "FI";
     case response_flag::fault_delay:
       return "DI";
+    case response_flag::retries_exhausted:
+      return "URX";
   }
   return "-";
 }

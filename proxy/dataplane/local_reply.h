@@ -22,6 +22,7 @@ enum class response_flag {
   upstream_protocol_error,    // UPE: the upstream's response is malformed or over a limit
   fault_abort,                // FI: a route's fault injection answered
   fault_delay,                // DI: a route's fault injection delayed it (then forwarded)
+  retries_exhausted,          // URX: the last retry's answer was still one to retry
 };
 
 struct local_reply {

@@ -5,6 +5,13 @@
 
 namespace laneproxy::dataplane {
 
+std::chrono::milliseconds retry_backoff(unsigned n, std::uint64_t random) {
+  constexpr std::uint64_t base_ms = 25, max_ms = 250;
+  const unsigned k = std::max(n, 1u);
+  const std::uint64_t ceiling = k >= 5 ? max_ms : std::min(max_ms, base_ms << (k - 1));
+  return std::chrono::milliseconds(random % ceiling);
+}
+
 void draw_faults(const config::http_fault& f, route::random_source& random, route_decision& d) {
   // As Envoy's fault filter: a draw per fault, injected below the share.
   constexpr std::uint64_t million = 1'000'000;
@@ -130,9 +137,11 @@ route_decision router::forward(const config::route_rule* rule, const service_vie
     if (rule->actions.timeout) {
       d.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(*rule->actions.timeout);
     }
+    d.retry = rule->retry ? &*rule->retry : nullptr;
   } else {
     subset = lane;
     subset_from_lane = true;
+    d.retry = &config::retry_policy::istio_default();  // Istio's default outbound route
   }
   d.service = svc->info->key();
 
@@ -152,7 +161,8 @@ route_decision router::forward(const config::route_rule* rule, const service_vie
     auto serving = lanes_.serving_lane(*svc, is_lane ? subset : std::string{});
     if (!serving) return local(response_flag::no_healthy_upstream);
     d.serving_lane = std::move(*serving);
-    d.endpoint = &svc->endpoints(d.serving_lane)->pick();
+    d.endpoints = svc->endpoints(d.serving_lane);
+    d.endpoint = &d.endpoints->pick();
     return d;
   }
   if (!subset.empty() && !svc->info->subsets.contains(subset)) {
@@ -161,6 +171,7 @@ route_decision router::forward(const config::route_rule* rule, const service_vie
   const auto* set = svc->endpoints(subset);
   if (!set) return local(response_flag::no_healthy_upstream);
   d.serving_lane = subset;
+  d.endpoints = set;
   d.endpoint = &set->pick();
   return d;
 }

@@ -43,10 +43,16 @@ struct route_decision {
   std::string_view rewritten_authority;  // a rewrite's new Host ("": none)
   const config::route_rule* rule = nullptr;
   const config::route_target* target = nullptr;
-  std::chrono::milliseconds timeout{0};      // 0: no route timeout (idle timeout only)
-  std::chrono::milliseconds fault_delay{0};  // a fault delay drawn for this request
+  std::chrono::milliseconds timeout{0};         // 0: no route timeout (idle timeout only)
+  const config::retry_policy* retry = nullptr;  // nullptr: no retries
+  const endpoint_set* endpoints = nullptr;      // where `endpoint` came from (retries pick again)
+  std::chrono::milliseconds fault_delay{0};     // a fault delay drawn for this request
   unsigned fault_abort = 0;  // a fault abort drawn: answer with this status ("fault filter abort")
 };
+
+// The wait before retry number `n` (1 for the first retry), as Envoy's
+// jittered exponential backoff: `random` modulo min(25 ms * 2^(n-1), 250 ms).
+std::chrono::milliseconds retry_backoff(unsigned n, std::uint64_t random);
 
 // Draws a route's faults for one request into `d` (fault_delay,
 // fault_abort): each with its own value from `random`, injected when the

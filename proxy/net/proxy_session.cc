@@ -84,7 +84,8 @@ class session {
         down_buf_(0),
         up_buf_(0),
         pump_(w.context(), w.deadlines(), &session::expired, &session::pump_ended, this),
-        fault_timer_(w.context()) {
+        fault_timer_(w.context()),
+        retry_timer_(w.context()) {
     w.shared().open_connections.fetch_add(1, std::memory_order_relaxed);
     error_code ignored;
     down_.non_blocking(true, ignored);  // reads and writes are tried at once
@@ -261,55 +262,52 @@ class session {
         config::ascii_iequals(req[http::field::expect], "100-continue") && !parser.is_done();
     rewrite_request(parser, decision, worker_.random(), request_head_);
 
-    const tcp::endpoint endpoint = endpoint_of(*decision.endpoint);
+    // Only a request without a body can be sent again: its body is
+    // streamed, not kept (a retry buffer of 0 bytes).
+    const config::retry_policy* policy = parser.is_done() ? decision.retry : nullptr;
     const auto started = steady::now();
-    response_timeout_ = decision.timeout.count() > 0 ? decision.timeout : t.idle;
-    for (int attempt = 0;; ++attempt) {
-      // A pooled connection is taken here; only a new one needs a wait.
-      const bool reused = attempt == 0 && take_pooled(endpoint);
-      if (!reused) co_await connect_upstream(endpoint, t.connect);
-      if (!up_.is_open()) {
-        const bool reusable = parser.is_done() && keep_alive;
-        co_await reply(response_flag::upstream_connect_failure, version, reusable);
-        co_return reusable;
+    const auto route_timeout = decision.timeout.count() > 0 ? decision.timeout : t.idle;
+    const config::socket_address* target = decision.endpoint;
+    tcp::endpoint endpoint;
+    for (unsigned retry = 0;; ++retry) {
+      endpoint = endpoint_of(*target);
+      // Each try waits for its response header until the route timeout
+      // (which spans the tries) or its per-try timeout, whichever is first.
+      const auto left = route_timeout - since(started);
+      const bool per_try = policy && policy->per_try_timeout && *policy->per_try_timeout < left;
+      response_timeout_ =
+          std::max(std::chrono::milliseconds(1), per_try ? *policy->per_try_timeout : left);
+      const auto result = co_await attempt(config, parser, endpoint, expect_continue && retry == 0);
+      const bool again = policy && retry < policy->retries;
+      using failure = config::retry_policy::failure;
+      if (result == attempt_result::response) {
+        const unsigned status = response_->get().result_int();
+        if (!policy || !policy->retries_status(status)) break;
+        if (again) {
+          close_upstream();
+          target = co_await before_retry(decision, retry + 1, target);
+          continue;
+        }
+        if (retry > 0) x_.flag = response_flag::retries_exhausted;  // URX: the last try's answer
+        break;
       }
-      if (expect_continue && attempt == 0) {
-        // The client waits for this before it sends the body.
-        static constexpr std::string_view cont = "HTTP/1.1 100 Continue\r\n\r\n";
-        std::array<asio::const_buffer, 1> out{asio::buffer(cont)};
-        if (!co_await write_all(down_, out, deadline_, t.idle)) co_return false;
+      if (result == attempt_result::body_failed) co_return co_await answer_body_failure(version);
+      const failure f = result == attempt_result::connect_failed ? failure::connect
+                        : result == attempt_result::timed_out    ? failure::per_try_timeout
+                                                                 : failure::reset;
+      const bool retriable = again && (result != attempt_result::timed_out || per_try) &&
+                             result != attempt_result::protocol_error && policy->retries_failure(f);
+      if (retriable) {
+        target = co_await before_retry(decision, retry + 1, target);
+        continue;
       }
-      const bool has_body = !parser.is_done();
-      error_code ec;
-      if (has_body) {
-        pump_.start(parser, down_, down_buf_, up_, request_head_, t.idle, request_deadline_,
-                    x_.request_bytes);
-      } else {
-        std::array<asio::const_buffer, 1> out{asio::buffer(request_head_)};
-        if (!co_await write_all(up_, out, deadline_, t.idle)) ec = asio::error::broken_pipe;
-      }
-      if (!ec) ec = co_await read_response_header(config);
-      if (!ec) break;
-
-      const bool timed_out = deadline_.expired();
-      co_await pump_.stop();
-      close_upstream();
-      if (timed_out) {
-        co_await reply(response_flag::upstream_timeout, version, false);
-        co_return false;
-      }
-      const auto body = pump_.current();
-      if (body != pump_state::stopped && body != pump_state::write_failed &&
-          body != pump_state::none) {
-        co_return co_await answer_body_failure(version);
-      }
-      // A pooled connection can go stale between the liveness check and the
-      // write; a request without a body is safe to send once more.
-      if (reused && !has_body && !is_protocol_error(ec)) continue;
-      const bool reusable = parser.is_done() && keep_alive;
-      co_await reply(is_protocol_error(ec) ? response_flag::upstream_protocol_error
-                                           : response_flag::upstream_reset,
-                     version, reusable);
+      const bool reusable = parser.is_done() && keep_alive && result != attempt_result::timed_out;
+      co_await reply(
+          result == attempt_result::connect_failed   ? response_flag::upstream_connect_failure
+          : result == attempt_result::timed_out      ? response_flag::upstream_timeout
+          : result == attempt_result::protocol_error ? response_flag::upstream_protocol_error
+                                                     : response_flag::upstream_reset,
+          version, reusable);
       co_return reusable;
     }
 
@@ -335,6 +333,72 @@ class session {
     }
     const bool reusable = r == relay_result::done && plan.keep_alive && request_whole;
     co_return reusable;
+  }
+
+  enum class attempt_result {
+    response,        // a final response header is in response_
+    connect_failed,  // no connection to the endpoint
+    reset,           // the upstream closed or reset before a response header
+    timed_out,       // no response header within response_timeout_
+    protocol_error,  // the upstream's response header is malformed
+    body_failed,     // the request body failed (pump_ says how); nothing to retry
+  };
+
+  // One try of the exchange with `endpoint`: a pooled or new connection,
+  // the request sent (its body by the pump), the response header read. A
+  // pooled connection that went stale between its check and the write is
+  // replaced once for a request without a body.
+  task<attempt_result> attempt(const dataplane::proxy_config& config, request_parser& parser,
+                               const tcp::endpoint& endpoint, bool expect_continue) {
+    const auto& t = config.timeouts();
+    for (int stale = 0;; ++stale) {
+      const bool reused = stale == 0 && take_pooled(endpoint);
+      if (!reused) co_await connect_upstream(endpoint, t.connect);
+      if (!up_.is_open()) co_return attempt_result::connect_failed;
+      if (expect_continue && stale == 0) {
+        // The client waits for this before it sends the body.
+        static constexpr std::string_view cont = "HTTP/1.1 100 Continue\r\n\r\n";
+        std::array<asio::const_buffer, 1> out{asio::buffer(cont)};
+        if (!co_await write_all(down_, out, deadline_, t.idle)) {
+          co_return attempt_result::body_failed;
+        }
+      }
+      const bool has_body = !parser.is_done();
+      error_code ec;
+      if (has_body) {
+        pump_.start(parser, down_, down_buf_, up_, request_head_, t.idle, request_deadline_,
+                    x_.request_bytes);
+      } else {
+        std::array<asio::const_buffer, 1> out{asio::buffer(request_head_)};
+        if (!co_await write_all(up_, out, deadline_, t.idle)) ec = asio::error::broken_pipe;
+      }
+      if (!ec) ec = co_await read_response_header(config);
+      if (!ec) co_return attempt_result::response;
+
+      const bool timed_out = deadline_.expired();
+      co_await pump_.stop();
+      close_upstream();
+      if (timed_out) co_return attempt_result::timed_out;
+      const auto body = pump_.current();
+      if (body != pump_state::stopped && body != pump_state::write_failed &&
+          body != pump_state::none) {
+        co_return attempt_result::body_failed;
+      }
+      if (is_protocol_error(ec)) co_return attempt_result::protocol_error;
+      if (!(reused && !has_body)) co_return attempt_result::reset;
+    }
+  }
+
+  // Waits out the backoff before retry `n` and picks its endpoint: another
+  // one than `last` when the set has several.
+  task<const config::socket_address*> before_retry(const dataplane::route_decision& d, unsigned n,
+                                                   const config::socket_address* last) {
+    retry_timer_.expires_after(dataplane::retry_backoff(n, worker_.random().next()));
+    co_await retry_timer_.async_wait(nothrow);
+    if (!d.endpoints || d.endpoints->size() < 2) co_return last;
+    const config::socket_address* next = &d.endpoints->pick();
+    if (next == last) next = &d.endpoints->pick();
+    co_return next;
   }
 
   // The answer when the request body failed before a response began.
@@ -591,6 +655,7 @@ class session {
   bool head_request_ = false;
   body_pump pump_;                              // the request body, while the response is awaited
   asio::steady_timer fault_timer_;              // a route's fault delay
+  asio::steady_timer retry_timer_;              // a retry's backoff
   exchange x_;                                  // the request being served
   std::string local_address_, remote_address_;  // for the access log, read once
 };

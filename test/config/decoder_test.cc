@@ -312,7 +312,6 @@ TEST(VirtualServiceRules, FieldsNotAppliedAreWarningsNamingThem) {
                   "vs.yaml:8:81: warning: spec.http[0].match[0].port: not applied by laneproxy: "
                   "it is compared with the port laneproxy listens on, not the Gateway server's "
                   "or the service's",
-                  "vs.yaml:11:14: warning: spec.http[0].retries: not applied by laneproxy",
                   "vs.yaml:13:13: warning: spec.http[0].mirror: not applied by laneproxy",
                   "vs.yaml:14:17: warning: spec.http[0].corsPolicy: not applied by laneproxy"));
 }

@@ -327,3 +327,49 @@ TEST(FaultDraws, InjectBelowTheirSharePerMillion) {
 
 }  // namespace
 }  // namespace laneproxy::dataplane
+
+namespace laneproxy::dataplane {
+namespace {
+
+TEST(RetryPolicy, IstiosDefaultAndWhatARouteSays) {
+  const auto none = config::compile_retries(std::nullopt);
+  ASSERT_TRUE(none.has_value());
+  EXPECT_EQ(none->retries, 2u);
+  EXPECT_TRUE(none->retries_status(503));
+  EXPECT_FALSE(none->retries_status(500));
+  EXPECT_TRUE(none->retries_failure(config::retry_policy::failure::connect));
+  EXPECT_FALSE(none->retries_failure(config::retry_policy::failure::reset));
+
+  EXPECT_FALSE(config::compile_retries(config::http_retry{0, std::nullopt, ""}).has_value());
+
+  const auto own = config::compile_retries(config::http_retry{
+      4, std::chrono::milliseconds(300), "gateway-error, 409,reset,unavailable"});
+  ASSERT_TRUE(own.has_value());
+  EXPECT_EQ(own->retries, 4u);
+  EXPECT_EQ(own->per_try_timeout, std::chrono::milliseconds(300));
+  EXPECT_TRUE(own->retries_status(502));
+  EXPECT_TRUE(own->retries_status(504));
+  EXPECT_TRUE(own->retries_status(409));
+  EXPECT_FALSE(own->retries_status(500));
+  EXPECT_TRUE(own->retries_failure(config::retry_policy::failure::reset));
+  EXPECT_TRUE(own->retries_failure(config::retry_policy::failure::per_try_timeout));
+  EXPECT_TRUE(own->retries_failure(config::retry_policy::failure::connect));  // gateway-error
+
+  // Attempts alone keep Istio's default conditions.
+  const auto attempts_only = config::compile_retries(config::http_retry{5, std::nullopt, ""});
+  EXPECT_TRUE(attempts_only->retries_status(503));
+  EXPECT_EQ(attempts_only->retries, 5u);
+}
+
+TEST(RetryPolicy, BackoffIsJitteredAndExponentialUpTo250ms) {
+  EXPECT_EQ(retry_backoff(1, 24).count(), 24);
+  EXPECT_EQ(retry_backoff(1, 25).count(), 0);   // [0, 25)
+  EXPECT_EQ(retry_backoff(2, 49).count(), 49);  // [0, 50)
+  EXPECT_EQ(retry_backoff(3, 99).count(), 99);  // [0, 100)
+  EXPECT_EQ(retry_backoff(4, 199).count(), 199);
+  EXPECT_EQ(retry_backoff(5, 249).count(), 249);  // capped at 250
+  EXPECT_EQ(retry_backoff(40, 250).count(), 0);
+}
+
+}  // namespace
+}  // namespace laneproxy::dataplane
