@@ -1,8 +1,25 @@
 #include "net/forward_headers.h"
 
+#include <algorithm>
+
 #include <boost/beast/http/status.hpp>
 
+#include "config/ascii.h"
+
 namespace laneproxy::net {
+
+namespace {
+// A header operation that sets or adds a framing header: the framing the
+// parser read must replace what it wrote.
+bool names_framing(const config::header_operations& ops) {
+  const auto framing_name = [](const auto& entry) {
+    return config::ascii_iequals(entry.first, "content-length") ||
+           config::ascii_iequals(entry.first, "transfer-encoding");
+  };
+  return std::any_of(ops.set.begin(), ops.set.end(), framing_name) ||
+         std::any_of(ops.add.begin(), ops.add.end(), framing_name);
+}
+}  // namespace
 
 void rewrite_request(request_parser& parser, const dataplane::route_decision& d,
                      route::random_source& random, std::string& out) {
@@ -22,8 +39,11 @@ void rewrite_request(request_parser& parser, const dataplane::route_decision& d,
   if (d.stamp_lane && !d.lane_header.empty()) req.set(d.lane_header, d.lane);
   if (req.count("x-request-id") == 0) req.set("x-request-id", make_request_id(random).view());
   if (req.count("x-forwarded-proto") == 0) req.set("x-forwarded-proto", "http");
-  req.erase(http::field::content_length);
-  req.erase(http::field::transfer_encoding);
+  if ((d.rule && names_framing(d.rule->actions.request_headers)) ||
+      (d.target && names_framing(d.target->request_headers))) {
+    req.erase(http::field::content_length);
+    req.erase(http::field::transfer_encoding);
+  }
   set_framing(req,
               parser.chunked() ? framing::chunked
               : length         ? framing::content_length
@@ -44,8 +64,11 @@ response_plan rewrite_response(response_parser& parser, const dataplane::route_d
   if (d.target) apply_header_operations(d.target->response_headers, res);
   res.set("x-envoy-upstream-service-time", std::to_string(upstream_time.count()));
   res.version(version);
-  res.erase(http::field::content_length);
-  res.erase(http::field::transfer_encoding);
+  if ((d.rule && names_framing(d.rule->actions.response_headers)) ||
+      (d.target && names_framing(d.target->response_headers))) {
+    res.erase(http::field::content_length);
+    res.erase(http::field::transfer_encoding);
+  }
   response_plan plan{false, keep_alive};
   framing f = framing::content_length;
   if (status < 200 || status == 204) {

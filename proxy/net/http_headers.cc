@@ -30,23 +30,39 @@ void for_each_token(const fields& headers, http::field name, Fn fn) {
 }
 }  // namespace
 
+namespace {
+bool hop_by_hop(http::field f) {
+  switch (f) {
+    case http::field::connection:
+    case http::field::content_length:
+    case http::field::keep_alive:
+    case http::field::proxy_connection:
+    case http::field::te:
+    case http::field::trailer:
+    case http::field::transfer_encoding:
+    case http::field::upgrade:
+      return true;
+    default:
+      return false;
+  }
+}
+}  // namespace
+
 void strip_hop_by_hop(fields& headers) {
   // Names listed in Connection are hop-by-hop too; copy them before erasing
   // because the list lives in the container.
   std::vector<std::string> listed;
-  for_each_token(headers, http::field::connection,
-                 [&](std::string_view token) { listed.emplace_back(token); });
-  for (const auto& name : listed) {
-    if (!config::ascii_iequals(name, "host")) headers.erase(name);
+  for_each_token(headers, http::field::connection, [&](std::string_view token) {
+    if (!config::ascii_iequals(token, "host")) listed.emplace_back(token);
+  });
+  // One pass over the fields rather than a lookup per name.
+  for (auto it = headers.begin(); it != headers.end();) {
+    const bool drop = hop_by_hop(it->name()) ||
+                      std::any_of(listed.begin(), listed.end(), [&](const std::string& n) {
+                        return config::ascii_iequals(n, it->name_string());
+                      });
+    it = drop ? headers.erase(it) : std::next(it);
   }
-  headers.erase(http::field::connection);
-  headers.erase(http::field::content_length);
-  headers.erase(http::field::keep_alive);
-  headers.erase("proxy-connection");
-  headers.erase(http::field::te);
-  headers.erase(http::field::trailer);
-  headers.erase(http::field::transfer_encoding);
-  headers.erase(http::field::upgrade);
 }
 
 std::string transfer_codings(const fields& headers) {
