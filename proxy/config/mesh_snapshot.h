@@ -44,6 +44,13 @@ struct route_match {
   std::vector<header_condition> headers;
   std::vector<query_condition> query;
   std::uint32_t port = 0;
+  // Where the match applies, decided when a listener's table is built, not
+  // per request: `gateways` ("mesh" or "namespace/name"; empty: wherever
+  // the VirtualService applies), `source_labels` and `source_namespace`
+  // (a sidecar whose pod has them; a gateway never matches them).
+  std::vector<std::string> gateways;
+  label_map source_labels;
+  std::string source_namespace;
 };
 
 struct route_target {
@@ -102,6 +109,16 @@ struct route_rule {
   std::string sticky_header;  // sticky: the header whose value picks (lower case)
   std::string sticky_cookie;  // sticky: or the cookie
 };
+
+// `rule` as it applies at `context` ("mesh" or a gateway's key): only its
+// matches whose gateways allow it, and at a gateway none with source
+// conditions; nullopt when it had matches and none is left.
+std::optional<route_rule> rule_for_context(const route_rule& rule, std::string_view context);
+
+// A sidecar's copy of mesh `rules`: matches with source conditions kept only
+// when the sidecar's pod (`labels`, namespace `ns`) has them.
+std::vector<route_rule> rules_for_sidecar(const std::vector<route_rule>& rules,
+                                          const label_map& labels, std::string_view ns);
 
 struct subset_def {
   std::string name;

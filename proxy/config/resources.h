@@ -44,6 +44,7 @@ struct http_match {
   bool ignore_uri_case = false;
   std::uint32_t port = 0;
   label_map source_labels;
+  std::string source_namespace;
   std::vector<std::string> gateways;
   source_mark where;
 };

@@ -13,11 +13,18 @@ bool same_conditions(const http_match& a, const http_match& b) {
   return a.uri == b.uri && a.scheme == b.scheme && a.method == b.method &&
          a.authority == b.authority && a.headers == b.headers && a.query_params == b.query_params &&
          a.without_headers == b.without_headers && a.ignore_uri_case == b.ignore_uri_case &&
-         a.port == b.port && a.source_labels == b.source_labels && a.gateways == b.gateways;
+         a.port == b.port && a.source_labels == b.source_labels &&
+         a.source_namespace == b.source_namespace && a.gateways == b.gateways;
 }
 
-route_match compile_match(const http_match& m) {
+// `ns`: the VirtualService's namespace, for gateway names without one.
+route_match compile_match(const http_match& m, const std::string& ns = "") {
   route_match out;
+  for (const auto& g : m.gateways) {
+    out.gateways.push_back(g == "mesh" || g.find('/') != std::string::npos ? g : ns + "/" + g);
+  }
+  out.source_labels = m.source_labels;
+  out.source_namespace = m.source_namespace;
   if (m.uri) out.uri.emplace(*m.uri, m.ignore_uri_case);
   if (m.method) out.method.emplace(*m.method);
   if (m.authority) out.authority.emplace(*m.authority);
@@ -95,7 +102,7 @@ class route_builder {
                     : r.name;
     rule.origin = r.where.file + ":" + std::to_string(r.where.line);
     rule.hosts = vs.hosts;
-    for (const auto& m : r.match) rule.matches.push_back(compile_match(m));
+    for (const auto& m : r.match) rule.matches.push_back(compile_match(m, vs.meta.ns));
     for (const auto& wd : r.route) {
       route_target t;
       if (!resolve(wd.dest, vs.meta.ns, t)) continue;
@@ -226,12 +233,16 @@ class route_builder {
       gateway_keys.push_back(key);
     }
     for (std::size_t i = 0; i < vs.http.size(); ++i) {
-      route_rule rule = compile_rule(vs.http[i], vs, i);
-      for (const auto& key : gateway_keys) snap_.gateways.at(key).rules.push_back(rule);
+      const route_rule rule = compile_rule(vs.http[i], vs, i);
+      for (const auto& key : gateway_keys) {
+        if (auto r = rule_for_context(rule, key)) snap_.gateways.at(key).rules.push_back(*r);
+      }
       if (!mesh) continue;
+      const auto at_mesh = rule_for_context(rule, "mesh");
+      if (!at_mesh) continue;
       for (const auto& host : vs.hosts) {
         if (const auto* svc = snap_.resolve_host(host, vs.meta.ns)) {
-          snap_.mesh_routes[svc->key()].push_back(rule);
+          snap_.mesh_routes[svc->key()].push_back(*at_mesh);
         }
       }
     }

@@ -417,7 +417,8 @@ http_match decode_http_match(const yaml_field& f) {
   f["gateways"].for_each([&](const yaml_field& g) {
     if (auto s = g.string()) m.gateways.push_back(*s);
   });
-  for (auto k : {"sourceLabels", "sourceNamespace", "gateways", "statPrefix"}) not_applied(f[k]);
+  m.source_namespace = f["sourceNamespace"].string().value_or("");
+  not_applied(f["statPrefix"]);
   not_applied(f["port"],
               "it is compared with the port laneproxy listens on, not the Gateway server's or "
               "the service's");

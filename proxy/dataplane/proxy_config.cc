@@ -27,7 +27,11 @@ proxy_config::proxy_config(std::shared_ptr<const config::mesh_snapshot> mesh,
     view.info = &info;
     view.group = m.group_of(info);
     if (const auto r = m.mesh_routes.find(key); r != m.mesh_routes.end()) {
-      view.mesh_routes = std::make_unique<route::route_table>(r->second);
+      // A sidecar keeps the matches its own pod's labels and namespace meet.
+      view.own_rules = boot.sidecar ? config::rules_for_sidecar(r->second, boot.sidecar->labels,
+                                                                boot.sidecar->ns)
+                                    : r->second;
+      view.mesh_routes = std::make_unique<route::route_table>(view.own_rules);
     }
   }
   for (const auto& e : boot.endpoints) {

@@ -54,7 +54,8 @@ struct service_view {
   const config::lane_group_info* group = nullptr;  // nullptr: the service is in no lane group
   std::unordered_map<std::string, endpoint_set> by_subset;
   endpoint_set all;                                 // every endpoint, for routes without a subset
-  std::unique_ptr<route::route_table> mesh_routes;  // its VirtualService rules, if any
+  std::vector<config::route_rule> own_rules;        // the rules as this proxy applies them
+  std::unique_ptr<route::route_table> mesh_routes;  // over own_rules, if any
 
   // The endpoints of `subset` ("" means all); nullptr when none are known.
   const endpoint_set* endpoints(std::string_view subset) const;

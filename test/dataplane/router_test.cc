@@ -373,3 +373,53 @@ TEST(RetryPolicy, BackoffIsJitteredAndExponentialUpTo250ms) {
 
 }  // namespace
 }  // namespace laneproxy::dataplane
+
+namespace laneproxy::dataplane {
+namespace {
+
+// A VirtualService for mockb on the gateway and the mesh whose rules say,
+// per match, where they apply and for which source pods.
+std::string where_rules_apply() {
+  return mock_apps({"v1", "v2"}) + mock_gateway() + testing::subsets_yaml("mockb", {"v1", "v2"}) +
+         R"(---
+apiVersion: networking.istio.io/v1beta1
+kind: VirtualService
+metadata: {name: mockb}
+spec:
+  hosts: [mockb]
+  gateways: [istio-system/ingressgateway, mesh]
+  http:
+  - name: mesh-only
+    match: [{uri: {prefix: /m}, gateways: [mesh]}]
+    route: [{destination: {host: mockb, subset: v2}}]
+  - name: gateway-only
+    match: [{uri: {prefix: /m}, gateways: [istio-system/ingressgateway]}]
+    route: [{destination: {host: mockb, subset: v1}}]
+  - name: from-v2-pods
+    match: [{uri: {prefix: /s}, sourceLabels: {version: v2}}]
+    route: [{destination: {host: mockb, subset: v2}}]
+  - name: everyone-else
+    route: [{destination: {host: mockb, subset: v1}}]
+)";
+}
+
+TEST(Router, AMatchsGatewaysSayWhereItApplies) {
+  harness h(where_rules_apply(), "mocka-v1", {{"mockb", {"v1", "v2"}}});
+  const auto at_gateway = h.make_router().gateway(request({}, "mockb", "/m"));
+  ASSERT_NE(at_gateway.rule, nullptr);
+  EXPECT_EQ(at_gateway.rule->name, "gateway-only");
+  const auto at_sidecar = h.make_router().outbound(request({}, "mockb", "/m"), now);
+  ASSERT_NE(at_sidecar.rule, nullptr);
+  EXPECT_EQ(at_sidecar.rule->name, "mesh-only");
+}
+
+TEST(Router, SourceLabelsMatchTheSidecarsOwnPodAndNeverAGateway) {
+  harness v2(where_rules_apply(), "mocka-v2", {{"mockb", {"v1", "v2"}}});
+  EXPECT_EQ(v2.make_router().outbound(request({}, "mockb", "/s"), now).rule->name, "from-v2-pods");
+  harness v1(where_rules_apply(), "mocka-v1", {{"mockb", {"v1", "v2"}}});
+  EXPECT_EQ(v1.make_router().outbound(request({}, "mockb", "/s"), now).rule->name, "everyone-else");
+  EXPECT_EQ(v2.make_router().gateway(request({}, "mockb", "/s")).rule->name, "everyone-else");
+}
+
+}  // namespace
+}  // namespace laneproxy::dataplane
