@@ -419,9 +419,6 @@ http_match decode_http_match(const yaml_field& f) {
   });
   m.source_namespace = f["sourceNamespace"].string().value_or("");
   not_applied(f["statPrefix"]);
-  not_applied(f["port"],
-              "it is compared with the port laneproxy listens on, not the Gateway server's or "
-              "the service's");
   return m;
 }
 

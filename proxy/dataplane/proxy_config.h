@@ -95,6 +95,10 @@ class proxy_config {
 
   // The split of weighted routes whose VirtualService does not choose one.
   config::split_mode default_split() const { return default_split_; }
+  // The port of the Gateway server the gateway listener plays (the one of
+  // the listener's own port when a server has it, else the first HTTP one;
+  // 0 without a gateway): what a match's `port` names at a gateway.
+  std::uint32_t gateway_server_port() const { return gateway_server_port_; }
 
   const config::proxy_timeouts& timeouts() const { return timeouts_; }
   const config::proxy_limits& limits() const { return limits_; }
@@ -106,6 +110,7 @@ class proxy_config {
   std::unordered_map<std::string, service_view> services_;
   std::string home_ns_ = "default";
   config::split_mode default_split_ = config::split_mode::random;
+  std::uint32_t gateway_server_port_ = 0;
   config::proxy_timeouts timeouts_;
   config::proxy_limits limits_;
 };

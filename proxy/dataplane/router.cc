@@ -1,9 +1,31 @@
 #include "dataplane/router.h"
 
+#include <charconv>
+
 #include "dataplane/redirect.h"
 #include "dataplane/rewrite.h"
 
 namespace laneproxy::dataplane {
+
+std::uint32_t match_port(const proxy_config& config, listener_role role,
+                         std::uint16_t listener_port, std::string_view authority) {
+  switch (role) {
+    case listener_role::gateway:
+      return config.gateway_server_port() != 0 ? config.gateway_server_port() : listener_port;
+    case listener_role::sidecar_outbound: {
+      const auto colon = authority.rfind(':');
+      if (colon == std::string_view::npos || authority.find(']', colon) != std::string_view::npos) {
+        return 80;
+      }
+      std::uint32_t port = 0;
+      const auto digits = authority.substr(colon + 1);
+      const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), port);
+      return ec == std::errc() && end == digits.data() + digits.size() ? port : 80;
+    }
+    default:
+      return listener_port;
+  }
+}
 
 std::chrono::milliseconds retry_backoff(unsigned n, std::uint64_t random) {
   constexpr std::uint64_t base_ms = 25, max_ms = 250;

@@ -50,6 +50,13 @@ struct route_decision {
   unsigned fault_abort = 0;  // a fault abort drawn: answer with this status ("fault filter abort")
 };
 
+// The port a match's `port` is compared with, as Istio means it: at a
+// gateway the Gateway server's port; at a sidecar's outbound the service
+// port the app called (the authority's, else 80); at an inbound listener
+// its own.
+std::uint32_t match_port(const proxy_config& config, listener_role role,
+                         std::uint16_t listener_port, std::string_view authority);
+
 // The wait before retry number `n` (1 for the first retry), as Envoy's
 // jittered exponential backoff: `random` modulo min(25 ms * 2^(n-1), 250 ms).
 std::chrono::milliseconds retry_backoff(unsigned n, std::uint64_t random);

@@ -177,7 +177,7 @@ class session {
     view.method = req.method_string();
     view.target = req.target();
     view.authority = req[http::field::host];
-    view.port = port_;
+    view.port = dataplane::match_port(*config, role_, port_, view.authority);
     headers.attach(view);
 
     const dataplane::router router(*config, &worker_.shared().traces, worker_.random(),

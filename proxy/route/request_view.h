@@ -21,7 +21,7 @@ struct request_view {
   std::string_view target;     // origin-form path with its query ("/mock?a=1")
   std::string_view authority;  // Host / :authority, with or without ":port"
   std::string_view scheme = "http";
-  std::uint32_t port = 0;  // the listener port the request came in on
+  std::uint32_t port = 0;  // what a match's `port` is compared with (dataplane::match_port)
   header_getter get_header = nullptr;
   const void* header_ctx = nullptr;
 

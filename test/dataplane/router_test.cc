@@ -423,3 +423,19 @@ TEST(Router, SourceLabelsMatchTheSidecarsOwnPodAndNeverAGateway) {
 
 }  // namespace
 }  // namespace laneproxy::dataplane
+
+namespace laneproxy::dataplane {
+namespace {
+
+TEST(Router, AMatchsPortIsTheGatewayServersOrTheServicePortCalled) {
+  harness h(where_rules_apply(), "mocka-v1", {{"mockb", {"v1", "v2"}}});
+  // mock_gateway() serves port 80; the gateway listener here is on port 0.
+  EXPECT_EQ(match_port(*h.config, listener_role::gateway, 8080, "shop"), 80u);
+  EXPECT_EQ(match_port(*h.config, listener_role::sidecar_outbound, 15001, "mockb:8000"), 8000u);
+  EXPECT_EQ(match_port(*h.config, listener_role::sidecar_outbound, 15001, "mockb"), 80u);
+  EXPECT_EQ(match_port(*h.config, listener_role::sidecar_outbound, 15001, "[::1]"), 80u);
+  EXPECT_EQ(match_port(*h.config, listener_role::sidecar_inbound, 15006, "mocka:8000"), 15006u);
+}
+
+}  // namespace
+}  // namespace laneproxy::dataplane

@@ -56,6 +56,9 @@ spec:
     match: [{uri: {prefix: /never}}]
     fault: {abort: {httpStatus: 500}}
     route: [{destination: {host: mocka, subset: v1}}]
+  - name: gateway-server-port
+    match: [{uri: {prefix: /port80}, port: 80}, {uri: {prefix: /port81}, port: 81}]
+    route: [{destination: {host: mocka, subset: v1}}]
   - name: moved
     match: [{uri: {prefix: /moved}}]
     redirect: {uri: /bulk/here, redirectCode: 302}
@@ -187,6 +190,14 @@ TEST_F(GatewayTest, FaultsAbortWithoutTheUpstreamAndDelayBeforeIt) {
   EXPECT_GE(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(300));
   EXPECT_EQ(delayed.status, 200u);
   EXPECT_EQ(v1.requests().size(), 2u);
+}
+
+TEST_F(GatewayTest, AMatchsPortIsTheGatewayServersNotTheListeners) {
+  start();
+  http_client client(port);
+  // The Gateway serves port 80; laneproxy listens on a port of its own.
+  EXPECT_EQ(client.get("/port80").status, 200u);
+  EXPECT_EQ(client.get("/port81").status, 404u);
 }
 
 TEST_F(GatewayTest, LocalRepliesFollowEnvoy) {
