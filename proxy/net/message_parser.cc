@@ -148,16 +148,21 @@ template <bool is_request>
 void message_parser<is_request>::on_finish_impl(error_code&) {}
 
 namespace {
-// True when the buffered chunk-size line is incomplete, or is the last
-// chunk's ("0", trailers may follow and keep the parser waiting).
-bool final_or_open_chunk_line(const io_buffer& buf) {
+// True when Beast, asking for more at a chunk-size line, already has all it
+// could need: the whole line of a chunk that is not the last, or the last
+// chunk's line with the whole trailer section after it. It then asks only
+// because a quoted extension runs past the line's end, and would scan it
+// again with every read.
+bool stalled_at_chunk_line(const io_buffer& buf) {
   const std::string_view data(static_cast<const char*>(buf.data().data()), buf.size());
   std::size_t at = 0;
   // Parsed bytes of the previous chunk's CRLF may still lead the buffer.
   if (data.substr(0, 2) == "\r\n") at = 2;
-  if (data.find("\r\n", at) == std::string_view::npos) return true;
+  const auto line_end = data.find("\r\n", at);
+  if (line_end == std::string_view::npos) return false;  // the line is still coming
   const auto digits = data.find_first_not_of("0123456789abcdefABCDEF", at);
-  return data.substr(at, digits - at).find_first_not_of('0') == std::string_view::npos;
+  const bool last = data.substr(at, digits - at).find_first_not_of('0') == std::string_view::npos;
+  return !last || data.find("\r\n\r\n", line_end) != std::string_view::npos;
 }
 }  // namespace
 
@@ -183,11 +188,8 @@ body_step decode_body(message_parser<is_request>& p, io_buffer& buf, char* chunk
   const std::size_t before = buf.size();
   if (before > 0) {
     auto ec = parse_some(p, buf);
-    if (ec == http::error::need_more && p.at_chunk_line() && !final_or_open_chunk_line(buf)) {
-      // A whole chunk-size line, not the last chunk's, that Beast still
-      // wants more for: a quoted extension running past the line's end.
-      // Beast would scan it again with every read (quadratic in the buffer).
-      ec = http::error::bad_chunk_extension;
+    if (ec == http::error::need_more && p.at_chunk_line() && stalled_at_chunk_line(buf)) {
+      ec = http::error::bad_chunk_extension;  // (quadratic in the buffer otherwise)
     }
     if (ec == http::error::need_buffer || ec == http::error::need_more) ec = {};
     if (ec) {

@@ -204,6 +204,9 @@ TEST(MessageParser, AQuotedChunkExtensionPastItsLineIsMalformedAtOnce) {
   EXPECT_EQ(step("5;name=\"open\r\nx: 1\r\n"), body_step::bad);
   EXPECT_EQ(step("5;name=\"open"), body_step::need_more);  // the line is not whole yet
   EXPECT_EQ(step("0;name=\"closed\"\r\nx: 1\r\n"), body_step::need_more);  // trailers to come
+  // The last chunk's line with its whole trailer section: nothing more to wait for.
+  EXPECT_EQ(step("0;name=\"open\r\nx: 1\r\n\r\n"), body_step::bad);
+  EXPECT_EQ(step("0;name=\"closed\"\r\nx: 1\r\n\r\n"), body_step::done);
   EXPECT_EQ(step("5;name=\"closed\"\r\nhello\r\n"), body_step::decoded);
 }
 
