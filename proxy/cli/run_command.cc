@@ -1,5 +1,7 @@
 #include "cli/run_command.h"
 
+#include <sys/resource.h>
+
 #include <csignal>
 #include <cstdio>
 #include <functional>
@@ -73,6 +75,16 @@ net::admin_response admin(const net::shared_state& shared, const control::reload
   }
   return {404, "text/plain", "not found\n"};
 }
+
+// Every connection is a descriptor (two while proxied): the soft limit,
+// often 1,024, goes up to the hard one, as nginx's worker_rlimit_nofile and
+// Envoy's start-up do, so that maxDownstreamConnections is what bounds them.
+void raise_descriptor_limit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
+  limit.rlim_cur = limit.rlim_max;
+  setrlimit(RLIMIT_NOFILE, &limit);
+}
 }  // namespace
 
 int run_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
@@ -123,6 +135,7 @@ int run_command(const std::vector<std::string>& args, std::ostream& out, std::os
     err << "laneproxy run: --config FILE is required\n" << usage;
     return 2;
   }
+  raise_descriptor_limit();
 
   // Declared first so that it goes last: the workers merge into it as they end.
   std::unique_ptr<metrics::proxy_metrics> stats;
