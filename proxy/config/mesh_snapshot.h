@@ -105,6 +105,7 @@ struct route_rule {
   route_actions actions;
   std::shared_ptr<const RE2> uri_regex_rewrite;  // actions.rewrite->regex, compiled
   std::optional<retry_policy> retry;             // nullopt: no retries
+  std::vector<string_matcher> cors_origins;      // actions.cors->allow_origins, compiled
   std::optional<split_mode> split;               // nullopt: the proxy's default
   std::string sticky_header;  // sticky: the header whose value picks (lower case)
   std::string sticky_cookie;  // sticky: or the cookie

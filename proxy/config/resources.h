@@ -108,6 +108,15 @@ struct http_fault {
   std::optional<abort_spec> abort;
 };
 
+// A route's CORS policy (Envoy's CORS filter under Istio).
+struct http_cors {
+  std::vector<string_match> allow_origins;  // allowOrigins, and allowOrigin as exact ones
+  std::vector<std::string> allow_methods, allow_headers, expose_headers;
+  std::optional<std::chrono::seconds> max_age;
+  bool allow_credentials = false;
+  bool ignore_unmatched_preflights = false;  // unmatchedPreflights: IGNORE (else FORWARD)
+};
+
 // What a matched rule does besides choosing a destination, or instead of it.
 struct route_actions {
   std::optional<http_redirect> redirect;
@@ -116,6 +125,7 @@ struct route_actions {
   std::optional<std::chrono::nanoseconds> timeout;
   std::optional<http_retry> retries;
   std::optional<http_fault> fault;
+  std::optional<http_cors> cors;
   header_operations request_headers, response_headers;
 };
 

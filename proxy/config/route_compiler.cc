@@ -115,6 +115,9 @@ class route_builder {
     }
     rule.actions = r.actions;
     rule.retry = compile_retries(r.actions.retries);
+    if (r.actions.cors) {
+      for (const auto& o : r.actions.cors->allow_origins) rule.cors_origins.emplace_back(o);
+    }
     if (r.actions.rewrite && !r.actions.rewrite->regex.empty()) {
       rule.uri_regex_rewrite = std::make_shared<const RE2>(r.actions.rewrite->regex);
     }

@@ -183,33 +183,48 @@ bool is_http_method(std::string_view m) {
   return methods.count(m) > 0;
 }
 
-void decode_cors(const yaml_field& f) {
+void decode_cors(const yaml_field& f, http_route& rule) {
   if (!f.expect_map()) return;
   f.check_keys({"allowOrigin", "allowOrigins", "allowMethods", "allowHeaders", "exposeHeaders",
                 "maxAge", "allowCredentials", "unmatchedPreflights"});
-  f["allowOrigin"].for_each([](const yaml_field& o) { o.string(); });
-  f["allowOrigins"].for_each([](const yaml_field& o) { decode_string_match(o); });
-  f["allowMethods"].for_each([](const yaml_field& m) {
-    if (auto v = m.string(); v && !is_http_method(*v)) m.error("invalid method \"" + *v + "\"");
+  http_cors cors;
+  f["allowOrigin"].for_each([&](const yaml_field& o) {
+    if (auto v = o.string()) cors.allow_origins.push_back({string_match::kind::exact, *v});
   });
-  for (auto k : {"allowHeaders", "exposeHeaders"}) {
-    f[k].for_each([](const yaml_field& h) {
-      if (auto v = h.string(); v && *v != "*" && !is_header_name(*v)) {
-        h.error("invalid header name \"" + *v + "\"");
+  f["allowOrigins"].for_each([&](const yaml_field& o) {
+    if (auto m = decode_string_match(o)) cors.allow_origins.push_back(*m);
+  });
+  f["allowMethods"].for_each([&](const yaml_field& m) {
+    if (auto v = m.string()) {
+      if (!is_http_method(*v)) m.error("invalid method \"" + *v + "\"");
+      cors.allow_methods.push_back(*v);
+    }
+  });
+  for (auto [k, into] : {std::pair{"allowHeaders", &cors.allow_headers},
+                         std::pair{"exposeHeaders", &cors.expose_headers}}) {
+    f[k].for_each([into = into](const yaml_field& h) {
+      if (auto v = h.string()) {
+        if (*v != "*" && !is_header_name(*v)) h.error("invalid header name \"" + *v + "\"");
+        into->push_back(*v);
       }
     });
   }
-  if (auto age = decode_min_duration(f["maxAge"], false);
-      age && age->count() % 1'000'000'000 != 0) {
-    f["maxAge"].error("maxAge must be whole seconds");
+  if (auto age = decode_min_duration(f["maxAge"], false)) {
+    if (age->count() % 1'000'000'000 != 0) {
+      f["maxAge"].error("maxAge must be whole seconds");
+    } else {
+      cors.max_age = std::chrono::duration_cast<std::chrono::seconds>(*age);
+    }
   }
-  f["allowCredentials"].boolean();
+  cors.allow_credentials = f["allowCredentials"].boolean().value_or(false);
   const auto unmatched = f["unmatchedPreflights"].string();
   if (unmatched && *unmatched != "UNSPECIFIED" && *unmatched != "FORWARD" &&
       *unmatched != "IGNORE") {
     f["unmatchedPreflights"].error("invalid value \"" + *unmatched +
                                    "\" (one of UNSPECIFIED, FORWARD, IGNORE)");
   }
+  cors.ignore_unmatched_preflights = unmatched && *unmatched == "IGNORE";
+  rule.actions.cors = std::move(cors);
 }
 
 void decode_mirror(const yaml_field& f) {
@@ -385,8 +400,7 @@ http_route decode_http_route(const yaml_field& f) {
   for (auto k : {"mirror", "mirrors", "mirrorPercentage", "mirror_percent", "mirrorPercent"}) {
     not_applied(f[k]);
   }
-  decode_cors(f["corsPolicy"]);
-  not_applied(f["corsPolicy"]);
+  decode_cors(f["corsPolicy"], rule);
   decode_headers_block(f["headers"], rule.actions.request_headers, rule.actions.response_headers);
   return rule;
 }

@@ -54,7 +54,8 @@ void rewrite_request(request_parser& parser, const dataplane::route_decision& d,
 
 response_plan rewrite_response(response_parser& parser, const dataplane::route_decision& d,
                                unsigned version, bool head, bool keep_alive,
-                               std::chrono::milliseconds upstream_time, std::string& out) {
+                               std::chrono::milliseconds upstream_time, std::string& out,
+                               const dataplane::header_pairs& extra) {
   auto& res = parser.get();
   const unsigned status = res.result_int();
   const auto length = parser.content_length();
@@ -62,6 +63,7 @@ response_plan rewrite_response(response_parser& parser, const dataplane::route_d
   strip_hop_by_hop(res);
   if (d.rule) apply_header_operations(d.rule->actions.response_headers, res);
   if (d.target) apply_header_operations(d.target->response_headers, res);
+  for (const auto& [name, value] : extra) res.set(name, value);
   res.set("x-envoy-upstream-service-time", std::to_string(upstream_time.count()));
   res.version(version);
   if ((d.rule && names_framing(d.rule->actions.response_headers)) ||
@@ -88,7 +90,7 @@ response_plan rewrite_response(response_parser& parser, const dataplane::route_d
 
 void local_reply_head(unsigned status, unsigned version, bool keep_alive,
                       std::string_view content_type, std::size_t body_size, std::string& out,
-                      std::string_view location) {
+                      std::string_view location, const dataplane::header_pairs& extra) {
   out.assign(version >= 11 ? "HTTP/1.1 " : "HTTP/1.0 ");
   out += std::to_string(status);
   out += ' ';
@@ -97,6 +99,12 @@ void local_reply_head(unsigned status, unsigned version, bool keep_alive,
   if (!location.empty()) {
     out += "Location: ";
     out += location;
+    out += "\r\n";
+  }
+  for (const auto& [name, value] : extra) {
+    out += name;
+    out += ": ";
+    out += value;
     out += "\r\n";
   }
   if (status >= 200 && status != 204) {

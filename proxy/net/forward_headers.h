@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 
+#include "dataplane/cors.h"
 #include "dataplane/router.h"
 #include "net/message_parser.h"
 #include "route/weighted_pick.h"
@@ -39,16 +40,19 @@ struct response_plan {
 // a 204 has none); a chunked or close-delimited body is chunked to an
 // HTTP/1.1 client and ends by closing an HTTP/1.0 one. `keep_alive` is what
 // the client connection may do; the plan says what it will.
+// `extra` (CORS headers) is set after the route's header operations.
 response_plan rewrite_response(response_parser& parser, const dataplane::route_decision& d,
                                unsigned version, bool head, bool keep_alive,
-                               std::chrono::milliseconds upstream_time, std::string& out);
+                               std::chrono::milliseconds upstream_time, std::string& out,
+                               const dataplane::header_pairs& extra = {});
 
 // The header of a reply of the proxy's own, with a body of `body_size`
 // bytes (the length is announced for HEAD too; a 1xx or 204 has none).
-// `location`, when not empty, goes in a Location header (a redirect).
+// `location`, when not empty, goes in a Location header (a redirect);
+// `extra` headers (CORS) follow.
 void local_reply_head(unsigned status, unsigned version, bool keep_alive,
                       std::string_view content_type, std::size_t body_size, std::string& out,
-                      std::string_view location = "");
+                      std::string_view location = "", const dataplane::header_pairs& extra = {});
 
 // True for responses that never carry a body (RFC 9110 6.4.1), whatever
 // their framing headers say.

@@ -186,6 +186,18 @@ class session {
                : role_ == listener_role::sidecar_inbound ? router.inbound(view, x_.started)
                                                          : router.outbound(view, x_.started);
     x_.decision = &decision;
+    // A reply of the proxy's own leaves an unread body behind: close unless there is none.
+    const bool reusable = keep_alive && parser.is_done() && !draining();
+    // CORS comes before faults, as Istio orders Envoy's filters.
+    dataplane::cors_result cors;
+    if (decision.rule && decision.rule->actions.cors) {
+      cors = dataplane::apply_cors(*decision.rule, req.method_string(), req[http::field::origin],
+                                   req[http::field::access_control_request_method]);
+      if (cors.action == dataplane::cors_action::answer) {
+        co_await reply_text(200, "", version, reusable, "text/plain", "", cors.headers);
+        co_return reusable;
+      }
+    }
     if (decision.fault_delay.count() > 0) {
       // A fault delay holds the request (Envoy's DI), then it goes on.
       x_.flag = response_flag::fault_delay;
@@ -193,8 +205,6 @@ class session {
       fault_timer_.expires_after(decision.fault_delay);
       co_await fault_timer_.async_wait(nothrow);
     }
-    // A local answer leaves an unread body behind: close unless there is none.
-    const bool reusable = keep_alive && parser.is_done() && !draining();
     if (decision.flag == response_flag::fault_abort) {
       x_.flag = decision.flag;
       co_await reply_text(decision.fault_abort, "fault filter abort", version, reusable);
@@ -209,7 +219,7 @@ class session {
                           "text/plain", decision.redirect_location);
       co_return reusable;
     }
-    co_return co_await forward(*config, parser, decision, keep_alive);
+    co_return co_await forward(*config, parser, decision, keep_alive, cors.headers);
   }
 
   // Errors of the peer's bytes (Beast's parse errors, a full buffer) as
@@ -253,8 +263,10 @@ class session {
     if (response_head_.capacity() > kept) std::string().swap(response_head_);
   }
 
+  // `cors`: headers the route's CORS policy puts on the response.
   task<bool> forward(const dataplane::proxy_config& config, request_parser& parser,
-                     const dataplane::route_decision& decision, bool keep_alive) {
+                     const dataplane::route_decision& decision, bool keep_alive,
+                     const dataplane::header_pairs& cors) {
     const auto& t = config.timeouts();
     auto& req = parser.get();
     const unsigned version = req.version();
@@ -318,7 +330,7 @@ class session {
     // connection: the rest of the body will not be read.
     const auto plan = rewrite_response(rp, decision, version, head_request_,
                                        keep_alive && !draining() && !pump_.running(),
-                                       *x_.upstream_time, response_head_);
+                                       *x_.upstream_time, response_head_, cors);
     const bool upstream_keep_alive = rp.keep_alive() && !rp.need_eof();
     x_.response_bytes = response_head_.size();
     const relay_leg leg{up_, up_buf_, down_, deadline_, chunk_.get(), t.idle};
@@ -502,10 +514,10 @@ class session {
   // (with the length a GET would have); a 1xx, 204 or 304 has no body.
   task<void> reply_text(unsigned status, std::string_view body, unsigned version, bool keep_alive,
                         std::string_view content_type = "text/plain",
-                        std::string_view location = "") {
+                        std::string_view location = "", const dataplane::header_pairs& extra = {}) {
     const bool no_body = bodiless(status, head_request_);
     local_reply_head(status, version, keep_alive, content_type, body.size(), response_head_,
-                     location);
+                     location, extra);
     if (no_body) body = {};
     std::array<asio::const_buffer, 2> bufs{asio::buffer(response_head_), asio::buffer(body)};
     co_await write_all(down_, bufs, deadline_, worker_.config()->timeouts().idle);

@@ -1,6 +1,7 @@
 // Routing decisions per role, without sockets: strict and permissive lanes,
 // fallbacks, lane headers and baggage, local replies.
 #include "dataplane/router.h"
+#include "dataplane/cors.h"
 
 #include <gtest/gtest.h>
 
@@ -435,6 +436,28 @@ TEST(Router, AMatchsPortIsTheGatewayServersOrTheServicePortCalled) {
   EXPECT_EQ(match_port(*h.config, listener_role::sidecar_outbound, 15001, "mockb"), 80u);
   EXPECT_EQ(match_port(*h.config, listener_role::sidecar_outbound, 15001, "[::1]"), 80u);
   EXPECT_EQ(match_port(*h.config, listener_role::sidecar_inbound, 15006, "mocka:8000"), 15006u);
+}
+
+}  // namespace
+}  // namespace laneproxy::dataplane
+
+namespace laneproxy::dataplane {
+namespace {
+
+TEST(Cors, UnmatchedPreflightsAreForwardedOrIgnoredAsTheRuleSays) {
+  config::route_rule rule;
+  rule.actions.cors = config::http_cors{};
+  rule.cors_origins.emplace_back(
+      config::string_match{config::string_match::kind::exact, "https://a"});
+  EXPECT_EQ(apply_cors(rule, "OPTIONS", "https://b", "GET").action, cors_action::forward);
+  rule.actions.cors->ignore_unmatched_preflights = true;
+  const auto ignored = apply_cors(rule, "OPTIONS", "https://b", "GET");
+  EXPECT_EQ(ignored.action, cors_action::answer);
+  EXPECT_TRUE(ignored.headers.empty());
+  // Without Access-Control-Request-Method an OPTIONS is an ordinary request.
+  EXPECT_EQ(apply_cors(rule, "OPTIONS", "https://a", "").action, cors_action::forward);
+  // No Origin, no CORS.
+  EXPECT_EQ(apply_cors(rule, "GET", "", "").action, cors_action::none);
 }
 
 }  // namespace

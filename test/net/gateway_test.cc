@@ -59,6 +59,16 @@ spec:
   - name: gateway-server-port
     match: [{uri: {prefix: /port80}, port: 80}, {uri: {prefix: /port81}, port: 81}]
     route: [{destination: {host: mocka, subset: v1}}]
+  - name: cors
+    match: [{uri: {prefix: /cors}}]
+    corsPolicy:
+      allowOrigins: [{exact: "https://shop.example"}, {prefix: "https://beta."}]
+      allowMethods: [GET, POST]
+      allowHeaders: [x-user, content-type]
+      exposeHeaders: [x-trace]
+      maxAge: 1h
+      allowCredentials: true
+    route: [{destination: {host: mocka, subset: v1}}]
   - name: moved
     match: [{uri: {prefix: /moved}}]
     redirect: {uri: /bulk/here, redirectCode: 302}
@@ -198,6 +208,41 @@ TEST_F(GatewayTest, AMatchsPortIsTheGatewayServersNotTheListeners) {
   // The Gateway serves port 80; laneproxy listens on a port of its own.
   EXPECT_EQ(client.get("/port80").status, 200u);
   EXPECT_EQ(client.get("/port81").status, 404u);
+}
+
+TEST_F(GatewayTest, CorsPreflightsAreAnsweredAndAllowedOriginsGetTheirHeaders) {
+  start();
+  http_client client(port);
+  const header_pairs preflight{{"origin", "https://shop.example"},
+                               {"access-control-request-method", "POST"}};
+  const auto answered = client.request("OPTIONS", "/cors", preflight);
+  EXPECT_EQ(answered.status, 200u);
+  EXPECT_EQ(answered.header("access-control-allow-origin"), "https://shop.example");
+  EXPECT_EQ(answered.header("access-control-allow-methods"), "GET,POST");
+  EXPECT_EQ(answered.header("access-control-allow-headers"), "x-user,content-type");
+  EXPECT_EQ(answered.header("access-control-max-age"), "3600");
+  EXPECT_EQ(answered.header("access-control-allow-credentials"), "true");
+  EXPECT_EQ(v1.requests().size(), 0u);  // answered by the proxy
+
+  // Another origin's preflight goes on to the upstream, without CORS headers.
+  const auto forwarded = client.request(
+      "OPTIONS", "/cors",
+      {{"origin", "https://evil.example"}, {"access-control-request-method", "POST"}});
+  EXPECT_EQ(forwarded.status, 200u);
+  EXPECT_EQ(forwarded.count("access-control-allow-origin"), 0u);
+  ASSERT_EQ(v1.requests().size(), 1u);
+  EXPECT_EQ(v1.requests()[0].method, "OPTIONS");
+
+  const auto actual = client.get("/cors", {{"origin", "https://beta.shop.example"}});
+  EXPECT_EQ(actual.status, 200u);
+  EXPECT_EQ(actual.header("access-control-allow-origin"), "https://beta.shop.example");
+  EXPECT_EQ(actual.header("access-control-expose-headers"), "x-trace");
+  EXPECT_EQ(actual.header("access-control-allow-credentials"), "true");
+  EXPECT_EQ(actual.count("access-control-allow-methods"), 0u);
+  const auto other = client.get("/cors", {{"origin", "https://evil.example"}});
+  EXPECT_EQ(other.status, 200u);
+  EXPECT_EQ(other.count("access-control-allow-origin"), 0u);
+  EXPECT_EQ(v1.requests().size(), 3u);
 }
 
 TEST_F(GatewayTest, LocalRepliesFollowEnvoy) {

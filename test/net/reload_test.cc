@@ -199,13 +199,11 @@ TEST_F(Reload, ConfigMapSwapIsPickedUp) {
 TEST_F(Reload, ALiveConfigsWarningsAreLoggedWithIt) {
   commit(routes(1, {"v1", "v2"}, {{"v1", 100}}));
   start();
-  // A rule with a CORS policy: accepted, served, and said not to be applied.
-  commit(routes(2, {"v1", "v2"}, {{"v2", 100}}) +
-         "    corsPolicy: {allowOrigins: [{exact: \"https://a.example\"}]}\n");
+  // A rule with a mirror: accepted, served, and said not to be applied.
+  commit(routes(2, {"v1", "v2"}, {{"v2", 100}}) + "    mirror: {host: mocka, subset: v1}\n");
   const auto line = proxy->wait_for_line("laneproxy: reload", 10s);
   ASSERT_NE(line.find("reloaded"), std::string::npos) << proxy->output();
-  const auto warning =
-      proxy->wait_for_line("spec.http[0].corsPolicy: not applied by laneproxy", 5s);
+  const auto warning = proxy->wait_for_line("spec.http[0].mirror: not applied by laneproxy", 5s);
   EXPECT_NE(warning.find("routes.yaml:"), std::string::npos) << proxy->output();
   http_client client(port);
   EXPECT_EQ(client.get("/").body, "v2");
