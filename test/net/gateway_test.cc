@@ -18,15 +18,8 @@ namespace {
 
 const std::string mesh_yaml = service_yaml("mocka") + service_yaml("mockb") +
                               subsets_yaml("mocka", {"v1", "v2"}) + gateway_yaml("gw") +
-                              "---\n"
-                              R"(apiVersion: networking.istio.io/v1beta1
-kind: VirtualService
-metadata: {name: front}
-spec:
-  hosts: ["*"]
-  gateways: [istio-system/gw]
-  http:
-  - name: header
+                              front_routes_yaml("front", "gw") +
+                              R"(  - name: header
     match: [{headers: {x-user: {exact: alice}}}]
     route: [{destination: {host: mocka, subset: v2}}]
   - name: slow

@@ -18,15 +18,8 @@ namespace laneproxy::testing {
 namespace {
 
 const std::string mesh_yaml = service_yaml("mocka") + subsets_yaml("mocka", {"v1", "v2"}) +
-                              gateway_yaml("gw") + "---\n" +
-                              R"(apiVersion: networking.istio.io/v1beta1
-kind: VirtualService
-metadata: {name: front}
-spec:
-  hosts: ["*"]
-  gateways: [istio-system/gw]
-  http:
-  - name: default-policy
+                              gateway_yaml("gw") + front_routes_yaml("front", "gw") +
+                              R"(  - name: default-policy
     match: [{uri: {prefix: /default}}]
     route: [{destination: {host: mocka, subset: v1}}]
   - name: off

@@ -109,6 +109,11 @@ std::string subsets_yaml(const std::string& app, const std::vector<std::string>&
   return out;
 }
 
+std::string front_routes_yaml(const std::string& name, const std::string& gateway) {
+  return "---\napiVersion: networking.istio.io/v1beta1\nkind: VirtualService\nmetadata: {name: " +
+         name + "}\nspec:\n  hosts: [\"*\"]\n  gateways: [istio-system/" + gateway + "]\n  http:\n";
+}
+
 std::string gateway_yaml(const std::string& name) {
   return "---\napiVersion: networking.istio.io/v1beta1\nkind: Gateway\nmetadata: {name: " + name +
          ", namespace: istio-system}\nspec:\n  selector: {istio: ingressgateway}\n  servers:\n"

@@ -45,6 +45,9 @@ std::string mock_gateway();
 std::string service_yaml(const std::string& app);
 std::string subsets_yaml(const std::string& app, const std::vector<std::string>& versions);
 std::string gateway_yaml(const std::string& name);
+// The head of VirtualService `name` on every host at Gateway
+// `istio-system/GATEWAY`, up to its `http:` key: the rules follow.
+std::string front_routes_yaml(const std::string& name, const std::string& gateway);
 std::string deployments_yaml(const std::string& app, const std::vector<std::string>& versions);
 
 std::string fixtures_dir();
