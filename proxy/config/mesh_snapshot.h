@@ -106,9 +106,14 @@ struct route_rule {
   std::shared_ptr<const RE2> uri_regex_rewrite;  // actions.rewrite->regex, compiled
   std::optional<retry_policy> retry;             // nullopt: no retries
   std::vector<string_matcher> cors_origins;      // actions.cors->allow_origins, compiled
-  std::optional<split_mode> split;               // nullopt: the proxy's default
-  std::string sticky_header;  // sticky: the header whose value picks (lower case)
-  std::string sticky_cookie;  // sticky: or the cookie
+  struct mirror_target {
+    route_target target;
+    std::uint32_t per_million = 0;
+  };
+  std::vector<mirror_target> mirrors;  // actions.mirrors, resolved
+  std::optional<split_mode> split;     // nullopt: the proxy's default
+  std::string sticky_header;           // sticky: the header whose value picks (lower case)
+  std::string sticky_cookie;           // sticky: or the cookie
 };
 
 // `rule` as it applies at `context` ("mesh" or a gateway's key): only its

@@ -117,6 +117,13 @@ struct http_cors {
   bool ignore_unmatched_preflights = false;  // unmatchedPreflights: IGNORE (else FORWARD)
 };
 
+// A copy of each request to another destination (fire and forget), for the
+// share per million given (all requests when no percentage is).
+struct http_mirror {
+  destination dest;
+  std::uint32_t per_million = 1'000'000;
+};
+
 // What a matched rule does besides choosing a destination, or instead of it.
 struct route_actions {
   std::optional<http_redirect> redirect;
@@ -126,6 +133,7 @@ struct route_actions {
   std::optional<http_retry> retries;
   std::optional<http_fault> fault;
   std::optional<http_cors> cors;
+  std::vector<http_mirror> mirrors;
   header_operations request_headers, response_headers;
 };
 

@@ -115,6 +115,11 @@ class route_builder {
     }
     rule.actions = r.actions;
     rule.retry = compile_retries(r.actions.retries);
+    for (const auto& m : r.actions.mirrors) {
+      route_rule::mirror_target t;
+      t.per_million = m.per_million;
+      if (resolve(m.dest, vs.meta.ns, t.target)) rule.mirrors.push_back(std::move(t));
+    }
     if (r.actions.cors) {
       for (const auto& o : r.actions.cors->allow_origins) rule.cors_origins.emplace_back(o);
     }

@@ -227,9 +227,33 @@ void decode_cors(const yaml_field& f, http_route& rule) {
   rule.actions.cors = std::move(cors);
 }
 
-void decode_mirror(const yaml_field& f) {
-  if (!f.present()) return;
-  decode_destination(f);
+// A percentage as a share per million, all when absent (a mirror's rule).
+std::uint32_t mirror_share(const yaml_field& percentage) {
+  if (!percentage.present()) return 1'000'000;
+  const auto v = check_percent(percentage);
+  return v ? static_cast<std::uint32_t>(*v * 10000 + 0.5) : 0;
+}
+
+void decode_mirrors(const yaml_field& f, http_route& rule) {
+  if (f["mirror"].present() && f["mirrors"].present()) {
+    f.error("only one of mirror or mirrors may be set");
+  }
+  if (f["mirror"].present()) {
+    http_mirror m{decode_destination(f["mirror"]), mirror_share(f["mirrorPercentage"])};
+    // The deprecated integer forms, when mirrorPercentage is absent.
+    for (auto k : {"mirror_percent", "mirrorPercent"}) {
+      if (auto p = f[k].integer(0, 100); p && !f["mirrorPercentage"].present()) {
+        m.per_million = static_cast<std::uint32_t>(*p * 10000);
+      }
+    }
+    rule.actions.mirrors.push_back(std::move(m));
+  }
+  f["mirrors"].for_each([&](const yaml_field& m) {
+    if (!m.expect_map()) return;
+    m.check_keys({"destination", "percentage"});
+    rule.actions.mirrors.push_back(
+        {decode_destination(m["destination"]), mirror_share(m["percentage"])});
+  });
 }
 
 // Returns false when a weight was invalid (already reported).
@@ -386,20 +410,7 @@ http_route decode_http_route(const yaml_field& f) {
   rule.actions.timeout = decode_min_duration(f["timeout"], true);
   decode_retries(f["retries"], rule);
   decode_fault(f["fault"], rule);
-  if (f["mirror"].present() && f["mirrors"].present()) {
-    f.error("only one of mirror or mirrors may be set");
-  }
-  decode_mirror(f["mirror"]);
-  check_percent(f["mirrorPercentage"]);
-  f["mirrors"].for_each([](const yaml_field& m) {
-    if (!m.expect_map()) return;
-    m.check_keys({"destination", "percentage"});
-    decode_destination(m["destination"]);
-    check_percent(m["percentage"]);
-  });
-  for (auto k : {"mirror", "mirrors", "mirrorPercentage", "mirror_percent", "mirrorPercent"}) {
-    not_applied(f[k]);
-  }
+  decode_mirrors(f, rule);
   decode_cors(f["corsPolicy"], rule);
   decode_headers_block(f["headers"], rule.actions.request_headers, rule.actions.response_headers);
   return rule;

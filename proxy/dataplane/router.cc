@@ -160,6 +160,13 @@ route_decision router::forward(const config::route_rule* rule, const service_vie
       d.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(*rule->actions.timeout);
     }
     d.retry = rule->retry ? &*rule->retry : nullptr;
+    for (const auto& m : rule->mirrors) {
+      // Each mirror's share drawn as a fault's is (per million).
+      if (random_.next() % 1'000'000 >= m.per_million) continue;
+      const auto* target = config_.service(m.target.service);
+      const auto* set = target ? target->endpoints(m.target.subset) : nullptr;
+      if (set && !set->empty()) d.mirrors.push_back(&set->pick());
+    }
   } else {
     subset = lane;
     subset_from_lane = true;

@@ -43,10 +43,11 @@ struct route_decision {
   std::string_view rewritten_authority;  // a rewrite's new Host ("": none)
   const config::route_rule* rule = nullptr;
   const config::route_target* target = nullptr;
-  std::chrono::milliseconds timeout{0};         // 0: no route timeout (idle timeout only)
-  const config::retry_policy* retry = nullptr;  // nullptr: no retries
-  const endpoint_set* endpoints = nullptr;      // where `endpoint` came from (retries pick again)
-  std::chrono::milliseconds fault_delay{0};     // a fault delay drawn for this request
+  std::chrono::milliseconds timeout{0};                // 0: no route timeout (idle timeout only)
+  const config::retry_policy* retry = nullptr;         // nullptr: no retries
+  std::vector<const config::socket_address*> mirrors;  // where copies of the request go
+  const endpoint_set* endpoints = nullptr;   // where `endpoint` came from (retries pick again)
+  std::chrono::milliseconds fault_delay{0};  // a fault delay drawn for this request
   unsigned fault_abort = 0;  // a fault abort drawn: answer with this status ("fault filter abort")
 };
 

@@ -24,6 +24,7 @@
 #include "net/http_headers.h"
 #include "net/io_buffer.h"
 #include "net/message_parser.h"
+#include "net/mirror.h"
 #include "net/relay.h"
 
 namespace laneproxy::net {
@@ -273,6 +274,7 @@ class session {
     const bool expect_continue =
         config::ascii_iequals(req[http::field::expect], "100-continue") && !parser.is_done();
     rewrite_request(parser, decision, worker_.random(), request_head_);
+    if (!decision.mirrors.empty()) send_mirrors(parser, decision, t);
 
     // Only a request without a body can be sent again: its body is
     // streamed, not kept (a retry buffer of 0 bytes).
@@ -411,6 +413,23 @@ class session {
     const config::socket_address* next = &d.endpoints->pick();
     if (next == last) next = &d.endpoints->pick();
     co_return next;
+  }
+
+  // Copies of a request without a body to the route's mirrors, Host
+  // suffixed "-shadow", asking them to close after answering. (A body is
+  // streamed, not kept: a request with one is not mirrored.)
+  void send_mirrors(request_parser& parser, const dataplane::route_decision& d,
+                    const config::proxy_timeouts& t) {
+    if (!parser.is_done()) return;
+    auto& req = parser.get();
+    const std::string host(req[http::field::host]);
+    req.set(http::field::host, shadow_authority(host));
+    req.set(http::field::connection, "close");
+    std::string head;
+    serialize_head(req, head);
+    req.set(http::field::host, host);
+    req.erase(http::field::connection);
+    for (const auto* endpoint : d.mirrors) start_mirror(worker_, endpoint_of(*endpoint), head, t);
   }
 
   // The answer when the request body failed before a response began.

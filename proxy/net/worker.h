@@ -85,6 +85,8 @@ class worker {
   // This worker's series cache, or nullptr when metrics are off.
   metrics::request_metrics* metrics() { return metrics_ ? &*metrics_ : nullptr; }
   metrics::access_log& access_log() { return access_log_; }
+  // Mirrored requests this worker has in flight (net/mirror.h bounds them).
+  unsigned& mirrors_in_flight() { return mirrors_in_flight_; }
 
   // The live config, refreshed only when a new one was published; then the
   // pool lets go of connections to endpoints the new config no longer has.
@@ -125,6 +127,7 @@ class worker {
   metrics::access_log access_log_;
   std::shared_ptr<const dataplane::proxy_config> config_;
   std::uint64_t generation_ = 0;
+  unsigned mirrors_in_flight_ = 0;
 };
 
 }  // namespace laneproxy::net

@@ -291,21 +291,21 @@ TEST(VirtualServiceRules, MirrorsAndCors) {
 // Nothing accepted is ignored silently: each field the data plane does not
 // apply says so, by name.
 TEST(VirtualServiceRules, FieldsNotAppliedAreWarningsNamingThem) {
-  const auto m =
-      vs(R"(  - match: [{uri: {prefix: /a}, sourceLabels: {app: x}, gateways: [mesh], port: 80}]
+  const auto m = vs(R"(  - match: [{uri: {prefix: /a}, statPrefix: shop}]
     route:
     - destination: {host: mocka}
-    retries: {attempts: 3}
-    fault: {abort: {httpStatus: 503, percentage: {value: 100}}}
-    mirror: {host: mocka}
-    corsPolicy: {allowOrigins: [{exact: "https://a"}]}
-    rewrite: {uri: /b}
-  - match: [{uri: {prefix: /r}}]
-    redirect: {uri: /x}
+    retries: {attempts: 3, backoff: 1s}
+    fault: {abort: {grpcStatus: UNAVAILABLE, percentage: {value: 100}}}
 )");
   EXPECT_THAT(m.errors(), IsEmpty());
-  EXPECT_THAT(m.warnings(),
-              ElementsAre("vs.yaml:13:13: warning: spec.http[0].mirror: not applied by laneproxy"));
+  EXPECT_THAT(
+      m.warnings(),
+      ElementsAre("vs.yaml:8:45: warning: spec.http[0].match[0].statPrefix: not applied by "
+                  "laneproxy",
+                  "vs.yaml:11:37: warning: spec.http[0].retries.backoff: not applied by "
+                  "laneproxy: retries wait Envoy's default backoff (25 ms base, 250 ms cap)",
+                  "vs.yaml:12:33: warning: spec.http[0].fault.abort.grpcStatus: not applied by "
+                  "laneproxy: gRPC needs HTTP/2"));
 }
 
 TEST(VirtualServiceRules, FaultsAreReadAsSharesPerMillion) {

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "support/child_process.h"
 #include "support/http_fixture.h"
@@ -61,6 +62,14 @@ const std::string mesh_yaml = service_yaml("mocka") + service_yaml("mockb") +
       exposeHeaders: [x-trace]
       maxAge: 1h
       allowCredentials: true
+    route: [{destination: {host: mocka, subset: v1}}]
+  - name: mirrored
+    match: [{uri: {prefix: /mirrored}}]
+    mirrors:
+    - destination: {host: mocka, subset: v2}
+    - destination: {host: mockb}
+    - destination: {host: mocka, subset: v2}
+      percentage: {value: 0}
     route: [{destination: {host: mocka, subset: v1}}]
   - name: moved
     match: [{uri: {prefix: /moved}}]
@@ -236,6 +245,28 @@ TEST_F(GatewayTest, CorsPreflightsAreAnsweredAndAllowedOriginsGetTheirHeaders) {
   EXPECT_EQ(other.status, 200u);
   EXPECT_EQ(other.count("access-control-allow-origin"), 0u);
   EXPECT_EQ(v1.requests().size(), 3u);
+}
+
+TEST_F(GatewayTest, MirrorsGetACopyWithAShadowHostAndNeverTouchTheAnswer) {
+  start();
+  http_client client(port);
+  // The second mirror's endpoint refuses connections; the third takes 0 %.
+  for (int i = 0; i < 3; ++i) {
+    const auto r = client.get("/mirrored/" + std::to_string(i), {{"x-user-agent", "t"}});
+    EXPECT_EQ(r.status, 200u);
+    EXPECT_EQ(r.body, "mocka-v1");
+  }
+  EXPECT_EQ(v1.requests().size(), 3u);
+  // Fire and forget: the copies arrive in their own time.
+  for (int i = 0; i < 200 && v2.requests().size() < 3; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  const auto copies = v2.requests();
+  ASSERT_EQ(copies.size(), 3u);
+  for (const auto& c : copies) {
+    EXPECT_EQ(c.header("host"), "127.0.0.1-shadow");
+    EXPECT_EQ(c.target.rfind("/mirrored/", 0), 0u);
+  }
 }
 
 TEST_F(GatewayTest, LocalRepliesFollowEnvoy) {
