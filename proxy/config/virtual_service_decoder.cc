@@ -126,8 +126,10 @@ void decode_retries(const yaml_field& f, http_route& rule) {
   rule.actions.retries = r;
 }
 
-// A percentage (checked) as a share per million; 0 when absent or invalid.
-std::uint32_t per_million(const yaml_field& percentage) {
+// A percentage (checked) as a share per million: `absent` when there is
+// none (a fault: 0, a mirror: all), 0 when invalid.
+std::uint32_t per_million(const yaml_field& percentage, std::uint32_t absent = 0) {
+  if (!percentage.present()) return absent;
   const auto v = check_percent(percentage);
   return v ? static_cast<std::uint32_t>(*v * 10000 + 0.5) : 0;
 }
@@ -227,19 +229,12 @@ void decode_cors(const yaml_field& f, http_route& rule) {
   rule.actions.cors = std::move(cors);
 }
 
-// A percentage as a share per million, all when absent (a mirror's rule).
-std::uint32_t mirror_share(const yaml_field& percentage) {
-  if (!percentage.present()) return 1'000'000;
-  const auto v = check_percent(percentage);
-  return v ? static_cast<std::uint32_t>(*v * 10000 + 0.5) : 0;
-}
-
 void decode_mirrors(const yaml_field& f, http_route& rule) {
   if (f["mirror"].present() && f["mirrors"].present()) {
     f.error("only one of mirror or mirrors may be set");
   }
   if (f["mirror"].present()) {
-    http_mirror m{decode_destination(f["mirror"]), mirror_share(f["mirrorPercentage"])};
+    http_mirror m{decode_destination(f["mirror"]), per_million(f["mirrorPercentage"], 1'000'000)};
     // The deprecated integer forms, when mirrorPercentage is absent.
     for (auto k : {"mirror_percent", "mirrorPercent"}) {
       if (auto p = f[k].integer(0, 100); p && !f["mirrorPercentage"].present()) {
@@ -252,7 +247,7 @@ void decode_mirrors(const yaml_field& f, http_route& rule) {
     if (!m.expect_map()) return;
     m.check_keys({"destination", "percentage"});
     rule.actions.mirrors.push_back(
-        {decode_destination(m["destination"]), mirror_share(m["percentage"])});
+        {decode_destination(m["destination"]), per_million(m["percentage"], 1'000'000)});
   });
 }
 

@@ -5,16 +5,6 @@
 namespace laneproxy::dataplane {
 
 namespace {
-// "host:80" -> {"host", "80"}; "[::1]:80" -> {"[::1]", "80"}; no port: "".
-std::pair<std::string_view, std::string_view> split_host_port(std::string_view authority) {
-  const auto colon = authority.rfind(':');
-  const auto bracket = authority.rfind(']');
-  if (colon == std::string_view::npos || (bracket != std::string_view::npos && bracket > colon)) {
-    return {authority, {}};
-  }
-  return {authority.substr(0, colon), authority.substr(colon + 1)};
-}
-
 bool default_port(std::string_view scheme, std::string_view port) {
   return (scheme == "http" && port == "80") || (scheme == "https" && port == "443");
 }
@@ -23,8 +13,8 @@ bool default_port(std::string_view scheme, std::string_view port) {
 std::string redirect_location(const config::http_redirect& r, const route::request_view& req) {
   using derive = config::http_redirect::derive;
   const std::string_view scheme = r.scheme.empty() ? req.scheme : std::string_view(r.scheme);
-  const auto [req_host, req_port] = split_host_port(req.authority);
-  const auto [new_host, new_port] = split_host_port(r.authority);
+  const auto [req_host, req_port] = route::split_authority(req.authority);
+  const auto [new_host, new_port] = route::split_authority(r.authority);
   const std::string_view host = r.authority.empty() ? req_host : new_host;
 
   std::string port;

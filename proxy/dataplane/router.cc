@@ -13,14 +13,11 @@ std::uint32_t match_port(const proxy_config& config, listener_role role,
     case listener_role::gateway:
       return config.gateway_server_port() != 0 ? config.gateway_server_port() : listener_port;
     case listener_role::sidecar_outbound: {
-      const auto colon = authority.rfind(':');
-      if (colon == std::string_view::npos || authority.find(']', colon) != std::string_view::npos) {
-        return 80;
-      }
+      const auto digits = route::split_authority(authority).port;
       std::uint32_t port = 0;
-      const auto digits = authority.substr(colon + 1);
       const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), port);
-      return ec == std::errc() && end == digits.data() + digits.size() ? port : 80;
+      return !digits.empty() && ec == std::errc() && end == digits.data() + digits.size() ? port
+                                                                                          : 80;
     }
     default:
       return listener_port;
@@ -34,13 +31,19 @@ std::chrono::milliseconds retry_backoff(unsigned n, std::uint64_t random) {
   return std::chrono::milliseconds(random % ceiling);
 }
 
+namespace {
+// A share per million drawn as Envoy draws one: its own value, modulo a
+// million, below the share.
+bool drawn(route::random_source& random, std::uint32_t per_million) {
+  return random.next() % 1'000'000 < per_million;
+}
+}  // namespace
+
 void draw_faults(const config::http_fault& f, route::random_source& random, route_decision& d) {
-  // As Envoy's fault filter: a draw per fault, injected below the share.
-  constexpr std::uint64_t million = 1'000'000;
-  if (f.delay && random.next() % million < f.delay->per_million) {
+  if (f.delay && drawn(random, f.delay->per_million)) {
     d.fault_delay = std::chrono::duration_cast<std::chrono::milliseconds>(f.delay->fixed);
   }
-  if (f.abort && random.next() % million < f.abort->per_million) {
+  if (f.abort && drawn(random, f.abort->per_million)) {
     d.fault_abort = static_cast<unsigned>(f.abort->http_status);
   }
 }
@@ -161,8 +164,7 @@ route_decision router::forward(const config::route_rule* rule, const service_vie
     }
     d.retry = rule->retry ? &*rule->retry : nullptr;
     for (const auto& m : rule->mirrors) {
-      // Each mirror's share drawn as a fault's is (per million).
-      if (random_.next() % 1'000'000 >= m.per_million) continue;
+      if (!drawn(random_, m.per_million)) continue;
       const auto* target = config_.service(m.target.service);
       const auto* set = target ? target->endpoints(m.target.subset) : nullptr;
       if (set && !set->empty()) d.mirrors.push_back(&set->pick());

@@ -7,6 +7,7 @@
 #include <boost/asio/detached.hpp>
 
 #include "net/relay.h"
+#include "route/request_view.h"
 
 namespace laneproxy::net {
 
@@ -63,12 +64,13 @@ bool start_mirror(worker& w, const tcp::endpoint& endpoint, std::string head,
 }
 
 std::string shadow_authority(std::string_view authority) {
-  const auto colon = authority.rfind(':');
-  const bool has_port =
-      colon != std::string_view::npos && authority.find(']', colon) == std::string_view::npos;
-  std::string out(authority.substr(0, has_port ? colon : authority.size()));
+  const auto [host, port] = route::split_authority(authority);
+  std::string out(host);
   out += "-shadow";
-  if (has_port) out += authority.substr(colon);
+  if (!port.empty()) {
+    out += ':';
+    out += port;
+  }
   return out;
 }
 

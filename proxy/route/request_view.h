@@ -13,6 +13,20 @@
 
 namespace laneproxy::route {
 
+// An authority split at its port: "host:80" -> {"host", "80"},
+// "[::1]:80" -> {"[::1]", "80"}; without a port, port is "".
+struct host_port {
+  std::string_view host, port;
+};
+inline host_port split_authority(std::string_view authority) {
+  const auto colon = authority.rfind(':');
+  const auto bracket = authority.rfind(']');
+  if (colon == std::string_view::npos || (bracket != std::string_view::npos && bracket > colon)) {
+    return {authority, {}};
+  }
+  return {authority.substr(0, colon), authority.substr(colon + 1)};
+}
+
 struct request_view {
   // Looks up a header by lower-case name; the first value when repeated.
   using header_getter = std::optional<std::string_view> (*)(const void* ctx, std::string_view name);

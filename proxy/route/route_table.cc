@@ -39,16 +39,6 @@ bool header_accepts(const config::header_condition& c, const request_view& req) 
   return c.absent ? !holds : holds;
 }
 
-std::string_view strip_port(std::string_view authority) {
-  // "[::1]:80" keeps its brackets; "host:80" loses ":80".
-  const auto colon = authority.rfind(':');
-  if (colon == std::string_view::npos) return authority;
-  if (authority.find(']') != std::string_view::npos && authority.rfind(']') > colon) {
-    return authority;
-  }
-  return authority.substr(0, colon);
-}
-
 }  // namespace
 
 bool match_accepts(const config::route_match& m, const request_view& req) {
@@ -124,7 +114,7 @@ const route_table::rule_list* route_table::find_exact(std::string_view host) con
 }
 
 const route_table::rule_list* route_table::find_virtual_host(std::string_view authority) const {
-  const std::string_view raw = strip_port(authority);
+  const std::string_view raw = split_authority(authority).host;
   // DNS names are at most 253 characters: longer ones can only hit "*".
   char buf[256];
   if (raw.size() > sizeof buf) return has_any_ ? &any_ : nullptr;
