@@ -137,12 +137,22 @@ struct route_actions {
   header_operations request_headers, response_headers;
 };
 
+// A root VirtualService's rule handing its matches to a delegate (a
+// VirtualService without hosts), whose rules Istio merges in its place.
+struct delegate_ref {
+  std::string name, ns;  // ns: "" for the root's namespace
+  source_mark where;
+};
+
 struct http_route {
   std::string name;
   std::vector<http_match> match;
   std::vector<weighted_destination> route;
   route_actions actions;
-  bool has_delegate = false;
+  std::optional<delegate_ref> delegate;
+  // The namespace its destinations are resolved in: a delegate's, for a
+  // rule merged from one; "" for its own VirtualService's.
+  std::string resolve_ns;
   source_mark where;
   std::string path;  // "spec.http[N]"
 };

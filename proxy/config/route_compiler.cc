@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "config/ascii.h"
+#include "config/delegate_merge.h"
 #include "config/field_rules.h"
 
 namespace laneproxy::config {
@@ -103,9 +104,10 @@ class route_builder {
     rule.origin = r.where.file + ":" + std::to_string(r.where.line);
     rule.hosts = vs.hosts;
     for (const auto& m : r.match) rule.matches.push_back(compile_match(m, vs.meta.ns));
+    const std::string& ns = r.resolve_ns.empty() ? vs.meta.ns : r.resolve_ns;
     for (const auto& wd : r.route) {
       route_target t;
-      if (!resolve(wd.dest, vs.meta.ns, t)) continue;
+      if (!resolve(wd.dest, ns, t)) continue;
       // One destination takes every request whatever its weight (Istio).
       t.weight = r.route.size() == 1 ? 1 : static_cast<std::uint32_t>(wd.weight);
       t.request_headers = wd.request_headers;
@@ -118,7 +120,7 @@ class route_builder {
     for (const auto& m : r.actions.mirrors) {
       route_rule::mirror_target t;
       t.per_million = m.per_million;
-      if (resolve(m.dest, vs.meta.ns, t.target)) rule.mirrors.push_back(std::move(t));
+      if (resolve(m.dest, ns, t.target)) rule.mirrors.push_back(std::move(t));
     }
     if (r.actions.cors) {
       for (const auto& o : r.actions.cors->allow_origins) rule.cors_origins.emplace_back(o);
@@ -186,7 +188,7 @@ class route_builder {
       const auto& rule = vs.http[i];
       const auto earlier_end = vs.http.begin() + static_cast<std::ptrdiff_t>(i);
       const auto catch_all = std::find_if(vs.http.begin(), earlier_end, [](const http_route& r) {
-        return r.match.empty() && !r.has_delegate;
+        return r.match.empty() && !r.delegate;
       });
       if (catch_all != earlier_end) {
         diag_.warning(rule.where, rule.path,
@@ -332,7 +334,10 @@ class route_builder {
 
 void compile_routes(const mesh_documents& docs, mesh_snapshot& snap, diagnostics& diag) {
   route_builder builder(snap, diag);
-  for (const auto& vs : docs.virtual_services) builder.add_virtual_service(vs);
+  for (const auto& vs : docs.virtual_services) {
+    // A delegate serves only through the roots that name it.
+    if (!is_delegate(vs)) builder.add_virtual_service(merge_delegates(vs, docs.virtual_services, diag));
+  }
   for (const auto& g : docs.lane_groups) {
     std::vector<const lane*> lanes;
     for (const auto& l : docs.lanes) {

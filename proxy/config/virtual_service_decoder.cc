@@ -305,8 +305,8 @@ http_route decode_http_route(const yaml_field& f) {
   const bool has_route = f["route"].present();
   const bool has_redirect = f["redirect"].present();
   const bool has_direct = f["directResponse"].present();
-  rule.has_delegate = f["delegate"].present();
-  const int actions = int(has_route) + int(has_redirect) + int(has_direct) + int(rule.has_delegate);
+  const bool has_delegate = f["delegate"].present();
+  const int actions = int(has_route) + int(has_redirect) + int(has_direct) + int(has_delegate);
   if (actions == 0) {
     f.error("one of route, redirect, directResponse or delegate is required");
   } else if (actions > 1) {
@@ -370,8 +370,10 @@ http_route decode_http_route(const yaml_field& f) {
   const auto delegate = f["delegate"];
   if (delegate.expect_map()) {
     delegate.check_keys({"name", "namespace"});
-    delegate["name"].require_string();
-    not_applied(delegate, "the rule answers 404");
+    if (auto name = delegate["name"].require_string()) {
+      rule.delegate = delegate_ref{*name, delegate["namespace"].string().value_or(""),
+                                   delegate.mark()};
+    }
   }
   const auto rewrite = f["rewrite"];
   if (rewrite.expect_map()) {

@@ -85,6 +85,20 @@ const std::string mesh_yaml = service_yaml("mocka") + service_yaml("mockb") +
     route:
     - {destination: {host: mocka, subset: v1}, weight: 70}
     - {destination: {host: mocka, subset: v2}, weight: 30}
+  - name: team
+    match: [{uri: {prefix: /team}}]
+    headers: {request: {set: {x-via: root}}}
+    delegate: {name: team-routes}
+---
+apiVersion: networking.istio.io/v1beta1
+kind: VirtualService
+metadata: {name: team-routes, namespace: default}
+spec:
+  http:
+  - name: v2
+    match: [{uri: {prefix: /team/v2}}]
+    route: [{destination: {host: mocka, subset: v2}}]
+  - route: [{destination: {host: mocka, subset: v1}}]
 )" + deployments_yaml("mocka", {"v1", "v2"});
 
 class GatewayTest : public ::testing::Test {
@@ -166,6 +180,18 @@ TEST_F(GatewayTest, ARedirectSendsTheClientWhereItThenGetsServed) {
   EXPECT_EQ(followed.body, "mocka-v1");
   ASSERT_EQ(v1.requests().size(), 1u);
   EXPECT_EQ(v1.requests()[0].target, "/bulk/here?user=7");
+}
+
+TEST_F(GatewayTest, ADelegatesRulesServeUnderTheRootsMatch) {
+  start();
+  http_client client(port);
+  EXPECT_EQ(client.get("/team/v2/x").body, "mocka-v2");
+  EXPECT_EQ(client.get("/team/other").body, "mocka-v1");
+  EXPECT_EQ(client.get("/v2/x").status, 404u);  // outside the root's match
+  ASSERT_EQ(v2.requests().size(), 1u);
+  EXPECT_EQ(v2.requests()[0].header("x-via"), "root");  // headers inherited from the root
+  ASSERT_EQ(v1.requests().size(), 1u);
+  EXPECT_EQ(v1.requests()[0].target, "/team/other");
 }
 
 TEST_F(GatewayTest, RewritesChangeWhatTheUpstreamReceives) {
