@@ -16,8 +16,8 @@ namespace laneproxy::net {
 
 inline constexpr unsigned max_mirrors_in_flight = 64;
 
-// Sends `head` (a serialized request without a body, asking the upstream
-// to close after answering) to `endpoint`; false when the worker's mirrors
+// Sends `head` (a serialized request with its whole body, if any, asking
+// the upstream to close after answering) to `endpoint`; false when the worker's mirrors
 // in flight are at their bound and nothing was sent.
 bool start_mirror(worker& w, const tcp::endpoint& endpoint, std::string head,
                   const config::proxy_timeouts& timeouts);

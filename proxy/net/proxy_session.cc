@@ -44,6 +44,11 @@ std::chrono::milliseconds since(steady::time_point start) {
 // holds a chunk-size line or a trailer section while it is incomplete.
 constexpr std::size_t buffer_slack = 4096;
 
+// The largest request body kept whole so that a retry or a mirror can send
+// it again (Envoy buffers a body for retries up to its buffer limit); a
+// larger one is streamed and neither retried nor mirrored.
+constexpr std::uint64_t retry_buffer_bytes = 64 * 1024;
+
 // Counts a request in flight for as long as it lives (draining waits on it).
 class request_guard {
  public:
@@ -125,6 +130,7 @@ class session {
     request_.reset();
     arena_.reset();
     pump_.reset();
+    request_body_.clear();
     head_request_ = false;
     down_buf_.max_size(config->limits().max_request_header_bytes + buffer_slack);
     up_buf_.max_size(config->limits().max_response_header_bytes + buffer_slack);
@@ -262,6 +268,7 @@ class session {
     constexpr std::size_t kept = 4096;
     if (request_head_.capacity() > kept) std::string().swap(request_head_);
     if (response_head_.capacity() > kept) std::string().swap(response_head_);
+    if (request_body_.capacity() > kept) std::string().swap(request_body_);
   }
 
   // `cors`: headers the route's CORS policy puts on the response.
@@ -274,10 +281,16 @@ class session {
     const bool expect_continue =
         config::ascii_iequals(req[http::field::expect], "100-continue") && !parser.is_done();
     rewrite_request(parser, decision, worker_.random(), request_head_);
+    if (!expect_continue && (decision.retry || !decision.mirrors.empty())) {
+      const auto kept = co_await keep_body(parser, t);
+      if (kept != body_kept::yes && kept != body_kept::too_large) {
+        co_return co_await answer_kept_body_failure(kept, version);
+      }
+    }
     if (!decision.mirrors.empty()) send_mirrors(parser, decision, t);
 
-    // Only a request without a body can be sent again: its body is
-    // streamed, not kept (a retry buffer of 0 bytes).
+    // A request can be sent again when it has no body or its body was kept
+    // whole; a body streamed through is not retried.
     const config::retry_policy* policy = parser.is_done() ? decision.retry : nullptr;
     const auto started = steady::now();
     const auto route_timeout = decision.timeout.count() > 0 ? decision.timeout : t.idle;
@@ -383,7 +396,8 @@ class session {
         pump_.start(parser, down_, down_buf_, up_, request_head_, t.idle, request_deadline_,
                     x_.request_bytes);
       } else {
-        std::array<asio::const_buffer, 1> out{asio::buffer(request_head_)};
+        std::array<asio::const_buffer, 2> out{asio::buffer(request_head_),
+                                              asio::buffer(request_body_)};
         if (!co_await write_all(up_, out, deadline_, t.idle)) ec = asio::error::broken_pipe;
       }
       if (!ec) ec = co_await read_response_header(config);
@@ -415,9 +429,33 @@ class session {
     co_return next;
   }
 
-  // Copies of a request without a body to the route's mirrors, Host
-  // suffixed "-shadow", asking them to close after answering. (A body is
-  // streamed, not kept: a request with one is not mirrored.)
+  enum class body_kept { yes, too_large, bad, timed_out, client_gone };
+
+  // Reads a request body whole into request_body_ when its Content-Length
+  // is at most retry_buffer_bytes, so that it can be sent again (a retry,
+  // a mirror) as Envoy buffers it; a larger or chunked body is left to be
+  // streamed (too_large). Without a body: yes.
+  task<body_kept> keep_body(request_parser& parser, const config::proxy_timeouts& t) {
+    if (parser.is_done()) co_return body_kept::yes;
+    const auto length = parser.content_length_remaining();
+    if (parser.chunked() || !length || *length > retry_buffer_bytes) co_return body_kept::too_large;
+    const relay_leg leg{down_, down_buf_, up_, deadline_, nullptr, t.idle, request_deadline_};
+    const auto r = co_await read_body(parser, leg, request_body_);
+    x_.request_bytes += request_body_.size();
+    if (r == relay_result::done) co_return body_kept::yes;
+    if (r == relay_result::bad_message) co_return body_kept::bad;
+    co_return deadline_.expired() ? body_kept::timed_out : body_kept::client_gone;
+  }
+
+  task<bool> answer_kept_body_failure(body_kept kept, unsigned version) {
+    if (kept == body_kept::bad) co_await reply(response_flag::downstream_protocol_error, version, false);
+    if (kept == body_kept::timed_out) co_await reply(response_flag::request_timeout, version, false);
+    co_return false;
+  }
+
+  // Copies of the request to the route's mirrors, Host suffixed "-shadow",
+  // asking them to close after answering. Only a request whose body was
+  // kept whole (or that has none) is mirrored: a streamed body is not kept.
   void send_mirrors(request_parser& parser, const dataplane::route_decision& d,
                     const config::proxy_timeouts& t) {
     if (!parser.is_done()) return;
@@ -429,6 +467,7 @@ class session {
     serialize_head(req, head);
     req.set(http::field::host, host);
     req.erase(http::field::connection);
+    head += request_body_;
     for (const auto* endpoint : d.mirrors) start_mirror(worker_, endpoint_of(*endpoint), head, t);
   }
 
@@ -682,6 +721,7 @@ class session {
   io_buffer up_buf_;
   block chunk_;                               // the response body passes through it
   std::string request_head_, response_head_;  // serialized; capacity reused
+  std::string request_body_;                  // a body kept whole to be sent again
   bool awaiting_response_ = false;
   bool head_request_ = false;
   body_pump pump_;                              // the request body, while the response is awaited

@@ -121,6 +121,31 @@ task<relay_result> relay_body(message_parser<is_request>& p, bool chunked, std::
   co_return relay_result::done;
 }
 
+task<relay_result> read_body(request_parser& p, const relay_leg& leg, std::string& out) {
+  const auto length = p.content_length_remaining();
+  if (!length) co_return relay_result::bad_message;
+  out.resize(static_cast<std::size_t>(*length));
+  std::size_t filled = 0;
+  while (!p.is_done()) {
+    std::size_t n = 0;
+    switch (decode_body(p, leg.from_buf, out.data() + filled, out.size() - filled, n)) {
+      case body_step::decoded:
+      case body_step::done:
+        filled += n;
+        continue;
+      case body_step::bad:
+        co_return relay_result::bad_message;
+      case body_step::need_more:
+        break;
+    }
+    leg.deadline.arm_at(std::min(coarse_clock::now() + leg.idle, leg.cap));
+    const auto ec = co_await read_more(leg.from, leg.from_buf);
+    if (ec) co_return relay_result::read_failed;
+  }
+  out.resize(filled);
+  co_return relay_result::done;
+}
+
 template task<error_code> read_header(message_parser<true>&, socket_type&, io_buffer&);
 template task<error_code> read_header(message_parser<false>&, socket_type&, io_buffer&);
 template task<relay_result> relay_body(message_parser<true>&, bool, std::string_view,

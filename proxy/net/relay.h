@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdint>
 #include <span>
+#include <string>
 #include <string_view>
 
 #include <boost/asio/as_tuple.hpp>
@@ -75,6 +76,11 @@ struct relay_leg {
 template <bool is_request>
 task<relay_result> relay_body(message_parser<is_request>& p, bool chunked, std::string_view head,
                               const relay_leg& leg, std::uint64_t& body_bytes);
+
+// Reads the rest of a body of known length (Content-Length) whole into
+// `out`, each wait bounded as leg says (leg.to and leg.chunk unused). For a
+// body that must be kept to be sent again: a retry, a mirror.
+task<relay_result> read_body(request_parser& p, const relay_leg& leg, std::string& out);
 
 extern template task<error_code> read_header(message_parser<true>&, socket_type&, io_buffer&);
 extern template task<error_code> read_header(message_parser<false>&, socket_type&, io_buffer&);

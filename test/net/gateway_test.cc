@@ -293,6 +293,15 @@ TEST_F(GatewayTest, MirrorsGetACopyWithAShadowHostAndNeverTouchTheAnswer) {
     EXPECT_EQ(c.header("host"), "127.0.0.1-shadow");
     EXPECT_EQ(c.target.rfind("/mirrored/", 0), 0u);
   }
+  // A body is mirrored with the request.
+  EXPECT_EQ(client.request("POST", "/mirrored/post", {}, "order=7").status, 200u);
+  for (int i = 0; i < 200 && v2.requests().size() < 4; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  ASSERT_EQ(v2.requests().size(), 4u);
+  EXPECT_EQ(v2.requests()[3].method, "POST");
+  EXPECT_EQ(v2.requests()[3].body, "order=7");
+  EXPECT_EQ(v1.requests()[3].body, "order=7");
 }
 
 TEST_F(GatewayTest, LocalRepliesFollowEnvoy) {

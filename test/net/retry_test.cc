@@ -136,12 +136,44 @@ TEST_F(RetryTest, AConnectFailureIsRetriedOnTheOtherEndpoint) {
   EXPECT_EQ(seen.load(), 6);
 }
 
-TEST_F(RetryTest, ARequestWithABodyIsNotRetried) {
+TEST_F(RetryTest, ASmallBodyIsKeptAndSentWholeWithEveryTry) {
+  failures = 2;
+  start();
+  http_client client(port);
+  const std::string body(60 * 1024, 'b');
+  const auto r = client.request("POST", "/default", {}, body);
+  EXPECT_EQ(r.status, 200u);
+  EXPECT_EQ(r.body, "try 3");
+  const auto tries = flaky.requests();
+  ASSERT_EQ(tries.size(), 3u);
+  for (const auto& t : tries) {
+    EXPECT_EQ(t.method, "POST");
+    EXPECT_EQ(t.header("content-length"), std::to_string(body.size()));
+    EXPECT_EQ(t.body, body);
+  }
+  // The connection goes on serving.
+  EXPECT_EQ(client.get("/off").status, 200u);
+}
+
+TEST_F(RetryTest, ABodyOverTheRetryBufferIsStreamedAndNotRetried) {
   failures = 10;
   start();
   http_client client(port);
-  EXPECT_EQ(client.request("POST", "/default", {}, "payload").status, 503u);
-  EXPECT_EQ(seen.load(), 1);
+  const std::string body(64 * 1024 + 1, 'b');
+  EXPECT_EQ(client.request("POST", "/default", {}, body).status, 503u);
+  ASSERT_EQ(flaky.requests().size(), 1u);
+  EXPECT_EQ(flaky.requests()[0].body, body);
+}
+
+TEST_F(RetryTest, AChunkedBodyIsStreamedAndNotRetried) {
+  failures = 10;
+  start();
+  const auto r = http_client(port).raw(
+      "POST /default HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "5\r\nhello\r\n0\r\n\r\n");
+  EXPECT_EQ(r.status, 503u);
+  ASSERT_EQ(flaky.requests().size(), 1u);
+  EXPECT_EQ(flaky.requests()[0].body, "hello");
 }
 
 }  // namespace
