@@ -34,17 +34,25 @@ std::optional<std::string_view> baggage_member(std::string_view baggage, std::st
   return std::nullopt;
 }
 
+std::optional<std::string> lane_policy::header_lane(const config::lane_group_info& group,
+                                                    const route::request_view& req) const {
+  const auto h = req.header(group.route_header);
+  const auto lane = h ? lane_name(config_.mesh(), group, *h) : std::nullopt;
+  return lane ? std::optional<std::string>(*lane) : std::nullopt;
+}
+
+std::optional<std::string> lane_policy::baggage_lane(const config::lane_group_info& group,
+                                                     const route::request_view& req) const {
+  const auto b = req.header("baggage");
+  const auto v = b ? baggage_member(*b, group.route_header) : std::nullopt;
+  const auto lane = v ? lane_name(config_.mesh(), group, *v) : std::nullopt;
+  return lane ? std::optional<std::string>(*lane) : std::nullopt;
+}
+
 std::optional<std::string> lane_policy::carried_lane(const config::lane_group_info& group,
                                                      const route::request_view& req) const {
-  if (auto h = req.header(group.route_header)) {
-    if (auto lane = lane_name(config_.mesh(), group, *h)) return std::string(*lane);
-  }
-  if (auto b = req.header("baggage")) {
-    if (auto v = baggage_member(*b, group.route_header)) {
-      if (auto lane = lane_name(config_.mesh(), group, *v)) return std::string(*lane);
-    }
-  }
-  return std::nullopt;
+  if (auto lane = header_lane(group, req)) return lane;
+  return baggage_lane(group, req);
 }
 
 std::string lane_policy::inbound_lane(const route::request_view& req,
@@ -70,20 +78,15 @@ std::string lane_policy::outbound_lane(const config::lane_group_info& group,
     if (me && me->group == &group && !me->lane.empty()) return me->lane;
     return carried_lane(group, req).value_or("");
   }
-  if (auto h = req.header(group.route_header)) {
-    if (auto lane = lane_name(config_.mesh(), group, *h)) return std::string(*lane);
-  }
+  // Permissive: the app may forward the lane header; else the lane its
+  // trace arrived in; baggage last.
+  if (auto lane = header_lane(group, req)) return std::move(*lane);
   if (traces_ && !group.trace_header.empty()) {
     if (auto trace = req.header(group.trace_header); trace && !trace->empty()) {
       if (auto lane = traces_->lookup(*trace, now)) return *lane;
     }
   }
-  if (auto b = req.header("baggage")) {
-    if (auto v = baggage_member(*b, group.route_header)) {
-      if (auto lane = lane_name(config_.mesh(), group, *v)) return std::string(*lane);
-    }
-  }
-  return {};
+  return baggage_lane(group, req).value_or("");
 }
 
 std::optional<std::string> lane_policy::serving_lane(const service_view& service,
@@ -99,6 +102,43 @@ std::optional<std::string> lane_policy::serving_lane(const service_view& service
     return group->fallback_target;
   }
   return std::nullopt;
+}
+
+lane_placement lane_policy::place(const service_view& svc, std::string lane,
+                                  subset_choice subset, bool lane_from_subset,
+                                  const route::request_view& req) const {
+  lane_placement p;
+  const auto* group = svc.group;
+  std::string wanted(subset.name);
+  if (subset.request_lane) {
+    if (lane.empty() && group) lane = carried_lane(*group, req).value_or("");
+    wanted = lane;
+  }
+  const bool is_lane =
+      group && !wanted.empty() && lane_name(config_.mesh(), *group, wanted).has_value();
+  if (is_lane && lane_from_subset) lane = wanted;
+  p.lane = std::move(lane);
+  if (is_lane || (group && subset.request_lane)) {
+    // A lane (or no lane at all) inside a lane group: the lane's endpoints,
+    // else the permissive fallbacks.
+    auto serving = serving_lane(svc, is_lane ? wanted : std::string{});
+    if (!serving) {
+      p.flag = response_flag::no_healthy_upstream;
+      return p;
+    }
+    p.fallback = *serving != (is_lane ? wanted : std::string{});
+    p.serving = std::move(*serving);
+    p.endpoints = svc.endpoints(p.serving);
+    return p;
+  }
+  if (!wanted.empty() && !svc.info->subsets.contains(wanted)) {
+    p.flag = response_flag::no_cluster;
+    return p;
+  }
+  p.endpoints = svc.endpoints(wanted);
+  if (!p.endpoints) p.flag = response_flag::no_healthy_upstream;
+  p.serving = std::move(wanted);
+  return p;
 }
 
 }  // namespace laneproxy::dataplane

@@ -20,6 +20,7 @@
 #include <string_view>
 
 #include "config/mesh_snapshot.h"
+#include "dataplane/local_reply.h"
 #include "dataplane/proxy_config.h"
 #include "dataplane/trace_lane_table.h"
 #include "route/request_view.h"
@@ -33,6 +34,22 @@ std::optional<std::string_view> lane_name(const config::mesh_snapshot& mesh,
 
 // The value of the W3C baggage member `key` ("k1=v1,k2=v2;prop"), if any.
 std::optional<std::string_view> baggage_member(std::string_view baggage, std::string_view key);
+
+// Where a request goes among a service's endpoints, as lane_policy::place
+// decides it.
+struct lane_placement {
+  response_flag flag = response_flag::none;  // not none: no endpoint serves it
+  std::string lane;                          // the request's lane, kept for later hops
+  std::string serving;                       // the lane or subset whose endpoints serve it
+  const endpoint_set* endpoints = nullptr;
+  bool fallback = false;  // `serving` is a permissive fallback, not the request's lane
+};
+
+// What a route names for a destination's subset.
+struct subset_choice {
+  std::string_view name;      // a DestinationRule subset or a lane; "" for none
+  bool request_lane = false;  // the request's own lane ("$..." subsets, default routes)
+};
 
 class lane_policy {
  public:
@@ -58,7 +75,23 @@ class lane_policy {
   std::optional<std::string> serving_lane(const service_view& service,
                                           const std::string& lane) const;
 
+  // Places a request in `lane` ("" when it has none yet) on `service` for
+  // the route's `subset`. A subset that is a lane of the service's group is
+  // served by that lane (or its fallbacks); at the gateway
+  // (`lane_from_subset`) it also becomes the request's lane. The request's
+  // own lane, when the route asks for it, is the one it carries. Any other
+  // subset is served as a DestinationRule subset.
+  lane_placement place(const service_view& service, std::string lane, subset_choice subset,
+                       bool lane_from_subset, const route::request_view& req) const;
+
  private:
+  // A valid lane in the group's lane header, or in the baggage member of
+  // that name.
+  std::optional<std::string> header_lane(const config::lane_group_info& group,
+                                         const route::request_view& req) const;
+  std::optional<std::string> baggage_lane(const config::lane_group_info& group,
+                                          const route::request_view& req) const;
+
   const proxy_config& config_;
   trace_lane_table* traces_;
 };

@@ -123,8 +123,7 @@ route_decision router::forward(const config::route_rule* rule, const service_vie
                                const route::request_view& req) const {
   route_decision d;
   d.rule = rule;
-  std::string subset;
-  bool subset_from_lane = false;
+  subset_choice subset{{}, true};  // no rule: the service's default route, in the request's lane
   if (rule && rule->actions.fault) {
     // The fault filter comes before routing: an abort needs no upstream.
     draw_faults(*rule->actions.fault, random_, d);
@@ -148,63 +147,42 @@ route_decision router::forward(const config::route_rule* rule, const service_vie
     d.target = &t;
     svc = config_.service(t.service);
     if (!svc) return local(response_flag::no_cluster);
-    if (t.request_lane_subset) {
-      if (lane.empty() && svc->group) lane = lanes_.carried_lane(*svc->group, req).value_or("");
-      subset = lane;
-      subset_from_lane = true;
-    } else {
-      subset = t.subset;
-    }
-    if (rule->actions.rewrite) {
-      d.rewritten_target = rewritten_target(*rule, req).value_or("");
-      d.rewritten_authority = rule->actions.rewrite->authority;
-    }
-    if (rule->actions.timeout) {
-      d.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(*rule->actions.timeout);
-    }
-    d.retry = rule->retry ? &*rule->retry : nullptr;
-    for (const auto& m : rule->mirrors) {
-      if (!drawn(random_, m.per_million)) continue;
-      const auto* target = config_.service(m.target.service);
-      const auto* set = target ? target->endpoints(m.target.subset) : nullptr;
-      if (set && !set->empty()) d.mirrors.push_back(&set->pick());
-    }
+    subset = {t.subset, t.request_lane_subset};
+    apply_actions(*rule, req, d);
   } else {
-    subset = lane;
-    subset_from_lane = true;
     d.retry = &config::retry_policy::istio_default();  // Istio's default outbound route
   }
   d.service = svc->info->key();
-
-  const auto* group = svc->group;
-  const bool is_lane =
-      group && !subset.empty() && lane_name(config_.mesh(), *group, subset).has_value();
-  if (is_lane && lane_from_subset) lane = subset;
-  if (group) {
-    d.lane_header = group->route_header;
-    d.stamp_lane = !lane.empty();
+  auto placed = lanes_.place(*svc, std::move(lane), subset, lane_from_subset, req);
+  if (placed.flag != response_flag::none) return local(placed.flag);
+  if (svc->group) {
+    d.lane_header = svc->group->route_header;
+    d.stamp_lane = !placed.lane.empty();
   }
-  d.lane = std::move(lane);
-
-  if (is_lane || (group && subset_from_lane)) {
-    // A lane (or no lane at all) inside a lane group: the lane's endpoints,
-    // else the permissive fallbacks.
-    auto serving = lanes_.serving_lane(*svc, is_lane ? subset : std::string{});
-    if (!serving) return local(response_flag::no_healthy_upstream);
-    d.serving_lane = std::move(*serving);
-    d.endpoints = svc->endpoints(d.serving_lane);
-    d.endpoint = &d.endpoints->pick();
-    return d;
-  }
-  if (!subset.empty() && !svc->info->subsets.contains(subset)) {
-    return local(response_flag::no_cluster);
-  }
-  const auto* set = svc->endpoints(subset);
-  if (!set) return local(response_flag::no_healthy_upstream);
-  d.serving_lane = subset;
-  d.endpoints = set;
-  d.endpoint = &set->pick();
+  d.lane = std::move(placed.lane);
+  d.serving_lane = std::move(placed.serving);
+  d.lane_fallback = placed.fallback;
+  d.endpoints = placed.endpoints;
+  d.endpoint = &d.endpoints->pick();
   return d;
+}
+
+void router::apply_actions(const config::route_rule& rule, const route::request_view& req,
+                           route_decision& d) const {
+  if (rule.actions.rewrite) {
+    d.rewritten_target = rewritten_target(rule, req).value_or("");
+    d.rewritten_authority = rule.actions.rewrite->authority;
+  }
+  if (rule.actions.timeout) {
+    d.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(*rule.actions.timeout);
+  }
+  d.retry = rule.retry ? &*rule.retry : nullptr;
+  for (const auto& m : rule.mirrors) {
+    if (!drawn(random_, m.per_million)) continue;
+    const auto* target = config_.service(m.target.service);
+    const auto* set = target ? target->endpoints(m.target.subset) : nullptr;
+    if (set && !set->empty()) d.mirrors.push_back(&set->pick());
+  }
 }
 
 }  // namespace laneproxy::dataplane

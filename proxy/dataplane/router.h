@@ -38,6 +38,7 @@ struct route_decision {
   std::string lane;                                    // the request's lane ("" when it has none)
   bool stamp_lane = false;   // write `lane` into `lane_header` on the forwarded request
   std::string serving_lane;  // the lane whose endpoint serves it (differs after a fallback)
+  bool lane_fallback = false;  // serving_lane is a permissive fallback for `lane`
   std::string_view lane_header;
   std::string rewritten_target;          // a rewrite's new path and query ("": none)
   std::string_view rewritten_authority;  // a rewrite's new Host ("": none)
@@ -89,6 +90,11 @@ class router {
   route_decision forward(const config::route_rule* rule, const service_view* service,
                          std::string lane, bool lane_from_subset,
                          const route::request_view& req) const;
+
+  // What the rule does besides picking the destination: rewrite, timeout,
+  // retries, mirrors.
+  void apply_actions(const config::route_rule& rule, const route::request_view& req,
+                     route_decision& d) const;
 
   // The target of a weighted rule, by the rule's split mode.
   std::size_t pick(const config::route_rule& rule, const route::request_view& req) const;

@@ -88,7 +88,12 @@ proxy_metrics::proxy_metrics(proxy_identity self)
       local_replies_(prometheus::BuildCounter()
                          .Name("laneproxy_local_replies_total")
                          .Help("Replies the proxy made itself, by response flag")
-                         .Register(*registry_)) {
+                         .Register(*registry_)),
+      lane_fallbacks_(prometheus::BuildCounter()
+                          .Name("laneproxy_lane_fallbacks_total")
+                          .Help("Requests served by a permissive fallback lane, by service, the "
+                                "request's lane and the lane that served it")
+                          .Register(*registry_)) {
   downstream_connections_ = &prometheus::BuildGauge()
                                  .Name("laneproxy_downstream_connections")
                                  .Help("Open downstream connections")
@@ -323,6 +328,21 @@ void request_metrics::record(const request_outcome& r, const dataplane::proxy_co
     if (!c) c = &counter(metrics_.lane_picks_.Add({{"route", d->rule->name}, {"lane", lane}}));
     c->add();
   }
+  if (d && d->lane_fallback) count_fallback(*d);
+}
+
+void request_metrics::count_fallback(const dataplane::route_decision& d) {
+  key_ = d.service;
+  key_ += '|';
+  key_ += d.lane;
+  key_ += '|';
+  key_ += d.serving_lane;
+  auto& c = fallbacks_[key_];
+  if (!c) {
+    c = &counter(metrics_.lane_fallbacks_.Add(
+        {{"service", d.service}, {"lane", d.lane}, {"serving_lane", d.serving_lane}}));
+  }
+  c->add();
 }
 
 }  // namespace laneproxy::metrics

@@ -87,6 +87,7 @@ class proxy_metrics {
   prometheus::Family<prometheus::Counter>& lane_picks_;
   prometheus::Family<prometheus::Gauge>& route_weight_;
   prometheus::Family<prometheus::Counter>& local_replies_;
+  prometheus::Family<prometheus::Counter>& lane_fallbacks_;
   prometheus::Gauge* downstream_connections_;
   prometheus::Counter* upstream_connects_;
   prometheus::Gauge* trace_entries_;
@@ -129,10 +130,11 @@ class request_metrics {
                              const prometheus::Histogram::BucketBoundaries& bounds,
                              std::uint64_t scale);
   void merge();  // called with proxy_metrics::workers_mutex_ held
+  void count_fallback(const dataplane::route_decision& d);
 
   proxy_metrics& metrics_;
   std::unordered_map<std::string, series> series_;
-  std::unordered_map<std::string, local_counter*> picks_, replies_;
+  std::unordered_map<std::string, local_counter*> picks_, replies_, fallbacks_;
   std::string key_;  // scratch, reused
   // The local series; deques keep their addresses. The worker appends with
   // grow_mutex_ held, and merges read them with it held.

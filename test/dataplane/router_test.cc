@@ -152,12 +152,14 @@ TEST(Router, PermissiveRemembersTheLaneByTraceIdAndFallsBack) {
   EXPECT_EQ(d.endpoint->port, 10202);
   EXPECT_EQ(d.lane, "s2");
   EXPECT_TRUE(d.stamp_lane);
+  EXPECT_FALSE(d.lane_fallback);
 
   // mockb has no s2 endpoints: the baseline serves, the request keeps s2.
   d = r.outbound(request(out, "mockb"), now);
   EXPECT_EQ(d.endpoint->port, 10101);
   EXPECT_EQ(d.serving_lane, "s1");
   EXPECT_EQ(d.lane, "s2");
+  EXPECT_TRUE(d.lane_fallback);
 
   // Another trace id is not mixed up with t-1; an unknown one goes to s1.
   route::header_list other{{{"x-request-id", "t-2"}}};
@@ -207,6 +209,7 @@ spec:
   EXPECT_EQ(d.lane, "s3");
   EXPECT_TRUE(d.stamp_lane);
   EXPECT_EQ(d.serving_lane, "s1");
+  EXPECT_TRUE(d.lane_fallback);
   EXPECT_EQ(d.endpoint->port, 10001);
 }
 
