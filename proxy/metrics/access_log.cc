@@ -154,22 +154,41 @@ void access_log_sink::run() {
   }
 }
 
-void describe_route(access_entry& e, const dataplane::route_decision* d,
-                    const dataplane::proxy_config& config, dataplane::listener_role role,
-                    std::uint16_t port, bool reached_upstream) {
-  if (!d) return;
-  if (d->endpoint && reached_upstream) e.upstream_host = d->endpoint->text();
+access_entry access_entry_of(const request_record& r, const request_words& w,
+                             std::chrono::microseconds elapsed,
+                             const dataplane::proxy_config& config) {
+  access_entry e;
+  e.start = r.started_wall;
+  e.method = w.method;
+  e.path = w.path;
+  e.protocol = w.protocol;
+  e.authority = w.authority;
+  e.request_id = w.request_id;
+  e.user_agent = w.user_agent;
+  e.forwarded_for = w.forwarded_for;
+  e.status = r.status;
+  e.flag = r.flag;
+  e.bytes_received = r.request_bytes;
+  e.bytes_sent = r.response_bytes;
+  e.duration = std::chrono::duration_cast<std::chrono::milliseconds>(elapsed);
+  e.upstream_time = r.upstream_time;
+  e.downstream_local = w.downstream_local;
+  e.downstream_remote = w.downstream_remote;
+  if (r.upstream) e.upstream_host = r.upstream->text();
+  const auto* d = r.decision;
+  if (!d) return e;
   if (d->rule) e.route = d->rule->name;
   e.lane = d->lane;
   const auto* view = d->service.empty() ? nullptr : config.service(d->service);
-  if (role == dataplane::listener_role::sidecar_inbound) {
-    e.upstream_cluster = "inbound|" + std::to_string(port) + "||";
+  if (r.role == dataplane::listener_role::sidecar_inbound) {
+    e.upstream_cluster = "inbound|" + std::to_string(r.listener_port) + "||";
   } else if (view) {
     const auto& svc = *view->info;
     const auto service_port = svc.ports.empty() ? 0u : svc.ports.front().port;
     e.upstream_cluster = "outbound|" + std::to_string(service_port) + "|" + d->serving_lane + "|" +
                          svc.name + "." + svc.ns + ".svc.cluster.local";
   }
+  return e;
 }
 
 }  // namespace laneproxy::metrics

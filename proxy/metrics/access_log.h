@@ -21,6 +21,7 @@
 
 #include "dataplane/local_reply.h"
 #include "dataplane/router.h"
+#include "metrics/request_record.h"
 
 namespace laneproxy::metrics {
 
@@ -44,14 +45,14 @@ struct access_entry {
   std::string_view route, lane;
 };
 
-// Fills the entry's route part from the request's routing decision (null
-// for a request that was never routed): the rule, the lane, and Istio's
-// names for the upstream host and cluster ("inbound|PORT||" at a sidecar's
-// inbound listener `port`; "outbound|PORT|LANE|FQDN" otherwise).
-// `reached_upstream`: a response header came from the endpoint.
-void describe_route(access_entry& e, const dataplane::route_decision* d,
-                    const dataplane::proxy_config& config, dataplane::listener_role role,
-                    std::uint16_t port, bool reached_upstream);
+// The access-log entry of a finished request: the client's words, the
+// outcome, and the route part from its routing decision (the rule, the
+// lane, and Istio's names for the upstream host and cluster:
+// "inbound|PORT||" at a sidecar's inbound listener, else
+// "outbound|PORT|LANE|FQDN"). The entry views `r`, `w` and `config`.
+access_entry access_entry_of(const request_record& r, const request_words& w,
+                             std::chrono::microseconds elapsed,
+                             const dataplane::proxy_config& config);
 
 // Writes submitted chunks to a file descriptor on its own thread.
 class access_log_sink {

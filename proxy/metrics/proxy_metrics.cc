@@ -225,7 +225,7 @@ local_histogram& request_metrics::histogram(prometheus::Histogram& target,
   return histograms_.emplace_back(target, bounds, scale);
 }
 
-request_metrics::series& request_metrics::series_for(const request_outcome& r,
+request_metrics::series& request_metrics::series_for(const request_record& r,
                                                      const dataplane::proxy_config& config) {
   const auto* d = r.decision;
   const bool inbound = r.role == listener_role::sidecar_inbound;
@@ -303,10 +303,11 @@ request_metrics::series& request_metrics::series_for(const request_outcome& r,
   return series_.emplace(key_, s).first->second;
 }
 
-void request_metrics::record(const request_outcome& r, const dataplane::proxy_config& config) {
+void request_metrics::record(const request_record& r, std::chrono::microseconds elapsed,
+                             const dataplane::proxy_config& config) {
   auto& s = series_for(r, config);
   s.requests->add();
-  s.duration->observe(static_cast<std::uint64_t>(r.duration.count()));
+  s.duration->observe(static_cast<std::uint64_t>(elapsed.count()));
   s.request_bytes->observe(r.request_bytes);
   s.response_bytes->observe(r.response_bytes);
   if (r.flag != dataplane::response_flag::none) {

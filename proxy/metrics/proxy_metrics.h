@@ -31,6 +31,7 @@
 #include "dataplane/proxy_config.h"
 #include "dataplane/router.h"
 #include "metrics/local_series.h"
+#include "metrics/request_record.h"
 
 namespace laneproxy::metrics {
 
@@ -96,16 +97,6 @@ class proxy_metrics {
   std::set<prometheus::Gauge*> weights_;
 };
 
-// What a finished request tells the metrics.
-struct request_outcome {
-  dataplane::listener_role role = dataplane::listener_role::gateway;
-  const dataplane::route_decision* decision = nullptr;  // nullptr: rejected before routing
-  unsigned status = 0;
-  dataplane::response_flag flag = dataplane::response_flag::none;
-  std::uint64_t request_bytes = 0, response_bytes = 0;
-  std::chrono::microseconds duration{0};
-};
-
 // One worker's view: not thread-safe, one per worker.
 class request_metrics {
  public:
@@ -114,7 +105,9 @@ class request_metrics {
   request_metrics(const request_metrics&) = delete;
   request_metrics& operator=(const request_metrics&) = delete;
 
-  void record(const request_outcome& r, const dataplane::proxy_config& config);
+  // `r` took `elapsed` from its first byte to its last.
+  void record(const request_record& r, std::chrono::microseconds elapsed,
+              const dataplane::proxy_config& config);
 
  private:
   friend class proxy_metrics;
@@ -124,7 +117,7 @@ class request_metrics {
     local_histogram* request_bytes;
     local_histogram* response_bytes;
   };
-  series& series_for(const request_outcome& r, const dataplane::proxy_config& config);
+  series& series_for(const request_record& r, const dataplane::proxy_config& config);
   local_counter& counter(prometheus::Counter& target);
   local_histogram& histogram(prometheus::Histogram& target,
                              const prometheus::Histogram::BucketBoundaries& bounds,

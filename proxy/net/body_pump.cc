@@ -5,13 +5,12 @@
 
 namespace laneproxy::net {
 
-body_pump::body_pump(asio::io_context& context, deadline_sweep& deadlines, void (*on_expiry)(void*),
-                     void (*on_end)(void*), void* ctx)
+body_pump::body_pump(asio::io_context& context, deadline_sweep& deadlines, callback on_expiry,
+                     callback on_end)
     : context_(context),
-      deadline_(deadlines, on_expiry, ctx),
+      deadline_(deadlines, on_expiry.run, on_expiry.ctx),
       done_(context),
-      on_end_(on_end),
-      ctx_(ctx) {}
+      on_end_(on_end) {}
 
 void body_pump::start(request_parser& p, socket_type& from, io_buffer& from_buf, socket_type& to,
                       std::string_view head, std::chrono::milliseconds idle,
@@ -48,7 +47,7 @@ task<void> body_pump::run(request_parser& p, relay_leg leg, std::string_view hea
     error_code ignored;
     to_->close(ignored);
   }
-  if (!stop_) on_end_(ctx_);
+  if (!stop_) on_end_.run(on_end_.ctx);
   done_.cancel();
 }
 

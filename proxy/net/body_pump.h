@@ -35,10 +35,15 @@ class body_pump {
     stopped,       // stop() ended it first
   };
 
-  // `on_expiry(ctx)` runs when the pump's deadline passes (the session
-  // cancels its sockets); `on_end(ctx)` when the pump ends by itself.
-  body_pump(asio::io_context& context, deadline_sweep& deadlines, void (*on_expiry)(void*),
-            void (*on_end)(void*), void* ctx);
+  struct callback {
+    void (*run)(void*);
+    void* ctx;
+  };
+
+  // `on_expiry` runs when the pump's deadline passes (the session cancels
+  // its sockets); `on_end` when the pump ends by itself.
+  body_pump(asio::io_context& context, deadline_sweep& deadlines, callback on_expiry,
+            callback on_end);
 
   // Relays the rest of `p`'s body from `from` to `to` (`head`, the
   // serialized request header, first), counting body bytes in `bytes`.
@@ -66,8 +71,7 @@ class body_pump {
   deadline_sweep::entry deadline_;
   asio::steady_timer done_;  // cancelled when the pump ends
   block chunk_;              // the body passes through it
-  void (*on_end_)(void*);
-  void* ctx_;
+  callback on_end_;
 };
 
 }  // namespace laneproxy::net

@@ -26,6 +26,7 @@
 #include "net/message_parser.h"
 #include "net/mirror.h"
 #include "net/relay.h"
+#include "net/upstream_exchange.h"
 
 namespace laneproxy::net {
 
@@ -61,17 +62,6 @@ class request_guard {
   std::atomic<std::int64_t>& n_;
 };
 
-// What one request did, for the metrics and the access log.
-struct exchange {
-  steady::time_point started;
-  std::chrono::system_clock::time_point started_wall;
-  std::uint64_t request_bytes = 0, response_bytes = 0;
-  unsigned status = 0;
-  response_flag flag = response_flag::none;
-  const dataplane::route_decision* decision = nullptr;
-  std::optional<std::chrono::milliseconds> upstream_time;
-};
-
 }  // namespace
 
 namespace {
@@ -85,13 +75,10 @@ class session {
         role_(role),
         port_(port),
         down_(std::move(socket)),
-        up_(w.context()),
         deadline_(w.deadlines(), &session::expired, this),
         down_buf_(0),
-        up_buf_(0),
-        pump_(w.context(), w.deadlines(), &session::expired, &session::pump_ended, this),
-        fault_timer_(w.context()),
-        retry_timer_(w.context()) {
+        upstream_(w, deadline_, arena_, &session::expired, this),
+        fault_timer_(w.context()) {
     w.shared().open_connections.fetch_add(1, std::memory_order_relaxed);
     error_code ignored;
     down_.non_blocking(true, ignored);  // reads and writes are tried at once
@@ -112,8 +99,7 @@ class session {
       }
       if (!keep_going) break;
     }
-    co_await pump_.stop();
-    close_upstream();
+    co_await upstream_.stop();
     co_await lingering_close();
   }
 
@@ -126,18 +112,20 @@ class session {
     auto config = worker_.config();
     const auto t = config->timeouts();
     // The previous exchange is over: its headers' memory is free again.
-    response_.reset();
+    upstream_.reset();
     request_.reset();
     arena_.reset();
-    pump_.reset();
     request_body_.clear();
     head_request_ = false;
     down_buf_.max_size(config->limits().max_request_header_bytes + buffer_slack);
-    up_buf_.max_size(config->limits().max_response_header_bytes + buffer_slack);
+    upstream_.buffer().max_size(config->limits().max_response_header_bytes + buffer_slack);
     if (down_buf_.empty() && !co_await wait_for_request(t.idle)) co_return false;
 
     auto& parser = request_.emplace(arena_, config->limits().max_request_header_bytes);
-    x_ = exchange{steady::now()};
+    x_ = metrics::request_record{};
+    x_.role = role_;
+    x_.listener_port = port_;
+    x_.started = steady::now();
     if (worker_.access_log().enabled()) x_.started_wall = std::chrono::system_clock::now();
     request_deadline_ = coarse_clock::now() + t.request;
     deadline_.arm_at(std::min(coarse_clock::now() + t.request_headers, request_deadline_));
@@ -229,13 +217,6 @@ class session {
     co_return co_await forward(*config, parser, decision, keep_alive, cors.headers);
   }
 
-  // Errors of the peer's bytes (Beast's parse errors, a full buffer) as
-  // opposed to the connection's end or a timeout.
-  static bool is_protocol_error(const error_code& ec) {
-    return ec.category() == http::make_error_code(http::error::bad_version).category() ||
-           ec == boost::system::errc::not_enough_memory;
-  }
-
   // Waits for the first bytes of the next request on an idle connection;
   // false when it closed or stayed idle for `idle`. While it waits the
   // connection holds no buffers: a large request before leaves nothing.
@@ -261,9 +242,8 @@ class session {
 
   void release_idle_memory() {
     down_buf_.release();
-    up_buf_.release();
     chunk_.release();
-    pump_.release_memory();
+    upstream_.release_memory();
     arena_.release();
     constexpr std::size_t kept = 4096;
     if (request_head_.capacity() > kept) std::string().swap(request_head_);
@@ -291,142 +271,55 @@ class session {
 
     // A request can be sent again when it has no body or its body was kept
     // whole; a body streamed through is not retried.
-    const config::retry_policy* policy = parser.is_done() ? decision.retry : nullptr;
+    const config::retry_policy* retry = parser.is_done() ? decision.retry : nullptr;
+    const outgoing_request out{parser, request_head_, request_body_, expect_continue,
+                               head_request_};
+    const downstream_side down{down_, down_buf_, request_deadline_, x_.request_bytes};
     const auto started = steady::now();
-    const auto route_timeout = decision.timeout.count() > 0 ? decision.timeout : t.idle;
-    const config::socket_address* target = decision.endpoint;
-    tcp::endpoint endpoint;
-    for (unsigned retry = 0;; ++retry) {
-      endpoint = endpoint_of(*target);
-      // Each try waits for its response header until the route timeout
-      // (which spans the tries) or its per-try timeout, whichever is first.
-      const auto left = route_timeout - since(started);
-      const bool per_try = policy && policy->per_try_timeout && *policy->per_try_timeout < left;
-      response_timeout_ =
-          std::max(std::chrono::milliseconds(1), per_try ? *policy->per_try_timeout : left);
-      const auto result = co_await attempt(config, parser, endpoint, expect_continue && retry == 0);
-      const bool again = policy && retry < policy->retries;
-      using failure = config::retry_policy::failure;
-      if (result == attempt_result::response) {
-        const unsigned status = response_->get().result_int();
-        if (!policy || !policy->retries_status(status)) break;
-        if (again) {
-          close_upstream();
-          target = co_await before_retry(decision, retry + 1, target);
-          continue;
-        }
-        if (retry > 0) x_.flag = response_flag::retries_exhausted;  // URX: the last try's answer
-        break;
-      }
-      if (result == attempt_result::body_failed) co_return co_await answer_body_failure(version);
-      const failure f = result == attempt_result::connect_failed ? failure::connect
-                        : result == attempt_result::timed_out    ? failure::per_try_timeout
-                                                                 : failure::reset;
-      const bool retriable = again && (result != attempt_result::timed_out || per_try) &&
-                             result != attempt_result::protocol_error && policy->retries_failure(f);
-      if (retriable) {
-        target = co_await before_retry(decision, retry + 1, target);
-        continue;
-      }
-      const bool reusable = parser.is_done() && keep_alive && result != attempt_result::timed_out;
-      co_await reply(
-          result == attempt_result::connect_failed   ? response_flag::upstream_connect_failure
-          : result == attempt_result::timed_out      ? response_flag::upstream_timeout
-          : result == attempt_result::protocol_error ? response_flag::upstream_protocol_error
-                                                     : response_flag::upstream_reset,
-          version, reusable);
-      co_return reusable;
+    const auto result = co_await upstream_.run(decision, retry, out, down, t, config.limits());
+    if (result != exchange_result::response) {
+      co_return co_await answer_exchange_failure(result, version, keep_alive && parser.is_done());
     }
-
     x_.upstream_time = since(started);
-    auto& rp = *response_;
+    x_.upstream = upstream_.endpoint();
+    if (upstream_.retries_exhausted()) x_.flag = response_flag::retries_exhausted;
+    co_return co_await relay_response(decision, version, keep_alive, cors);
+  }
+
+  // The answer when the upstream gave no response; true when the
+  // connection can serve another request.
+  task<bool> answer_exchange_failure(exchange_result result, unsigned version, bool reusable) {
+    if (result == exchange_result::body_failed) co_return co_await answer_body_failure(version);
+    reusable = reusable && result != exchange_result::timed_out;
+    co_await reply(result == exchange_result::connect_failed   ? response_flag::upstream_connect_failure
+                   : result == exchange_result::timed_out      ? response_flag::upstream_timeout
+                   : result == exchange_result::protocol_error ? response_flag::upstream_protocol_error
+                                                               : response_flag::upstream_reset,
+                   version, reusable);
+    co_return reusable;
+  }
+
+  // Relays the upstream's response to the client; true when both
+  // connections can serve another request.
+  task<bool> relay_response(const dataplane::route_decision& decision, unsigned version,
+                            bool keep_alive, const dataplane::header_pairs& cors) {
+    auto& rp = upstream_.response();
     x_.status = rp.get().result_int();
     // A response that starts before the request body has ended closes the
     // connection: the rest of the body will not be read.
     const auto plan = rewrite_response(rp, decision, version, head_request_,
-                                       keep_alive && !draining() && !pump_.running(),
+                                       keep_alive && !draining() && !upstream_.body_streaming(),
                                        *x_.upstream_time, response_head_, cors);
     const bool upstream_keep_alive = rp.keep_alive() && !rp.need_eof();
     x_.response_bytes = response_head_.size();
-    const relay_leg leg{up_, up_buf_, down_, deadline_, chunk_.get(), t.idle};
+    const relay_leg leg{upstream_.socket(), upstream_.buffer(), down_, deadline_, chunk_.get(),
+                        worker_.config()->timeouts().idle};
     const auto r = co_await relay_body(rp, plan.chunk_down, response_head_, leg, x_.response_bytes);
     // An upstream that answered before the body ended (a 413, say) gets no
     // more of it; neither connection can carry another request then.
-    const bool request_whole = co_await request_sent_whole();
-    if (r == relay_result::done && upstream_keep_alive && up_buf_.empty() && request_whole) {
-      worker_.pool().give(endpoint, std::move(up_), coarse_clock::now());
-    } else {
-      close_upstream();
-    }
-    const bool reusable = r == relay_result::done && plan.keep_alive && request_whole;
-    co_return reusable;
-  }
-
-  enum class attempt_result {
-    response,        // a final response header is in response_
-    connect_failed,  // no connection to the endpoint
-    reset,           // the upstream closed or reset before a response header
-    timed_out,       // no response header within response_timeout_
-    protocol_error,  // the upstream's response header is malformed
-    body_failed,     // the request body failed (pump_ says how); nothing to retry
-  };
-
-  // One try of the exchange with `endpoint`: a pooled or new connection,
-  // the request sent (its body by the pump), the response header read. A
-  // pooled connection that went stale between its check and the write is
-  // replaced once for a request without a body.
-  task<attempt_result> attempt(const dataplane::proxy_config& config, request_parser& parser,
-                               const tcp::endpoint& endpoint, bool expect_continue) {
-    const auto& t = config.timeouts();
-    for (int stale = 0;; ++stale) {
-      const bool reused = stale == 0 && take_pooled(endpoint);
-      if (!reused) co_await connect_upstream(endpoint, t.connect);
-      if (!up_.is_open()) co_return attempt_result::connect_failed;
-      if (expect_continue && stale == 0) {
-        // The client waits for this before it sends the body.
-        static constexpr std::string_view cont = "HTTP/1.1 100 Continue\r\n\r\n";
-        std::array<asio::const_buffer, 1> out{asio::buffer(cont)};
-        if (!co_await write_all(down_, out, deadline_, t.idle)) {
-          co_return attempt_result::body_failed;
-        }
-      }
-      const bool has_body = !parser.is_done();
-      error_code ec;
-      if (has_body) {
-        pump_.start(parser, down_, down_buf_, up_, request_head_, t.idle, request_deadline_,
-                    x_.request_bytes);
-      } else {
-        std::array<asio::const_buffer, 2> out{asio::buffer(request_head_),
-                                              asio::buffer(request_body_)};
-        if (!co_await write_all(up_, out, deadline_, t.idle)) ec = asio::error::broken_pipe;
-      }
-      if (!ec) ec = co_await read_response_header(config);
-      if (!ec) co_return attempt_result::response;
-
-      const bool timed_out = deadline_.expired();
-      co_await pump_.stop();
-      close_upstream();
-      if (timed_out) co_return attempt_result::timed_out;
-      const auto body = pump_.current();
-      if (body != pump_state::stopped && body != pump_state::write_failed &&
-          body != pump_state::none) {
-        co_return attempt_result::body_failed;
-      }
-      if (is_protocol_error(ec)) co_return attempt_result::protocol_error;
-      if (!(reused && !has_body)) co_return attempt_result::reset;
-    }
-  }
-
-  // Waits out the backoff before retry `n` and picks its endpoint: another
-  // one than `last` when the set has several.
-  task<const config::socket_address*> before_retry(const dataplane::route_decision& d, unsigned n,
-                                                   const config::socket_address* last) {
-    retry_timer_.expires_after(dataplane::retry_backoff(n, worker_.random().next()));
-    co_await retry_timer_.async_wait(nothrow);
-    if (!d.endpoints || d.endpoints->size() < 2) co_return last;
-    const config::socket_address* next = &d.endpoints->pick();
-    if (next == last) next = &d.endpoints->pick();
-    co_return next;
+    const bool request_whole = co_await upstream_.request_sent_whole();
+    upstream_.finish(r == relay_result::done && upstream_keep_alive && request_whole);
+    co_return r == relay_result::done && plan.keep_alive && request_whole;
   }
 
   enum class body_kept { yes, too_large, bad, timed_out, client_gone };
@@ -439,7 +332,7 @@ class session {
     if (parser.is_done()) co_return body_kept::yes;
     const auto length = parser.content_length_remaining();
     if (parser.chunked() || !length || *length > retry_buffer_bytes) co_return body_kept::too_large;
-    const relay_leg leg{down_, down_buf_, up_, deadline_, nullptr, t.idle, request_deadline_};
+    const relay_leg leg{down_, down_buf_, down_, deadline_, nullptr, t.idle, request_deadline_};
     const auto r = co_await read_body(parser, leg, request_body_);
     x_.request_bytes += request_body_.size();
     if (r == relay_result::done) co_return body_kept::yes;
@@ -473,83 +366,12 @@ class session {
 
   // The answer when the request body failed before a response began.
   task<bool> answer_body_failure(unsigned version) {
-    if (pump_.current() == pump_state::bad_request) {
+    if (upstream_.body_state() == pump_state::bad_request) {
       co_await reply(response_flag::downstream_protocol_error, version, false);
-    } else if (pump_.current() == pump_state::timed_out) {
+    } else if (upstream_.body_state() == pump_state::timed_out) {
       co_await reply(response_flag::request_timeout, version, false);
     }
     co_return false;
-  }
-
-  // After the response: true when the request went whole to the upstream
-  // (or had no body); a pump still running is stopped.
-  task<bool> request_sent_whole() {
-    if (pump_.current() == pump_state::none) co_return true;
-    co_await pump_.stop();
-    co_return pump_.current() == pump_state::done;
-  }
-
-  // Makes up_ an idle pooled connection to `endpoint`; false when the pool
-  // has none.
-  bool take_pooled(const tcp::endpoint& endpoint) {
-    close_upstream();
-    auto s = worker_.pool().take(endpoint, coarse_clock::now());
-    if (s) up_ = std::move(*s);
-    return s.has_value();
-  }
-
-  // Makes up_ a new connection to `endpoint`; closed when it fails.
-  task<void> connect_upstream(const tcp::endpoint& endpoint, std::chrono::milliseconds timeout) {
-    close_upstream();
-    deadline_.arm(timeout);
-    auto [ec] = co_await up_.async_connect(endpoint, nothrow);
-    if (ec) {
-      close_upstream();
-    } else {
-      error_code ignored;
-      up_.set_option(tcp::no_delay(true), ignored);
-      up_.non_blocking(true, ignored);  // see write_now()
-      if (auto* m = worker_.shared().metrics) m->upstream_connects().Increment();
-    }
-  }
-
-  // Reads the final response header into response_, skipping interim 1xx
-  // responses. While the request body still flows the pump's deadlines
-  // bound the wait; once it has ended (or the upstream stopped reading it),
-  // the route's timeout does (the idle timeout when the route sets none).
-  task<error_code> read_response_header(const dataplane::proxy_config& config) {
-    awaiting_response_ = true;
-    error_code ec = http::error::header_limit;  // too many interim responses
-    // Interim responses stay in the arena until the exchange ends: bound them.
-    for (int interim = 0; interim < 16; ++interim) {
-      auto& rp = response_.emplace(arena_, config.limits().max_response_header_bytes);
-      if (head_request_) rp.skip(true);
-      if (pump_.running()) {
-        deadline_.disarm();  // the pump's own deadlines bound the wait
-      } else {
-        deadline_.arm(response_timeout_);
-      }
-      ec = co_await read_header(rp, up_, up_buf_);
-      if (ec) break;
-      const auto status = rp.get().result_int();
-      if (status == 101) {
-        // Never asked for: the proxy strips Upgrade from every request.
-        ec = http::error::bad_status;
-        break;
-      }
-      if (status >= 100 && status < 200) {
-        ec = http::error::header_limit;
-        continue;
-      }
-      // A Transfer-Encoding the parser does not frame by (not ending in
-      // chunked) beside a Content-Length: the next hop could read either.
-      if (rp.has_transfer_encoding() && !rp.chunked() && rp.content_length()) {
-        ec = http::error::bad_transfer_encoding;
-      }
-      break;
-    }
-    awaiting_response_ = false;
-    co_return ec;
   }
 
   task<bool> serve_admin(request_parser& parser, bool keep_alive) {
@@ -592,7 +414,7 @@ class session {
   task<void> lingering_close() {
     error_code ec;
     down_.shutdown(socket_type::shutdown_send, ec);
-    response_.reset();
+    upstream_.reset();
     request_.reset();
     release_idle_memory();
     constexpr std::size_t max_drained = 1u << 20;
@@ -629,12 +451,9 @@ class session {
 
   void finish(const request_head& req, const dataplane::proxy_config& config) {
     if (dataplane::is_admin_role(role_)) return;
-    const auto elapsed = steady::now() - x_.started;
-    if (auto* m = worker_.metrics()) {
-      m->record({role_, x_.decision, x_.status, x_.flag, x_.request_bytes, x_.response_bytes,
-                 std::chrono::duration_cast<std::chrono::microseconds>(elapsed)},
-                config);
-    }
+    const auto elapsed =
+        std::chrono::duration_cast<std::chrono::microseconds>(steady::now() - x_.started);
+    if (auto* m = worker_.metrics()) m->record(x_, elapsed, config);
     auto& log = worker_.access_log();
     if (!log.enabled()) return;
     if (local_address_.empty()) {
@@ -645,25 +464,17 @@ class session {
       local_address_ = l.str();
       remote_address_ = r.str();
     }
-    metrics::access_entry e;
-    e.start = x_.started_wall;
-    e.method = req.method_string();
-    e.path = req.target();
-    e.protocol = req.version() == 10 ? "HTTP/1.0" : "HTTP/1.1";
-    e.authority = req[http::field::host];
-    e.request_id = req["x-request-id"];
-    e.user_agent = req[http::field::user_agent];
-    e.forwarded_for = req["x-forwarded-for"];
-    e.status = x_.status;
-    e.flag = x_.flag;
-    e.bytes_received = x_.request_bytes;
-    e.bytes_sent = x_.response_bytes;
-    e.duration = std::chrono::duration_cast<std::chrono::milliseconds>(elapsed);
-    e.upstream_time = x_.upstream_time;
-    e.downstream_local = local_address_;
-    e.downstream_remote = remote_address_;
-    metrics::describe_route(e, x_.decision, config, role_, port_, x_.upstream_time.has_value());
-    log.write(e);
+    metrics::request_words w;
+    w.method = req.method_string();
+    w.path = req.target();
+    w.protocol = req.version() == 10 ? "HTTP/1.0" : "HTTP/1.1";
+    w.authority = req[http::field::host];
+    w.request_id = req["x-request-id"];
+    w.user_agent = req[http::field::user_agent];
+    w.forwarded_for = req["x-forwarded-for"];
+    w.downstream_local = local_address_;
+    w.downstream_remote = remote_address_;
+    log.write(metrics::access_entry_of(x_, w, elapsed, config));
   }
 
   // A failure no request should cause (a bug, or memory exhausted): said on
@@ -677,27 +488,11 @@ class session {
     }
   }
 
-  // The route timeout runs from the end of the request; when the upstream
-  // stopped reading it, from then.
-  static void pump_ended(void* self) {
-    auto& s = *static_cast<session*>(self);
-    const auto st = s.pump_.current();
-    if (s.awaiting_response_ && (st == pump_state::done || st == pump_state::write_failed)) {
-      s.deadline_.arm(s.response_timeout_);
-    }
-  }
-
   static void expired(void* self) {
     auto& s = *static_cast<session*>(self);
     error_code ignored;
     s.down_.cancel(ignored);
-    s.up_.cancel(ignored);
-  }
-
-  void close_upstream() {
-    up_buf_.clear();
-    error_code ignored;
-    if (up_.is_open()) up_.close(ignored);
+    s.upstream_.cancel();
   }
 
   bool draining() const { return worker_.shared().draining.load(std::memory_order_relaxed); }
@@ -706,28 +501,22 @@ class session {
   listener_role role_;
   std::uint16_t port_;
   socket_type down_;
-  socket_type up_;
-  // The exchange's deadline (and the pump's): when either passes, both
+  // The request's deadline (and the pump's): when either passes, both
   // sockets are cancelled and their waits end in error.
   deadline_sweep::entry deadline_;
   coarse_clock::time_point request_deadline_;  // the whole request must be in by then
-  std::chrono::milliseconds response_timeout_{0};
   // The request and response being parsed: kept here rather than in the
   // coroutine frames, which are then small enough to be recycled.
   header_arena arena_;  // declared before the parsers that use it
   std::optional<request_parser> request_;
-  std::optional<response_parser> response_;
   io_buffer down_buf_;
-  io_buffer up_buf_;
+  upstream_exchange upstream_;                // the upstream side, with the response parser
   block chunk_;                               // the response body passes through it
   std::string request_head_, response_head_;  // serialized; capacity reused
   std::string request_body_;                  // a body kept whole to be sent again
-  bool awaiting_response_ = false;
   bool head_request_ = false;
-  body_pump pump_;                              // the request body, while the response is awaited
   asio::steady_timer fault_timer_;              // a route's fault delay
-  asio::steady_timer retry_timer_;              // a retry's backoff
-  exchange x_;                                  // the request being served
+  metrics::request_record x_;                   // the request being served
   std::string local_address_, remote_address_;  // for the access log, read once
 };
 

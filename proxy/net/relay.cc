@@ -39,6 +39,11 @@ task<error_code> read_more(socket_type& from, io_buffer& buf) {
   co_return ec;
 }
 
+bool is_protocol_error(const error_code& ec) {
+  return ec.category() == http::make_error_code(http::error::bad_version).category() ||
+         ec == boost::system::errc::not_enough_memory;
+}
+
 template <bool is_request>
 task<error_code> read_header(message_parser<is_request>& p, socket_type& from, io_buffer& buf) {
   for (;;) {

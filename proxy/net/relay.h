@@ -38,6 +38,10 @@ bool write_now(socket_type& s, std::span<asio::const_buffer>& bufs);
 task<bool> write_all(socket_type& s, std::span<asio::const_buffer> bufs,
                      deadline_sweep::entry& deadline, std::chrono::milliseconds timeout);
 
+// Errors of the peer's bytes (Beast's parse errors, a full buffer) as
+// opposed to the connection's end or a timeout.
+bool is_protocol_error(const error_code& ec);
+
 // Reads what `from` has into `buf`, waiting under the deadline the caller
 // armed. http::error::buffer_overflow when `buf` is full: the part being
 // parsed (a header, a chunk-size line, a trailer) is larger than allowed.

@@ -1,0 +1,241 @@
+#include "net/upstream_exchange.h"
+
+#include <algorithm>
+#include <array>
+
+namespace laneproxy::net {
+
+namespace {
+using steady = std::chrono::steady_clock;
+using failure = config::retry_policy::failure;
+
+std::chrono::milliseconds since(steady::time_point start) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - start);
+}
+
+failure failure_of(exchange_result r) {
+  return r == exchange_result::connect_failed ? failure::connect
+         : r == exchange_result::timed_out    ? failure::per_try_timeout
+                                              : failure::reset;
+}
+}  // namespace
+
+upstream_exchange::upstream_exchange(worker& w, deadline_sweep::entry& deadline,
+                                     header_arena& arena, void (*on_expiry)(void*), void* ctx)
+    : worker_(w),
+      deadline_(deadline),
+      arena_(arena),
+      up_(w.context()),
+      buf_(0),
+      pump_(w.context(), w.deadlines(), {on_expiry, ctx}, {&upstream_exchange::pump_ended, this}),
+      backoff_(w.context()) {}
+
+task<exchange_result> upstream_exchange::run(const dataplane::route_decision& d,
+                                             const config::retry_policy* retry,
+                                             const outgoing_request& req,
+                                             const downstream_side& down,
+                                             const config::proxy_timeouts& t,
+                                             const config::proxy_limits& limits) {
+  const auto started = steady::now();
+  const auto route_timeout = d.timeout.count() > 0 ? d.timeout : t.idle;
+  retries_exhausted_ = false;
+  endpoint_ = d.endpoint;
+  for (unsigned n = 0;; ++n) {
+    const auto left = route_timeout - since(started);
+    const bool per_try = retry && retry->per_try_timeout && *retry->per_try_timeout < left;
+    response_timeout_ =
+        std::max(std::chrono::milliseconds(1), per_try ? *retry->per_try_timeout : left);
+    const auto result = co_await attempt(endpoint_of(*endpoint_), req, down, t, limits, n == 0);
+    const bool again = retry && n < retry->retries;
+    if (result == exchange_result::response) {
+      if (!retry || !retry->retries_status(response_->get().result_int())) co_return result;
+      if (!again) {
+        retries_exhausted_ = n > 0;  // the last try's answer goes to the client
+        co_return result;
+      }
+      close();
+    } else {
+      const bool retriable = again && result != exchange_result::body_failed &&
+                             result != exchange_result::protocol_error &&
+                             (result != exchange_result::timed_out || per_try) &&
+                             retry->retries_failure(failure_of(result));
+      if (!retriable) co_return result;
+    }
+    endpoint_ = co_await before_retry(d, n + 1, endpoint_);
+  }
+}
+
+// One try: a pooled connection that went stale between its check and the
+// write is replaced once for a request sent whole.
+task<exchange_result> upstream_exchange::attempt(const tcp::endpoint& endpoint,
+                                                 const outgoing_request& req,
+                                                 const downstream_side& down,
+                                                 const config::proxy_timeouts& t,
+                                                 const config::proxy_limits& limits, bool first) {
+  for (int stale = 0;; ++stale) {
+    const bool reused = stale == 0 && take_pooled(endpoint);
+    if (!reused) co_await connect(endpoint, t.connect);
+    if (!up_.is_open()) co_return exchange_result::connect_failed;
+    if (req.expect_continue && first && stale == 0) {
+      // The client waits for this before it sends the body.
+      static constexpr std::string_view cont = "HTTP/1.1 100 Continue\r\n\r\n";
+      std::array<asio::const_buffer, 1> out{asio::buffer(cont)};
+      if (!co_await write_all(down.socket, out, deadline_, t.idle)) {
+        co_return exchange_result::body_failed;
+      }
+    }
+    const bool streamed = !req.parser.is_done();
+    error_code ec;
+    if (streamed) {
+      pump_.start(req.parser, down.socket, down.buffer, up_, req.head, t.idle,
+                  down.request_deadline, down.body_bytes);
+    } else {
+      std::array<asio::const_buffer, 2> out{asio::buffer(req.head), asio::buffer(req.kept_body)};
+      if (!co_await write_all(up_, out, deadline_, t.idle)) ec = asio::error::broken_pipe;
+    }
+    if (!ec) ec = co_await read_response_header(limits, req.head_method);
+    if (!ec) co_return exchange_result::response;
+
+    const bool timed_out = deadline_.expired();
+    co_await pump_.stop();
+    close();
+    if (timed_out) co_return exchange_result::timed_out;
+    const auto body = pump_.current();
+    if (body != body_pump::state::stopped && body != body_pump::state::write_failed &&
+        body != body_pump::state::none) {
+      co_return exchange_result::body_failed;
+    }
+    if (is_protocol_error(ec)) co_return exchange_result::protocol_error;
+    if (!(reused && !streamed)) co_return exchange_result::reset;
+  }
+}
+
+// Waits out the backoff before retry `n` and picks its endpoint: another
+// one than `last` when the set has several.
+task<const config::socket_address*> upstream_exchange::before_retry(
+    const dataplane::route_decision& d, unsigned n, const config::socket_address* last) {
+  backoff_.expires_after(dataplane::retry_backoff(n, worker_.random().next()));
+  co_await backoff_.async_wait(nothrow);
+  if (!d.endpoints || d.endpoints->size() < 2) co_return last;
+  const config::socket_address* next = &d.endpoints->pick();
+  if (next == last) next = &d.endpoints->pick();
+  co_return next;
+}
+
+bool upstream_exchange::take_pooled(const tcp::endpoint& endpoint) {
+  close();
+  auto s = worker_.pool().take(endpoint, coarse_clock::now());
+  if (!s) return false;
+  up_ = std::move(*s);
+  address_ = endpoint;
+  return true;
+}
+
+task<void> upstream_exchange::connect(const tcp::endpoint& endpoint,
+                                      std::chrono::milliseconds timeout) {
+  close();
+  deadline_.arm(timeout);
+  auto [ec] = co_await up_.async_connect(endpoint, nothrow);
+  if (ec) {
+    close();
+    co_return;
+  }
+  address_ = endpoint;
+  error_code ignored;
+  up_.set_option(tcp::no_delay(true), ignored);
+  up_.non_blocking(true, ignored);  // see write_now()
+  if (auto* m = worker_.shared().metrics) m->upstream_connects().Increment();
+}
+
+// Reads the final response header, skipping interim 1xx responses. While
+// a streamed body still flows the pump's deadlines bound the wait; once it
+// has ended (or the upstream stopped reading it), the response timeout.
+task<error_code> upstream_exchange::read_response_header(const config::proxy_limits& limits,
+                                                         bool head_method) {
+  awaiting_response_ = true;
+  error_code ec = http::error::header_limit;  // too many interim responses
+  // Interim responses stay in the arena until the exchange ends: bound them.
+  for (int interim = 0; interim < 16; ++interim) {
+    auto& rp = response_.emplace(arena_, limits.max_response_header_bytes);
+    if (head_method) rp.skip(true);
+    if (pump_.running()) {
+      deadline_.disarm();
+    } else {
+      deadline_.arm(response_timeout_);
+    }
+    ec = co_await read_header(rp, up_, buf_);
+    if (ec) break;
+    const auto status = rp.get().result_int();
+    if (status == 101) {
+      // Never asked for: the proxy strips Upgrade from every request.
+      ec = http::error::bad_status;
+      break;
+    }
+    if (status >= 100 && status < 200) {
+      ec = http::error::header_limit;
+      continue;
+    }
+    // A Transfer-Encoding the parser does not frame by (not ending in
+    // chunked) beside a Content-Length: the next hop could read either.
+    if (rp.has_transfer_encoding() && !rp.chunked() && rp.content_length()) {
+      ec = http::error::bad_transfer_encoding;
+    }
+    break;
+  }
+  awaiting_response_ = false;
+  co_return ec;
+}
+
+task<bool> upstream_exchange::request_sent_whole() {
+  if (pump_.current() == body_pump::state::none) co_return true;
+  co_await pump_.stop();
+  co_return pump_.current() == body_pump::state::done;
+}
+
+void upstream_exchange::finish(bool reusable) {
+  if (reusable && buf_.empty() && up_.is_open()) {
+    worker_.pool().give(address_, std::move(up_), coarse_clock::now());
+    buf_.clear();
+  } else {
+    close();
+  }
+}
+
+task<void> upstream_exchange::stop() {
+  co_await pump_.stop();
+  close();
+}
+
+void upstream_exchange::cancel() {
+  error_code ignored;
+  up_.cancel(ignored);
+}
+
+void upstream_exchange::reset() {
+  response_.reset();
+  pump_.reset();
+}
+
+void upstream_exchange::release_memory() {
+  buf_.release();
+  pump_.release_memory();
+}
+
+void upstream_exchange::close() {
+  buf_.clear();
+  error_code ignored;
+  if (up_.is_open()) up_.close(ignored);
+}
+
+// The response timeout runs from the end of the request; when the upstream
+// stopped reading it, from then.
+void upstream_exchange::pump_ended(void* self) {
+  auto& x = *static_cast<upstream_exchange*>(self);
+  const auto st = x.pump_.current();
+  if (x.awaiting_response_ &&
+      (st == body_pump::state::done || st == body_pump::state::write_failed)) {
+    x.deadline_.arm(x.response_timeout_);
+  }
+}
+
+}  // namespace laneproxy::net
