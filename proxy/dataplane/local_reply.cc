@@ -34,8 +34,6 @@ local_reply reply_for(response_flag flag) {
               "protocol error"};
     case response_flag::fault_abort:
       return {503, "fault filter abort"};  // (the route's httpStatus replaces the status)
-    case response_flag::fault_delay:
-    case response_flag::retries_exhausted:
     case response_flag::none:
       break;
   }
@@ -67,12 +65,28 @@ std::string_view flag_code(response_flag flag) {
       return "UPE";
     case response_flag::fault_abort:
       return "FI";
-    case response_flag::fault_delay:
-      return "DI";
-    case response_flag::retries_exhausted:
-      return "URX";
   }
   return "-";
+}
+
+void append_flags(std::string& out, response_flag flag, extra_flags extra) {
+  if (!extra.delayed && !extra.retries_exhausted) {
+    out += flag_code(flag);
+    return;
+  }
+  // The codes laneproxy sets, in the order Envoy lists its flags.
+  static constexpr std::string_view order[] = {"UH", "UT", "UF",  "UC",  "NR", "DI",
+                                               "FI", "URX", "DPE", "UPE", "NC"};
+  const auto main = flag_code(flag);
+  bool first = true;
+  for (const auto code : order) {
+    const bool set = code == main || (code == "DI" && extra.delayed) ||
+                     (code == "URX" && extra.retries_exhausted);
+    if (!set) continue;
+    if (!first) out += ',';
+    out += code;
+    first = false;
+  }
 }
 
 }  // namespace laneproxy::dataplane

@@ -3,6 +3,7 @@
 // and access-log label).
 #pragma once
 
+#include <string>
 #include <string_view>
 
 namespace laneproxy::dataplane {
@@ -21,8 +22,12 @@ enum class response_flag {
   request_timeout,            // the client was too slow to send its whole request
   upstream_protocol_error,    // UPE: the upstream's response is malformed or over a limit
   fault_abort,                // FI: a route's fault injection answered
-  fault_delay,                // DI: a route's fault injection delayed it (then forwarded)
-  retries_exhausted,          // URX: the last retry's answer was still one to retry
+};
+
+// Flags that come on top of the one that decided the answer.
+struct extra_flags {
+  bool delayed = false;            // DI: a route's fault injection delayed the request
+  bool retries_exhausted = false;  // URX: the last try's outcome was still one to retry
 };
 
 struct local_reply {
@@ -35,5 +40,9 @@ local_reply reply_for(response_flag flag);
 
 // The short code: "-", "NR", "NC", "UH", "UF", "UC", "UT", "DPE".
 std::string_view flag_code(response_flag flag);
+
+// Appends Envoy's %RESPONSE_FLAGS% for `flag` and `extra`: their codes in
+// Envoy's order, comma-separated ("UF,URX", "DI,FI"), or "-" for none.
+void append_flags(std::string& out, response_flag flag, extra_flags extra);
 
 }  // namespace laneproxy::dataplane

@@ -40,7 +40,8 @@ std::optional<access_log_format> parse_access_log_format(std::string_view text) 
 }
 
 std::string access_log::format(const access_entry& e, access_log_format fmt) {
-  const std::string flag(dataplane::flag_code(e.flag));
+  std::string flag;
+  dataplane::append_flags(flag, e.flag, e.extra);
   const std::string upstream_time =
       e.upstream_time ? std::to_string(e.upstream_time->count()) : "-";
   std::string out;
@@ -168,6 +169,7 @@ access_entry access_entry_of(const request_record& r, const request_words& w,
   e.forwarded_for = w.forwarded_for;
   e.status = r.status;
   e.flag = r.flag;
+  e.extra = r.extra;
   e.bytes_received = r.request_bytes;
   e.bytes_sent = r.response_bytes;
   e.duration = std::chrono::duration_cast<std::chrono::milliseconds>(elapsed);

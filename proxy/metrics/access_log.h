@@ -36,6 +36,7 @@ struct access_entry {
   std::string_view request_id, user_agent, forwarded_for;
   unsigned status = 0;
   dataplane::response_flag flag = dataplane::response_flag::none;
+  dataplane::extra_flags extra;
   std::uint64_t bytes_received = 0, bytes_sent = 0;
   std::chrono::milliseconds duration{0};
   std::optional<std::chrono::milliseconds> upstream_time;

@@ -236,13 +236,14 @@ request_metrics::series& request_metrics::series_for(const request_record& r,
   key_ += d ? d->serving_lane : std::string_view{};
   key_ += '|';
   key_ += std::to_string(r.status);
-  key_ += dataplane::flag_code(r.flag);
+  const auto flags_at = key_.size();
+  dataplane::append_flags(key_, r.flag, r.extra);
   if (const auto it = series_.find(key_); it != series_.end()) return it->second;
 
   const auto& self = metrics_.self_;
   labels l = {{"request_protocol", "http"},
               {"response_code", std::to_string(r.status)},
-              {"response_flags", std::string(dataplane::flag_code(r.flag))}};
+              {"response_flags", key_.substr(flags_at)}};
   const auto set_source = [&](bool known) {
     l["source_workload"] = known ? self.workload : unknown;
     l["source_workload_namespace"] = known ? self.ns : unknown;

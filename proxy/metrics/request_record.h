@@ -26,6 +26,7 @@ struct request_record {
   std::uint64_t request_bytes = 0, response_bytes = 0;
   unsigned status = 0;
   dataplane::response_flag flag = dataplane::response_flag::none;
+  dataplane::extra_flags extra;
   std::optional<std::chrono::milliseconds> upstream_time;  // to the response header
 };
 

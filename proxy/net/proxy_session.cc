@@ -167,23 +167,36 @@ class session {
 
     if (dataplane::is_admin_role(role_)) co_return co_await serve_admin(parser, keep_alive);
 
+    decision = decide(*config, req);
+    x_.decision = &decision;
+    co_return co_await act(*config, parser, decision, keep_alive);
+  }
+
+  // The route's decision for the request whose header is `req`.
+  dataplane::route_decision decide(const dataplane::proxy_config& config, request_head& req) {
     header_reader headers(req);
     route::request_view view;
     view.method = req.method_string();
     view.target = req.target();
     view.authority = req[http::field::host];
-    view.port = dataplane::match_port(*config, role_, port_, view.authority);
+    view.port = dataplane::match_port(config, role_, port_, view.authority);
     headers.attach(view);
-
-    const dataplane::router router(*config, &worker_.shared().traces, worker_.random(),
+    const dataplane::router router(config, &worker_.shared().traces, worker_.random(),
                                    &worker_.smooth());
-    decision = role_ == listener_role::gateway           ? router.gateway(view)
-               : role_ == listener_role::sidecar_inbound ? router.inbound(view, x_.started)
-                                                         : router.outbound(view, x_.started);
-    x_.decision = &decision;
+    return role_ == listener_role::gateway           ? router.gateway(view)
+           : role_ == listener_role::sidecar_inbound ? router.inbound(view, x_.started)
+                                                     : router.outbound(view, x_.started);
+  }
+
+  // Does what the decision says, in Envoy's filter order under Istio: CORS,
+  // then faults, then a local answer or the upstream. True when the
+  // connection can serve another request.
+  task<bool> act(const dataplane::proxy_config& config, request_parser& parser,
+                 const dataplane::route_decision& decision, bool keep_alive) {
+    const auto& req = parser.get();
+    const unsigned version = req.version();
     // A reply of the proxy's own leaves an unread body behind: close unless there is none.
     const bool reusable = keep_alive && parser.is_done() && !draining();
-    // CORS comes before faults, as Istio orders Envoy's filters.
     dataplane::cors_result cors;
     if (decision.rule && decision.rule->actions.cors) {
       cors = dataplane::apply_cors(*decision.rule, req.method_string(), req[http::field::origin],
@@ -195,7 +208,7 @@ class session {
     }
     if (decision.fault_delay.count() > 0) {
       // A fault delay holds the request (Envoy's DI), then it goes on.
-      x_.flag = response_flag::fault_delay;
+      x_.extra.delayed = true;
       deadline_.disarm();  // the delay is the route's own
       fault_timer_.expires_after(decision.fault_delay);
       co_await fault_timer_.async_wait(nothrow);
@@ -214,7 +227,7 @@ class session {
                           "text/plain", decision.redirect_location);
       co_return reusable;
     }
-    co_return co_await forward(*config, parser, decision, keep_alive, cors.headers);
+    co_return co_await forward(config, parser, decision, keep_alive, cors.headers);
   }
 
   // Waits for the first bytes of the next request on an idle connection;
@@ -277,12 +290,12 @@ class session {
     const downstream_side down{down_, down_buf_, request_deadline_, x_.request_bytes};
     const auto started = steady::now();
     const auto result = co_await upstream_.run(decision, retry, out, down, t, config.limits());
+    x_.extra.retries_exhausted = upstream_.retries_exhausted();
     if (result != exchange_result::response) {
       co_return co_await answer_exchange_failure(result, version, keep_alive && parser.is_done());
     }
     x_.upstream_time = since(started);
     x_.upstream = upstream_.endpoint();
-    if (upstream_.retries_exhausted()) x_.flag = response_flag::retries_exhausted;
     co_return co_await relay_response(decision, version, keep_alive, cors);
   }
 

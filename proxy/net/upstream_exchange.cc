@@ -46,21 +46,21 @@ task<exchange_result> upstream_exchange::run(const dataplane::route_decision& d,
     response_timeout_ =
         std::max(std::chrono::milliseconds(1), per_try ? *retry->per_try_timeout : left);
     const auto result = co_await attempt(endpoint_of(*endpoint_), req, down, t, limits, n == 0);
-    const bool again = retry && n < retry->retries;
+    bool retriable = false;
     if (result == exchange_result::response) {
-      if (!retry || !retry->retries_status(response_->get().result_int())) co_return result;
-      if (!again) {
-        retries_exhausted_ = n > 0;  // the last try's answer goes to the client
-        co_return result;
-      }
-      close();
+      retriable = retry && retry->retries_status(response_->get().result_int());
     } else {
-      const bool retriable = again && result != exchange_result::body_failed &&
-                             result != exchange_result::protocol_error &&
-                             (result != exchange_result::timed_out || per_try) &&
-                             retry->retries_failure(failure_of(result));
-      if (!retriable) co_return result;
+      retriable = retry && result != exchange_result::body_failed &&
+                  result != exchange_result::protocol_error &&
+                  (result != exchange_result::timed_out || per_try) &&
+                  retry->retries_failure(failure_of(result));
     }
+    if (!retriable) co_return result;
+    if (n == retry->retries) {
+      retries_exhausted_ = n > 0;  // the last try's outcome goes to the client
+      co_return result;
+    }
+    if (result == exchange_result::response) close();
     endpoint_ = co_await before_retry(d, n + 1, endpoint_);
   }
 }

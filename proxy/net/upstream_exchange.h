@@ -70,8 +70,8 @@ class upstream_exchange {
                             const outgoing_request& req, const downstream_side& down,
                             const config::proxy_timeouts& t, const config::proxy_limits& limits);
 
-  // After a response: the endpoint that gave it, and whether retries ran
-  // out on it (URX).
+  // The endpoint of the last try, and whether the retries ran out with
+  // its outcome still one to retry (URX).
   const config::socket_address* endpoint() const { return endpoint_; }
   bool retries_exhausted() const { return retries_exhausted_; }
 
