@@ -75,6 +75,9 @@ enum class split_mode { random, smooth, sticky };
 struct retry_policy {
   std::uint32_t retries = 2;  // Istio's `attempts`: tries after the first
   std::optional<std::chrono::milliseconds> per_try_timeout;
+  // Envoy's jittered exponential backoff: its base interval (Istio's
+  // `backoff`, else 25 ms) and its cap, ten times the base.
+  std::chrono::milliseconds backoff_base{25};
   bool on_connect_failure = true;
   bool on_reset = false;          // reset: the upstream closed before a response header
   bool on_5xx = false;            // 5xx: any 5xx, a reset, a connect failure, a per-try timeout

@@ -91,6 +91,7 @@ struct http_retry {
   std::int64_t attempts = 0;
   std::optional<std::chrono::nanoseconds> per_try_timeout;
   std::string retry_on;
+  std::optional<std::chrono::nanoseconds> backoff;  // the base interval
 };
 
 // A route's fault injection. Shares are per million requests, as Envoy

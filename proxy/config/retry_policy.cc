@@ -35,6 +35,10 @@ std::optional<retry_policy> compile_retries(const std::optional<http_retry>& r) 
   if (r->attempts == 0) return std::nullopt;
   retry_policy p;
   p.retries = static_cast<std::uint32_t>(r->attempts);
+  if (r->backoff) {
+    p.backoff_base = std::max(std::chrono::milliseconds(1),
+                              std::chrono::duration_cast<std::chrono::milliseconds>(*r->backoff));
+  }
   if (r->per_try_timeout) {
     p.per_try_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(*r->per_try_timeout);
   }

@@ -103,8 +103,7 @@ void decode_retries(const yaml_field& f, http_route& rule) {
   http_retry r;
   r.attempts = f["attempts"].integer(0, INT32_MAX).value_or(0);
   r.per_try_timeout = decode_min_duration(f["perTryTimeout"], false);
-  decode_min_duration(f["backoff"], false);
-  not_applied(f["backoff"], "retries wait Envoy's default backoff (25 ms base, 250 ms cap)");
+  r.backoff = decode_min_duration(f["backoff"], false);
   if (auto on = f["retryOn"].string()) {
     r.retry_on = *on;
     std::size_t start = 0;

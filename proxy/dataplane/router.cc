@@ -24,8 +24,10 @@ std::uint32_t match_port(const proxy_config& config, listener_role role,
   }
 }
 
-std::chrono::milliseconds retry_backoff(unsigned n, std::uint64_t random) {
-  constexpr std::uint64_t base_ms = 25, max_ms = 250;
+std::chrono::milliseconds retry_backoff(unsigned n, std::uint64_t random,
+                                        std::chrono::milliseconds base) {
+  const auto base_ms = static_cast<std::uint64_t>(std::max<std::int64_t>(base.count(), 1));
+  const std::uint64_t max_ms = 10 * base_ms;
   const unsigned k = std::max(n, 1u);
   const std::uint64_t ceiling = k >= 5 ? max_ms : std::min(max_ms, base_ms << (k - 1));
   return std::chrono::milliseconds(random % ceiling);

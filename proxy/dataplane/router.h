@@ -60,8 +60,9 @@ std::uint32_t match_port(const proxy_config& config, listener_role role,
                          std::uint16_t listener_port, std::string_view authority);
 
 // The wait before retry number `n` (1 for the first retry), as Envoy's
-// jittered exponential backoff: `random` modulo min(25 ms * 2^(n-1), 250 ms).
-std::chrono::milliseconds retry_backoff(unsigned n, std::uint64_t random);
+// jittered exponential backoff: `random` modulo min(base * 2^(n-1), 10 * base).
+std::chrono::milliseconds retry_backoff(unsigned n, std::uint64_t random,
+                                        std::chrono::milliseconds base = std::chrono::milliseconds(25));
 
 // Draws a route's faults for one request into `d` (fault_delay,
 // fault_abort): each with its own value from `random`, injected when the

@@ -61,7 +61,7 @@ task<exchange_result> upstream_exchange::run(const dataplane::route_decision& d,
       co_return result;
     }
     if (result == exchange_result::response) close();
-    endpoint_ = co_await before_retry(d, n + 1, endpoint_);
+    endpoint_ = co_await before_retry(d, *retry, n + 1, endpoint_);
   }
 }
 
@@ -113,8 +113,9 @@ task<exchange_result> upstream_exchange::attempt(const tcp::endpoint& endpoint,
 // Waits out the backoff before retry `n` and picks its endpoint: another
 // one than `last` when the set has several.
 task<const config::socket_address*> upstream_exchange::before_retry(
-    const dataplane::route_decision& d, unsigned n, const config::socket_address* last) {
-  backoff_.expires_after(dataplane::retry_backoff(n, worker_.random().next()));
+    const dataplane::route_decision& d, const config::retry_policy& retry, unsigned n,
+    const config::socket_address* last) {
+  backoff_.expires_after(dataplane::retry_backoff(n, worker_.random().next(), retry.backoff_base));
   co_await backoff_.async_wait(nothrow);
   if (!d.endpoints || d.endpoints->size() < 2) co_return last;
   const config::socket_address* next = &d.endpoints->pick();

@@ -98,7 +98,8 @@ class upstream_exchange {
   task<exchange_result> attempt(const tcp::endpoint& endpoint, const outgoing_request& req,
                                 const downstream_side& down, const config::proxy_timeouts& t,
                                 const config::proxy_limits& limits, bool first);
-  task<const config::socket_address*> before_retry(const dataplane::route_decision& d, unsigned n,
+  task<const config::socket_address*> before_retry(const dataplane::route_decision& d,
+                                                   const config::retry_policy& retry, unsigned n,
                                                    const config::socket_address* last);
   bool take_pooled(const tcp::endpoint& endpoint);
   task<void> connect(const tcp::endpoint& endpoint, std::chrono::milliseconds timeout);

@@ -302,10 +302,12 @@ TEST(VirtualServiceRules, FieldsNotAppliedAreWarningsNamingThem) {
       m.warnings(),
       ElementsAre("vs.yaml:8:45: warning: spec.http[0].match[0].statPrefix: not applied by "
                   "laneproxy",
-                  "vs.yaml:11:37: warning: spec.http[0].retries.backoff: not applied by "
-                  "laneproxy: retries wait Envoy's default backoff (25 ms base, 250 ms cap)",
                   "vs.yaml:12:33: warning: spec.http[0].fault.abort.grpcStatus: not applied by "
                   "laneproxy: gRPC needs HTTP/2"));
+  ASSERT_EQ(m.snap().mesh_routes.begin()->second.size(), 1u);
+  const auto& retry = m.snap().mesh_routes.begin()->second[0].retry;
+  ASSERT_TRUE(retry);
+  EXPECT_EQ(retry->backoff_base, std::chrono::seconds(1));
 }
 
 TEST(VirtualServiceRules, FaultsAreReadAsSharesPerMillion) {

@@ -373,6 +373,11 @@ TEST(RetryPolicy, BackoffIsJitteredAndExponentialUpTo250ms) {
   EXPECT_EQ(retry_backoff(4, 199).count(), 199);
   EXPECT_EQ(retry_backoff(5, 249).count(), 249);  // capped at 250
   EXPECT_EQ(retry_backoff(40, 250).count(), 0);
+  // A route's own base (Istio's `backoff`): capped at ten times it.
+  EXPECT_EQ(retry_backoff(1, 99, 100ms).count(), 99);
+  EXPECT_EQ(retry_backoff(2, 199, 100ms).count(), 199);
+  EXPECT_EQ(retry_backoff(20, 999, 100ms).count(), 999);
+  EXPECT_EQ(retry_backoff(20, 1000, 100ms).count(), 0);
 }
 
 }  // namespace
