@@ -34,11 +34,13 @@ void rewrite_request(request_parser& parser, const dataplane::route_decision& d,
     req.target(d.rewritten_target);
   }
   if (!d.rewritten_authority.empty()) req.set(http::field::host, d.rewritten_authority);
-  if (d.rule) apply_header_operations(d.rule->actions.request_headers, req);
-  if (d.target) apply_header_operations(d.target->request_headers, req);
   if (d.stamp_lane && !d.lane_header.empty()) req.set(d.lane_header, d.lane);
   if (req.count("x-request-id") == 0) req.set("x-request-id", make_request_id(random).view());
   if (req.count("x-forwarded-proto") == 0) req.set("x-forwarded-proto", "http");
+  // The route's operations come after the proxy's own headers, as Envoy's
+  // router applies them: a `remove` can take any of those away.
+  if (d.rule) apply_header_operations(d.rule->actions.request_headers, req);
+  if (d.target) apply_header_operations(d.target->request_headers, req);
   if ((d.rule && names_framing(d.rule->actions.request_headers)) ||
       (d.target && names_framing(d.target->request_headers))) {
     req.erase(http::field::content_length);
@@ -61,10 +63,12 @@ response_plan rewrite_response(response_parser& parser, const dataplane::route_d
   const auto length = parser.content_length();
   const std::string codings = parser.has_transfer_encoding() ? transfer_codings(res) : "";
   strip_hop_by_hop(res);
+  res.set("x-envoy-upstream-service-time", std::to_string(upstream_time.count()));
   if (d.rule) apply_header_operations(d.rule->actions.response_headers, res);
   if (d.target) apply_header_operations(d.target->response_headers, res);
+  // CORS headers come from a filter after the router's: the route's
+  // operations do not reach them.
   for (const auto& [name, value] : extra) res.set(name, value);
-  res.set("x-envoy-upstream-service-time", std::to_string(upstream_time.count()));
   res.version(version);
   if ((d.rule && names_framing(d.rule->actions.response_headers)) ||
       (d.target && names_framing(d.target->response_headers))) {

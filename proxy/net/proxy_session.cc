@@ -296,7 +296,12 @@ class session {
     }
     x_.upstream_time = since(started);
     x_.upstream = upstream_.endpoint();
-    co_return co_await relay_response(decision, version, keep_alive, cors);
+    // A route timeout bounds the response to its end; one that passes
+    // mid-body resets the response already begun.
+    const auto route_end = decision.timeout.count() > 0
+                               ? coarse_clock::now() + (decision.timeout - *x_.upstream_time)
+                               : coarse_clock::time_point::max();
+    co_return co_await relay_response(decision, version, keep_alive, cors, route_end);
   }
 
   // The answer when the upstream gave no response; true when the
@@ -315,7 +320,8 @@ class session {
   // Relays the upstream's response to the client; true when both
   // connections can serve another request.
   task<bool> relay_response(const dataplane::route_decision& decision, unsigned version,
-                            bool keep_alive, const dataplane::header_pairs& cors) {
+                            bool keep_alive, const dataplane::header_pairs& cors,
+                            coarse_clock::time_point route_end) {
     auto& rp = upstream_.response();
     x_.status = rp.get().result_int();
     // A response that starts before the request body has ended closes the
@@ -325,9 +331,12 @@ class session {
                                        *x_.upstream_time, response_head_, cors);
     const bool upstream_keep_alive = rp.keep_alive() && !rp.need_eof();
     x_.response_bytes = response_head_.size();
-    const relay_leg leg{upstream_.socket(), upstream_.buffer(), down_, deadline_, chunk_.get(),
-                        worker_.config()->timeouts().idle};
+    const relay_leg leg{upstream_.socket(), upstream_.buffer(), down_,      deadline_,
+                        chunk_.get(),        worker_.config()->timeouts().idle, route_end};
     const auto r = co_await relay_body(rp, plan.chunk_down, response_head_, leg, x_.response_bytes);
+    if (r == relay_result::read_failed && coarse_clock::now() >= route_end) {
+      x_.flag = response_flag::upstream_timeout;
+    }
     // An upstream that answered before the body ended (a 413, say) gets no
     // more of it; neither connection can carry another request then.
     const bool request_whole = co_await upstream_.request_sent_whole();

@@ -118,6 +118,30 @@ struct response_fixture {
   }
 };
 
+TEST(ForwardHeaders, RouteOperationsComeAfterTheProxysOwnHeaders) {
+  request_fixture f;
+  config::route_rule rule;
+  rule.actions.request_headers.remove = {"x-forwarded-proto", "x-request-id"};
+  config::route_target target;
+  target.request_headers.set["x-asm-prefer-tag"] = "v9";
+  f.decision.rule = &rule;
+  f.decision.target = &target;
+  f.decision.stamp_lane = true;
+  f.decision.lane_header = "x-asm-prefer-tag";
+  f.decision.lane = "v1";
+  const auto head = f.forwarded("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+  EXPECT_THAT(head, Not(HasSubstr("x-forwarded-proto")));
+  EXPECT_THAT(head, Not(HasSubstr("x-request-id")));
+  EXPECT_THAT(head, HasSubstr("x-asm-prefer-tag: v9\r\n"));
+
+  response_fixture r;
+  config::route_rule res_rule;
+  res_rule.actions.response_headers.remove = {"x-envoy-upstream-service-time"};
+  r.decision.rule = &res_rule;
+  r.forward("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 11);
+  EXPECT_THAT(r.head, Not(HasSubstr("x-envoy-upstream-service-time")));
+}
+
 TEST(ForwardHeaders, A204HasNoLengthWhateverTheUpstreamSaid) {
   response_fixture f;
   const auto plan = f.forward("HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n", 11);

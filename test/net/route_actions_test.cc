@@ -44,6 +44,10 @@ const std::string mesh_yaml = service_yaml("mocka") + subsets_yaml("mocka", {"v1
     match: [{uri: {prefix: /slow}}]
     timeout: 200ms
     route: [{destination: {host: mocka, subset: v2}}]
+  - name: slow-body
+    match: [{uri: {prefix: /slowbody}}]
+    timeout: 300ms
+    route: [{destination: {host: mocka, subset: v2}}]
   - name: refused
     match: [{uri: {prefix: /refused}}]
     route: [{destination: {host: mocka, subset: v3}}]
@@ -74,8 +78,14 @@ class RouteActions : public ::testing::Test {
   RouteActions()
       : ok("ok"), failing("failing", [](const seen_request& r) {
           planned_response p;
-          p.status = r.target.rfind("/slow", 0) == 0 ? 200 : 503;
-          if (p.status == 200) p.delay = 1500ms;
+          if (r.target.rfind("/slowbody", 0) == 0) {
+            p.body = "late body";
+            p.body_delay = 1500ms;
+          } else if (r.target.rfind("/slow", 0) == 0) {
+            p.delay = 1500ms;
+          } else {
+            p.status = 503;
+          }
           return p;
         }) {
     dir.write("mesh/mesh.yaml", mesh_yaml);
@@ -133,6 +143,13 @@ TEST_F(RouteActions, EachActionIsFlaggedInTheAccessLogAndTheIstioMetric) {
   for (const auto& r : failing.requests()) tries += r.target == "/failing";
   EXPECT_EQ(tries, 3u);
   EXPECT_THAT(lines[3], HasSubstr("\"upstream_host\": \"" + failing.address() + "\""));
+
+  // A route timeout that passes mid-body resets the response already begun.
+  http_client client(port);
+  const auto cut = client.get("/slowbody", {{"x-request-id", "cut"}});
+  EXPECT_NE(cut.body, "late body");
+  EXPECT_THAT(proxy->wait_for_line("\"request_id\": \"cut\"", 10s),
+              HasSubstr("\"response_code\": 200, \"response_flags\": \"UT\""));
 
   const auto exposition = http_client(admin).get("/stats/prometheus").body;
   for (const auto& c : cases) {

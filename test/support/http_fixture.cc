@@ -123,6 +123,10 @@ struct fake_upstream::impl {
     http::serializer<false, http::buffer_body> sr(res);
     auto [hec, hn] = co_await http::async_write_header(stream, sr, nothrow);
     if (hec) co_return false;
+    if (plan.body_delay.count() > 0) {
+      asio::steady_timer t(stream.get_executor(), plan.body_delay);
+      co_await t.async_wait(nothrow);
+    }
     std::fill(chunk.begin(), chunk.end(), 'x');
     std::size_t offset = 0;
     do {
