@@ -169,7 +169,17 @@ class session {
 
     decision = decide(*config, req);
     x_.decision = &decision;
-    co_return co_await act(*config, parser, decision, keep_alive);
+    // CORS comes first, as Istio orders Envoy's filters.
+    dataplane::cors_result cors;
+    if (decision.rule && decision.rule->actions.cors) {
+      cors = dataplane::apply_cors(*decision.rule, req.method_string(), req[http::field::origin],
+                                   req[http::field::access_control_request_method]);
+    }
+    if (cors.action == dataplane::cors_action::answer || decision.fault_delay.count() > 0 ||
+        decision.flag != response_flag::none || decision.direct) {
+      co_return co_await act(*config, parser, decision, keep_alive, cors);
+    }
+    co_return co_await forward(*config, parser, decision, keep_alive, cors.headers);
   }
 
   // The route's decision for the request whose header is `req`.
@@ -188,23 +198,19 @@ class session {
                                                      : router.outbound(view, x_.started);
   }
 
-  // Does what the decision says, in Envoy's filter order under Istio: CORS,
-  // then faults, then a local answer or the upstream. True when the
+  // Does what the decision says when the proxy has a part in it (Envoy's
+  // filter order under Istio): a CORS preflight answered, then faults, then
+  // a local answer, or the upstream after a fault delay. True when the
   // connection can serve another request.
   task<bool> act(const dataplane::proxy_config& config, request_parser& parser,
-                 const dataplane::route_decision& decision, bool keep_alive) {
-    const auto& req = parser.get();
-    const unsigned version = req.version();
+                 const dataplane::route_decision& decision, bool keep_alive,
+                 const dataplane::cors_result& cors) {
+    const unsigned version = parser.get().version();
     // A reply of the proxy's own leaves an unread body behind: close unless there is none.
     const bool reusable = keep_alive && parser.is_done() && !draining();
-    dataplane::cors_result cors;
-    if (decision.rule && decision.rule->actions.cors) {
-      cors = dataplane::apply_cors(*decision.rule, req.method_string(), req[http::field::origin],
-                                   req[http::field::access_control_request_method]);
-      if (cors.action == dataplane::cors_action::answer) {
-        co_await reply_text(200, "", version, reusable, "text/plain", "", cors.headers);
-        co_return reusable;
-      }
+    if (cors.action == dataplane::cors_action::answer) {
+      co_await reply_text(200, "", version, reusable, "text/plain", "", cors.headers);
+      co_return reusable;
     }
     if (decision.fault_delay.count() > 0) {
       // A fault delay holds the request (Envoy's DI), then it goes on.
@@ -274,7 +280,7 @@ class session {
     const bool expect_continue =
         config::ascii_iequals(req[http::field::expect], "100-continue") && !parser.is_done();
     rewrite_request(parser, decision, worker_.random(), request_head_);
-    if (!expect_continue && (decision.retry || !decision.mirrors.empty())) {
+    if (!parser.is_done() && !expect_continue && (decision.retry || !decision.mirrors.empty())) {
       const auto kept = co_await keep_body(parser, t);
       if (kept != body_kept::yes && kept != body_kept::too_large) {
         co_return co_await answer_kept_body_failure(kept, version);
@@ -296,12 +302,44 @@ class session {
     }
     x_.upstream_time = since(started);
     x_.upstream = upstream_.endpoint();
+
+    // The response, relayed (in this frame: a coroutine per step costs).
+    auto& rp = upstream_.response();
+    const auto plan = plan_response(decision, version, keep_alive, cors);
+    const bool upstream_keep_alive = rp.keep_alive() && !rp.need_eof();
     // A route timeout bounds the response to its end; one that passes
     // mid-body resets the response already begun.
     const auto route_end = decision.timeout.count() > 0
                                ? coarse_clock::now() + (decision.timeout - *x_.upstream_time)
                                : coarse_clock::time_point::max();
-    co_return co_await relay_response(decision, version, keep_alive, cors, route_end);
+    const relay_leg leg{upstream_.socket(), upstream_.buffer(), down_, deadline_,
+                        chunk_.get(),        t.idle,              route_end};
+    const auto r = co_await relay_body(rp, plan.chunk_down, response_head_, leg, x_.response_bytes);
+    if (r == relay_result::read_failed && coarse_clock::now() >= route_end) {
+      x_.flag = response_flag::upstream_timeout;
+    }
+    // An upstream that answered before the body ended (a 413, say) gets no
+    // more of it; neither connection can carry another request then.
+    bool request_whole = true;
+    if (upstream_.body_state() != pump_state::none) {
+      request_whole = co_await upstream_.request_sent_whole();
+    }
+    upstream_.finish(r == relay_result::done && upstream_keep_alive && request_whole);
+    co_return r == relay_result::done && plan.keep_alive && request_whole;
+  }
+
+  // The response header for the client, in response_head_.
+  response_plan plan_response(const dataplane::route_decision& decision, unsigned version,
+                              bool keep_alive, const dataplane::header_pairs& cors) {
+    auto& rp = upstream_.response();
+    x_.status = rp.get().result_int();
+    // A response that starts before the request body has ended closes the
+    // connection: the rest of the body will not be read.
+    const auto plan = rewrite_response(rp, decision, version, head_request_,
+                                       keep_alive && !draining() && !upstream_.body_streaming(),
+                                       *x_.upstream_time, response_head_, cors);
+    x_.response_bytes = response_head_.size();
+    return plan;
   }
 
   // The answer when the upstream gave no response; true when the
@@ -315,33 +353,6 @@ class session {
                                                                : response_flag::upstream_reset,
                    version, reusable);
     co_return reusable;
-  }
-
-  // Relays the upstream's response to the client; true when both
-  // connections can serve another request.
-  task<bool> relay_response(const dataplane::route_decision& decision, unsigned version,
-                            bool keep_alive, const dataplane::header_pairs& cors,
-                            coarse_clock::time_point route_end) {
-    auto& rp = upstream_.response();
-    x_.status = rp.get().result_int();
-    // A response that starts before the request body has ended closes the
-    // connection: the rest of the body will not be read.
-    const auto plan = rewrite_response(rp, decision, version, head_request_,
-                                       keep_alive && !draining() && !upstream_.body_streaming(),
-                                       *x_.upstream_time, response_head_, cors);
-    const bool upstream_keep_alive = rp.keep_alive() && !rp.need_eof();
-    x_.response_bytes = response_head_.size();
-    const relay_leg leg{upstream_.socket(), upstream_.buffer(), down_,      deadline_,
-                        chunk_.get(),        worker_.config()->timeouts().idle, route_end};
-    const auto r = co_await relay_body(rp, plan.chunk_down, response_head_, leg, x_.response_bytes);
-    if (r == relay_result::read_failed && coarse_clock::now() >= route_end) {
-      x_.flag = response_flag::upstream_timeout;
-    }
-    // An upstream that answered before the body ended (a 413, say) gets no
-    // more of it; neither connection can carry another request then.
-    const bool request_whole = co_await upstream_.request_sent_whole();
-    upstream_.finish(r == relay_result::done && upstream_keep_alive && request_whole);
-    co_return r == relay_result::done && plan.keep_alive && request_whole;
   }
 
   enum class body_kept { yes, too_large, bad, timed_out, client_gone };
