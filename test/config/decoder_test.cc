@@ -294,7 +294,7 @@ TEST(VirtualServiceRules, FieldsNotAppliedAreWarningsNamingThem) {
   const auto m = vs(R"(  - match: [{uri: {prefix: /a}, statPrefix: shop}]
     route:
     - destination: {host: mocka}
-    retries: {attempts: 3, backoff: 1s}
+    retries: {attempts: 3, backoff: 1s, retryOn: "5xx,envoy-ratelimited"}
     fault: {abort: {grpcStatus: UNAVAILABLE, percentage: {value: 100}}}
 )");
   EXPECT_THAT(m.errors(), IsEmpty());
@@ -302,6 +302,8 @@ TEST(VirtualServiceRules, FieldsNotAppliedAreWarningsNamingThem) {
       m.warnings(),
       ElementsAre("vs.yaml:8:45: warning: spec.http[0].match[0].statPrefix: not applied by "
                   "laneproxy",
+                  "vs.yaml:11:50: warning: spec.http[0].retries.retryOn: not applied by "
+                  "laneproxy: retry condition envoy-ratelimited",
                   "vs.yaml:12:33: warning: spec.http[0].fault.abort.grpcStatus: not applied by "
                   "laneproxy: gRPC needs HTTP/2"));
   ASSERT_EQ(m.snap().mesh_routes.begin()->second.size(), 1u);
