@@ -54,6 +54,21 @@ const std::string mesh_yaml = service_yaml("mocka") + subsets_yaml("mocka", {"v1
   - name: direct
     match: [{uri: {prefix: /direct}}]
     directResponse: {status: 200, body: {string: "here"}}
+  - name: headers
+    match: [{uri: {prefix: /headers}}]
+    headers:
+      request:
+        set: {x-env: canary}
+        add: {x-trail: rule}
+        remove: [x-secret, x-forwarded-proto]
+      response:
+        set: {x-served-by: laneproxy}
+        remove: [x-envoy-upstream-service-time, x-internal]
+    route:
+    - destination: {host: mocka, subset: v1}
+      headers:
+        request: {set: {x-dest: v1}}
+        response: {add: {x-dest-seen: "yes"}}
   - name: mirrored
     match: [{uri: {prefix: /mirrored}}]
     mirror: {host: mocka, subset: v2}
@@ -76,7 +91,13 @@ double requests_total(const std::string& exposition, const std::vector<std::stri
 class RouteActions : public ::testing::Test {
  protected:
   RouteActions()
-      : ok("ok"), failing("failing", [](const seen_request& r) {
+      : ok("ok", [](const seen_request&) {
+          planned_response p;
+          p.body = "ok";
+          p.headers = {{"x-internal", "42"}, {"x-served-by", "app"}};
+          return p;
+        }),
+        failing("failing", [](const seen_request& r) {
           planned_response p;
           if (r.target.rfind("/slowbody", 0) == 0) {
             p.body = "late body";
@@ -159,6 +180,25 @@ TEST_F(RouteActions, EachActionIsFlaggedInTheAccessLogAndTheIstioMetric) {
         << c.path << "\n"
         << exposition;
   }
+}
+
+TEST_F(RouteActions, HeaderOperationsReachTheUpstreamAndTheClient) {
+  ASSERT_NE(port, 0);
+  http_client client(port);
+  const auto r =
+      client.get("/headers", {{"x-secret", "s"}, {"x-trail", "client"}, {"x-env", "prod"}});
+  EXPECT_EQ(r.status, 200u);
+  EXPECT_EQ(r.header("x-served-by"), "laneproxy");
+  EXPECT_EQ(r.header("x-dest-seen"), "yes");
+  EXPECT_EQ(r.count("x-internal"), 0u);
+  EXPECT_EQ(r.count("x-envoy-upstream-service-time"), 0u);  // the proxy's own, removed
+  ASSERT_EQ(ok.requests().size(), 1u);
+  const auto seen = ok.requests()[0];
+  EXPECT_EQ(seen.header("x-env"), "canary");
+  EXPECT_EQ(seen.count("x-trail"), 2u);  // added beside the client's
+  EXPECT_EQ(seen.count("x-secret"), 0u);
+  EXPECT_EQ(seen.count("x-forwarded-proto"), 0u);  // the proxy's own, removed
+  EXPECT_EQ(seen.header("x-dest"), "v1");
 }
 
 }  // namespace
