@@ -138,8 +138,9 @@ class merger {
     }
     if (!is_delegate(*child)) {
       diag_.error(ref.where, path,
-                  "virtual service \"" + key + "\" has hosts: only one without hosts can be a "
-                  "delegate");
+                  "virtual service \"" + key +
+                      "\" has hosts: only one without hosts can be a "
+                      "delegate");
       return;
     }
     for (const auto& leaf : child->http) {
@@ -173,8 +174,8 @@ class merger {
 
 }  // namespace
 
-virtual_service merge_delegates(const virtual_service& vs,
-                                const std::vector<virtual_service>& all, diagnostics& diag) {
+virtual_service merge_delegates(const virtual_service& vs, const std::vector<virtual_service>& all,
+                                diagnostics& diag) {
   const bool root = std::any_of(vs.http.begin(), vs.http.end(),
                                 [](const http_route& r) { return r.delegate.has_value(); });
   if (!root) return vs;

@@ -24,10 +24,12 @@ namespace laneproxy::config {
 //   - destinations resolve in the delegate's namespace.
 // A delegate that does not exist, has hosts, or delegates again (Istio
 // follows one level only, so no cycle can form) is an error.
-virtual_service merge_delegates(const virtual_service& vs,
-                                const std::vector<virtual_service>& all, diagnostics& diag);
+virtual_service merge_delegates(const virtual_service& vs, const std::vector<virtual_service>& all,
+                                diagnostics& diag);
 
 // True when `vs` is a delegate (no hosts): it is routed only through a root.
-inline bool is_delegate(const virtual_service& vs) { return vs.hosts.empty(); }
+inline bool is_delegate(const virtual_service& vs) {
+  return vs.hosts.empty();
+}
 
 }  // namespace laneproxy::config

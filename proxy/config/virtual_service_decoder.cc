@@ -375,8 +375,8 @@ http_route decode_http_route(const yaml_field& f) {
   if (delegate.expect_map()) {
     delegate.check_keys({"name", "namespace"});
     if (auto name = delegate["name"].require_string()) {
-      rule.delegate = delegate_ref{*name, delegate["namespace"].string().value_or(""),
-                                   delegate.mark()};
+      rule.delegate =
+          delegate_ref{*name, delegate["namespace"].string().value_or(""), delegate.mark()};
     }
   }
   const auto rewrite = f["rewrite"];

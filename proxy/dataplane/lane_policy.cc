@@ -104,9 +104,8 @@ std::optional<std::string> lane_policy::serving_lane(const service_view& service
   return std::nullopt;
 }
 
-lane_placement lane_policy::place(const service_view& svc, std::string lane,
-                                  subset_choice subset, bool lane_from_subset,
-                                  const route::request_view& req) const {
+lane_placement lane_policy::place(const service_view& svc, std::string lane, subset_choice subset,
+                                  bool lane_from_subset, const route::request_view& req) const {
   lane_placement p;
   const auto* group = svc.group;
   std::string wanted(subset.name);

@@ -75,7 +75,7 @@ void append_flags(std::string& out, response_flag flag, extra_flags extra) {
     return;
   }
   // The codes laneproxy sets, in the order Envoy lists its flags.
-  static constexpr std::string_view order[] = {"UH", "UT", "UF",  "UC",  "NR", "DI",
+  static constexpr std::string_view order[] = {"UH", "UT",  "UF",  "UC",  "NR", "DI",
                                                "FI", "URX", "DPE", "UPE", "NC"};
   const auto main = flag_code(flag);
   bool first = true;

@@ -36,8 +36,8 @@ struct route_decision {
   const config::socket_address* endpoint = nullptr;    // where to forward
   std::string service;                                 // service key, "" for the local app
   std::string lane;                                    // the request's lane ("" when it has none)
-  bool stamp_lane = false;   // write `lane` into `lane_header` on the forwarded request
-  std::string serving_lane;  // the lane whose endpoint serves it (differs after a fallback)
+  bool stamp_lane = false;     // write `lane` into `lane_header` on the forwarded request
+  std::string serving_lane;    // the lane whose endpoint serves it (differs after a fallback)
   bool lane_fallback = false;  // serving_lane is a permissive fallback for `lane`
   std::string_view lane_header;
   std::string rewritten_target;          // a rewrite's new path and query ("": none)
@@ -61,8 +61,9 @@ std::uint32_t match_port(const proxy_config& config, listener_role role,
 
 // The wait before retry number `n` (1 for the first retry), as Envoy's
 // jittered exponential backoff: `random` modulo min(base * 2^(n-1), 10 * base).
-std::chrono::milliseconds retry_backoff(unsigned n, std::uint64_t random,
-                                        std::chrono::milliseconds base = std::chrono::milliseconds(25));
+std::chrono::milliseconds retry_backoff(
+    unsigned n, std::uint64_t random,
+    std::chrono::milliseconds base = std::chrono::milliseconds(25));
 
 // Draws a route's faults for one request into `d` (fault_delay,
 // fault_abort): each with its own value from `random`, injected when the

@@ -312,8 +312,8 @@ class session {
     const auto route_end = decision.timeout.count() > 0
                                ? coarse_clock::now() + (decision.timeout - *x_.upstream_time)
                                : coarse_clock::time_point::max();
-    const relay_leg leg{upstream_.socket(), upstream_.buffer(), down_, deadline_,
-                        chunk_.get(),        t.idle,              route_end};
+    const relay_leg leg{
+        upstream_.socket(), upstream_.buffer(), down_, deadline_, chunk_.get(), t.idle, route_end};
     const auto r = co_await relay_body(rp, plan.chunk_down, response_head_, leg, x_.response_bytes);
     if (r == relay_result::read_failed && coarse_clock::now() >= route_end) {
       x_.flag = response_flag::upstream_timeout;
@@ -325,7 +325,7 @@ class session {
       request_whole = co_await upstream_.request_sent_whole();
     }
     upstream_.finish(r == relay_result::done && upstream_keep_alive && request_whole);
-    co_return r == relay_result::done && plan.keep_alive && request_whole;
+    co_return r == relay_result::done&& plan.keep_alive&& request_whole;
   }
 
   // The response header for the client, in response_head_.
@@ -347,11 +347,12 @@ class session {
   task<bool> answer_exchange_failure(exchange_result result, unsigned version, bool reusable) {
     if (result == exchange_result::body_failed) co_return co_await answer_body_failure(version);
     reusable = reusable && result != exchange_result::timed_out;
-    co_await reply(result == exchange_result::connect_failed   ? response_flag::upstream_connect_failure
-                   : result == exchange_result::timed_out      ? response_flag::upstream_timeout
-                   : result == exchange_result::protocol_error ? response_flag::upstream_protocol_error
-                                                               : response_flag::upstream_reset,
-                   version, reusable);
+    co_await reply(
+        result == exchange_result::connect_failed   ? response_flag::upstream_connect_failure
+        : result == exchange_result::timed_out      ? response_flag::upstream_timeout
+        : result == exchange_result::protocol_error ? response_flag::upstream_protocol_error
+                                                    : response_flag::upstream_reset,
+        version, reusable);
     co_return reusable;
   }
 
@@ -374,8 +375,10 @@ class session {
   }
 
   task<bool> answer_kept_body_failure(body_kept kept, unsigned version) {
-    if (kept == body_kept::bad) co_await reply(response_flag::downstream_protocol_error, version, false);
-    if (kept == body_kept::timed_out) co_await reply(response_flag::request_timeout, version, false);
+    if (kept == body_kept::bad)
+      co_await reply(response_flag::downstream_protocol_error, version, false);
+    if (kept == body_kept::timed_out)
+      co_await reply(response_flag::request_timeout, version, false);
     co_return false;
   }
 

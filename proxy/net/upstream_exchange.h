@@ -41,9 +41,9 @@ enum class exchange_result {
 
 // The request as it goes to the upstream.
 struct outgoing_request {
-  request_parser& parser;      // its body, when not done, is streamed
-  std::string_view head;       // the serialized header
-  std::string_view kept_body;  // a body read whole, sent with the header
+  request_parser& parser;        // its body, when not done, is streamed
+  std::string_view head;         // the serialized header
+  std::string_view kept_body;    // a body read whole, sent with the header
   bool expect_continue = false;  // answer 100 Continue downstream once connected
   bool head_method = false;      // HEAD: the response has no body
 };

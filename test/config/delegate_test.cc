@@ -119,16 +119,16 @@ TEST(Delegate, MissingHostedAndNestedDelegatesAreErrors) {
 )"));
   EXPECT_THAT(
       m.errors(),
-      ElementsAre(
-          HasSubstr("spec.http[0].delegate: referenced virtual service not found: "
-                    "\"default/nowhere\""),
-          HasSubstr("spec.http[1].delegate: virtual service \"default/front\" has hosts"),
-          HasSubstr("spec.http[0].delegate: a delegate cannot delegate again")));
+      ElementsAre(HasSubstr("spec.http[0].delegate: referenced virtual service not found: "
+                            "\"default/nowhere\""),
+                  HasSubstr("spec.http[1].delegate: virtual service \"default/front\" has hosts"),
+                  HasSubstr("spec.http[0].delegate: a delegate cannot delegate again")));
 }
 
 TEST(Delegate, ADelegateAloneServesNothing) {
-  const auto m = compile_yaml(mesh("  - route: [{destination: {host: mocka}}]\n",
-                                   "  - route: [{destination: {host: mockb.default.svc.cluster.local}}]\n"));
+  const auto m =
+      compile_yaml(mesh("  - route: [{destination: {host: mocka}}]\n",
+                        "  - route: [{destination: {host: mockb.default.svc.cluster.local}}]\n"));
   ASSERT_THAT(m.errors(), IsEmpty());
   EXPECT_EQ(m.snap().gateways.at("istio-system/gw").rules.size(), 1u);
   EXPECT_TRUE(m.snap().mesh_routes.empty());

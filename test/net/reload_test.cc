@@ -204,8 +204,8 @@ TEST_F(Reload, ALiveConfigsWarningsAreLoggedWithIt) {
          "    fault: {delay: {exponentialDelay: 1s, percentage: {value: 100}}}\n");
   const auto line = proxy->wait_for_line("laneproxy: reload", 10s);
   ASSERT_NE(line.find("reloaded"), std::string::npos) << proxy->output();
-  const auto warning =
-      proxy->wait_for_line("spec.http[0].fault.delay.exponentialDelay: not applied by laneproxy", 5s);
+  const auto warning = proxy->wait_for_line(
+      "spec.http[0].fault.delay.exponentialDelay: not applied by laneproxy", 5s);
   EXPECT_NE(warning.find("routes.yaml:"), std::string::npos) << proxy->output();
   http_client client(port);
   EXPECT_EQ(client.get("/").body, "v2");

@@ -91,12 +91,13 @@ double requests_total(const std::string& exposition, const std::vector<std::stri
 class RouteActions : public ::testing::Test {
  protected:
   RouteActions()
-      : ok("ok", [](const seen_request&) {
-          planned_response p;
-          p.body = "ok";
-          p.headers = {{"x-internal", "42"}, {"x-served-by", "app"}};
-          return p;
-        }),
+      : ok("ok",
+           [](const seen_request&) {
+             planned_response p;
+             p.body = "ok";
+             p.headers = {{"x-internal", "42"}, {"x-served-by", "app"}};
+             return p;
+           }),
         failing("failing", [](const seen_request& r) {
           planned_response p;
           if (r.target.rfind("/slowbody", 0) == 0) {
@@ -114,8 +115,8 @@ class RouteActions : public ::testing::Test {
         "mesh: mesh\nadmin: 127.0.0.1:0\naccessLog: json\n"
         "gateway: {name: istio-system/gw, listen: 127.0.0.1:0}\n"
         "endpoints:\n  mocka:\n    v1: [" +
-        ok.address() + "]\n    v2: [" + failing.address() + "]\n    v3: [127.0.0.1:" +
-        std::to_string(free_port()) + "]\n";
+        ok.address() + "]\n    v2: [" + failing.address() +
+        "]\n    v3: [127.0.0.1:" + std::to_string(free_port()) + "]\n";
     auto running = run_proxy(dir.write("boot.yaml", boot), {"--concurrency", "1"});
     proxy = std::move(running.process);
     port = running.port("gateway");
@@ -143,15 +144,20 @@ TEST_F(RouteActions, EachActionIsFlaggedInTheAccessLogAndTheIstioMetric) {
     std::string flag, route;
   };
   const std::vector<expectation> cases = {
-      {"/abort", 503, "FI", "abort"},          {"/delay", 200, "DI", "delay"},
-      {"/both", 500, "DI,FI", "delay-abort"},  {"/failing", 503, "URX", "failing"},
-      {"/slow", 504, "UT", "timeout"},         {"/refused", 503, "UF,URX", "refused"},
-      {"/direct", 200, "-", "direct"},         {"/mirrored", 200, "-", "mirrored"},
+      {"/abort", 503, "FI", "abort"},
+      {"/delay", 200, "DI", "delay"},
+      {"/both", 500, "DI,FI", "delay-abort"},
+      {"/failing", 503, "URX", "failing"},
+      {"/slow", 504, "UT", "timeout"},
+      {"/refused", 503, "UF,URX", "refused"},
+      {"/direct", 200, "-", "direct"},
+      {"/mirrored", 200, "-", "mirrored"},
       {"/nowhere", 404, "NR", ""},
   };
   std::vector<std::string> lines;
   for (const auto& c : cases) {
-    const auto& line = lines.emplace_back(logged("id-" + std::to_string(lines.size()), c.path, c.status));
+    const auto& line =
+        lines.emplace_back(logged("id-" + std::to_string(lines.size()), c.path, c.status));
     EXPECT_THAT(line, HasSubstr("\"response_code\": " + std::to_string(c.status) +
                                 ", \"response_flags\": \"" + c.flag + "\""))
         << c.path;

@@ -31,8 +31,8 @@ struct planned_response {
   header_pairs headers;
   std::string body;
   bool chunked = false;
-  std::uint64_t generated_bytes = 0;   // stream this many bytes of 'x' as the body
-  std::chrono::milliseconds delay{0};  // wait before answering
+  std::uint64_t generated_bytes = 0;        // stream this many bytes of 'x' as the body
+  std::chrono::milliseconds delay{0};       // wait before answering
   std::chrono::milliseconds body_delay{0};  // wait between the header and the body
   bool close_without_reply = false;
 };
