@@ -336,8 +336,8 @@ void compile_routes(const mesh_documents& docs, mesh_snapshot& snap, diagnostics
   route_builder builder(snap, diag);
   for (const auto& vs : docs.virtual_services) {
     // A delegate serves only through the roots that name it.
-    if (!is_delegate(vs))
-      builder.add_virtual_service(merge_delegates(vs, docs.virtual_services, diag));
+    if (is_delegate(vs)) continue;
+    builder.add_virtual_service(merge_delegates(vs, docs.virtual_services, diag));
   }
   for (const auto& g : docs.lane_groups) {
     std::vector<const lane*> lanes;

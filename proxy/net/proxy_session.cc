@@ -325,7 +325,8 @@ class session {
       request_whole = co_await upstream_.request_sent_whole();
     }
     upstream_.finish(r == relay_result::done && upstream_keep_alive && request_whole);
-    co_return r == relay_result::done&& plan.keep_alive&& request_whole;
+    const bool reusable = r == relay_result::done && plan.keep_alive && request_whole;
+    co_return reusable;
   }
 
   // The response header for the client, in response_head_.

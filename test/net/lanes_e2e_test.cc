@@ -5,6 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <regex>
 #include <string>
 
 #include "support/child_process.h"
@@ -48,6 +49,18 @@ TEST(LanesEndToEnd, PermissiveLanesFallBackAndReturnByTraceId) {
               UnorderedElementsAre(Pair("a:v1 b:v1 c:v1", Gt(180)), Pair("a:v2 b:v1 c:v2", Gt(40)),
                                    Pair("a:v1 b:v3 c:v1", Gt(40))))
       << mesh.output();
+  // The gateway counts each s3 request that mocka's baseline served.
+  const std::regex admin_re("admin http://127.0.0.1:([0-9]+)/");
+  std::smatch m;
+  const auto output = mesh.output();
+  ASSERT_TRUE(std::regex_search(output, m, admin_re)) << output;
+  const auto exposition =
+      http_client(static_cast<std::uint16_t>(std::stoi(m[1]))).get("/stats/prometheus").body;
+  const std::regex fallback_re(
+      "laneproxy_lane_fallbacks_total\\{lane=\"s3\",service=\"mocka.default\",serving_lane="
+      "\"s1\"\\} ([0-9]+)");
+  ASSERT_TRUE(std::regex_search(exposition, m, fallback_re)) << exposition;
+  EXPECT_EQ(std::stoi(m[1]), counts.at("a:v1 b:v3 c:v1"));
 }
 
 TEST(LanesEndToEnd, SidecarIsNeverAnOpenProxy) {
