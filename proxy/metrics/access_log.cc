@@ -60,23 +60,23 @@ std::string access_log::format(const access_entry& e, access_log_format fmt) {
     };
     out.push_back('{');
     field("start_time", timestamp(e.start), true);
-    field("method", e.method);
-    field("path", e.path);
-    field("protocol", e.protocol);
+    field("method", e.words.method);
+    field("path", e.words.path);
+    field("protocol", e.words.protocol);
     number("response_code", e.status);
     field("response_flags", flag);
     number("bytes_received", e.bytes_received);
     number("bytes_sent", e.bytes_sent);
     number("duration", static_cast<std::uint64_t>(e.duration.count()));
     field("upstream_service_time", upstream_time);
-    field("x_forwarded_for", or_dash(e.forwarded_for));
-    field("user_agent", or_dash(e.user_agent));
-    field("request_id", or_dash(e.request_id));
-    field("authority", or_dash(e.authority));
+    field("x_forwarded_for", or_dash(e.words.forwarded_for));
+    field("user_agent", or_dash(e.words.user_agent));
+    field("request_id", or_dash(e.words.request_id));
+    field("authority", or_dash(e.words.authority));
     field("upstream_host", or_dash(e.upstream_host));
     field("upstream_cluster", or_dash(e.upstream_cluster));
-    field("downstream_local_address", or_dash(e.downstream_local));
-    field("downstream_remote_address", or_dash(e.downstream_remote));
+    field("downstream_local_address", or_dash(e.words.downstream_local));
+    field("downstream_remote_address", or_dash(e.words.downstream_remote));
     field("route_name", or_dash(e.route));
     field("lane", or_dash(e.lane));
     out += "}";
@@ -86,13 +86,15 @@ std::string access_log::format(const access_entry& e, access_log_format fmt) {
   // piece by piece: a chain of operator+ makes g++ 12 at -O3 warn falsely.)
   const auto put = [&out](const auto&... parts) { (out.append(std::string_view(parts)), ...); };
   out.clear();
-  put("[", timestamp(e.start), "] \"", e.method, " ", e.path, " ", e.protocol, "\" ",
-      std::to_string(e.status), " ", flag, " - - \"-\" ", std::to_string(e.bytes_received), " ",
-      std::to_string(e.bytes_sent), " ", std::to_string(e.duration.count()), " ", upstream_time);
-  put(" \"", or_dash(e.forwarded_for), "\" \"", or_dash(e.user_agent), "\" \"",
-      or_dash(e.request_id), "\" \"", or_dash(e.authority), "\" \"", or_dash(e.upstream_host),
-      "\" ", or_dash(e.upstream_cluster), " - ", or_dash(e.downstream_local), " ",
-      or_dash(e.downstream_remote), " - ", or_dash(e.route), " ", or_dash(e.lane));
+  put("[", timestamp(e.start), "] \"", e.words.method, " ", e.words.path, " ", e.words.protocol,
+      "\" ", std::to_string(e.status), " ", flag, " - - \"-\" ", std::to_string(e.bytes_received),
+      " ", std::to_string(e.bytes_sent), " ", std::to_string(e.duration.count()), " ",
+      upstream_time);
+  put(" \"", or_dash(e.words.forwarded_for), "\" \"", or_dash(e.words.user_agent), "\" \"",
+      or_dash(e.words.request_id), "\" \"", or_dash(e.words.authority), "\" \"",
+      or_dash(e.upstream_host), "\" ", or_dash(e.upstream_cluster), " - ",
+      or_dash(e.words.downstream_local), " ", or_dash(e.words.downstream_remote), " - ",
+      or_dash(e.route), " ", or_dash(e.lane));
   return out;
 }
 
@@ -160,13 +162,7 @@ access_entry access_entry_of(const request_record& r, const request_words& w,
                              const dataplane::proxy_config& config) {
   access_entry e;
   e.start = r.started_wall;
-  e.method = w.method;
-  e.path = w.path;
-  e.protocol = w.protocol;
-  e.authority = w.authority;
-  e.request_id = w.request_id;
-  e.user_agent = w.user_agent;
-  e.forwarded_for = w.forwarded_for;
+  e.words = w;
   e.status = r.status;
   e.flag = r.flag;
   e.extra = r.extra;
@@ -174,8 +170,6 @@ access_entry access_entry_of(const request_record& r, const request_words& w,
   e.bytes_sent = r.response_bytes;
   e.duration = std::chrono::duration_cast<std::chrono::milliseconds>(elapsed);
   e.upstream_time = r.upstream_time;
-  e.downstream_local = w.downstream_local;
-  e.downstream_remote = w.downstream_remote;
   if (r.upstream) e.upstream_host = r.upstream->text();
   const auto* d = r.decision;
   if (!d) return e;

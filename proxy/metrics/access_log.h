@@ -32,8 +32,7 @@ std::optional<access_log_format> parse_access_log_format(std::string_view text);
 
 struct access_entry {
   std::chrono::system_clock::time_point start;
-  std::string_view method, path, protocol = "HTTP/1.1", authority;
-  std::string_view request_id, user_agent, forwarded_for;
+  request_words words;  // what the client said, and from where
   unsigned status = 0;
   dataplane::response_flag flag = dataplane::response_flag::none;
   dataplane::extra_flags extra;
@@ -42,7 +41,6 @@ struct access_entry {
   std::optional<std::chrono::milliseconds> upstream_time;
   std::string upstream_host;     // "IP:PORT"
   std::string upstream_cluster;  // "outbound|8000|v1|mocka.default.svc.cluster.local"
-  std::string_view downstream_local, downstream_remote;
   std::string_view route, lane;
 };
 

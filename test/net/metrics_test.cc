@@ -155,20 +155,20 @@ TEST_F(Metrics, AccessLogHasOneJsonLinePerRequest) {
 TEST(AccessLog, TextIsIstiosDefaultFormatWithTheLane) {
   metrics::access_entry e;
   e.start = std::chrono::system_clock::time_point{} + std::chrono::milliseconds(1764220698409);
-  e.method = "GET";
-  e.path = "/mock";
+  e.words.method = "GET";
+  e.words.path = "/mock";
   e.status = 200;
   e.bytes_received = 83;
   e.bytes_sent = 223;
   e.duration = 2ms;
   e.upstream_time = 1ms;
-  e.user_agent = "curl/7.88.1";
-  e.request_id = "abc";
-  e.authority = "127.0.0.1:8080";
+  e.words.user_agent = "curl/7.88.1";
+  e.words.request_id = "abc";
+  e.words.authority = "127.0.0.1:8080";
   e.upstream_host = "127.0.1.2:15006";
   e.upstream_cluster = "outbound|8000|v2|mocka.default.svc.cluster.local";
-  e.downstream_local = "127.0.0.1:8080";
-  e.downstream_remote = "127.0.0.1:39912";
+  e.words.downstream_local = "127.0.0.1:8080";
+  e.words.downstream_remote = "127.0.0.1:39912";
   e.route = "istio-system/mock.http[0]";
   e.lane = "v2";
   EXPECT_EQ(metrics::access_log::format(e, metrics::access_log_format::text),
