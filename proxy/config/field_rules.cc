@@ -1,6 +1,7 @@
 #include "config/field_rules.h"
 
 #include <charconv>
+#include <set>
 
 #include <re2/re2.h>
 
@@ -36,13 +37,37 @@ bool is_dns1123_subdomain(std::string_view s) {
   }
 }
 
+bool is_ipv4(std::string_view s) {
+  int parts = 0;
+  while (!s.empty()) {
+    const auto dot = s.find('.');
+    const auto part = s.substr(0, dot);
+    if (part.empty() || part.size() > 3 || part.find_first_not_of("0123456789") != part.npos ||
+        std::stoi(std::string(part)) > 255) {
+      return false;
+    }
+    ++parts;
+    s = dot == std::string_view::npos ? std::string_view{} : s.substr(dot + 1);
+  }
+  return parts == 4;
+}
+
 bool is_valid_host(std::string_view s, bool allow_wildcard) {
   if (s == "*") return allow_wildcard;
-  if (s.size() > 2 && s.substr(0, 2) == "*.") {
+  if (s.size() > 255) return false;
+  if (s.size() > 1 && s.back() == '.') s.remove_suffix(1);  // "istio.io." is unambiguous
+  if (!s.empty() && s.front() == '*') {
     if (!allow_wildcard) return false;
-    s.remove_prefix(2);
+    s.remove_prefix(1);  // "*.a", or a first label "*foo" / "*-foo"
+    if (!s.empty() && s.front() == '.') {
+      s.remove_prefix(1);
+    } else if (!s.empty() && s.front() == '-') {
+      s.remove_prefix(1);
+    }
   }
-  if (s.empty() || s.size() > 255) return false;
+  if (s.empty()) return false;
+  const auto last = s.substr(s.rfind('.') == std::string_view::npos ? 0 : s.rfind('.') + 1);
+  if (last.find_first_not_of("0123456789") == std::string_view::npos) return false;
   // Hosts are case-insensitive; Istio accepts upper case and folds it.
   std::size_t start = 0;
   while (true) {
@@ -143,13 +168,62 @@ std::optional<std::chrono::nanoseconds> decode_min_duration(const yaml_field& f,
   auto d = f.duration();
   if (!d) return d;
   if (allow_zero && d->count() == 0) return d;
+  const auto dot = f.path().rfind('.');
+  const auto name = dot == std::string::npos ? f.path() : f.path().substr(dot + 1);
   if (*d < std::chrono::milliseconds(1)) {
-    const auto dot = f.path().rfind('.');
-    f.error((dot == std::string::npos ? f.path() : f.path().substr(dot + 1)) + " \"" +
-            f.string().value_or("") + "\" < 1ms");
+    f.error(name + " \"" + f.string().value_or("") + "\" < 1ms");
+    return std::nullopt;
+  }
+  if (d->count() % 1'000'000 != 0) {
+    f.error(name + " \"" + f.string().value_or("") + "\": only whole milliseconds are supported");
     return std::nullopt;
   }
   return d;
+}
+
+std::optional<double> decode_number(const yaml_field& f) {
+  const auto v = f.string();
+  if (!v) return std::nullopt;
+  double value = 0;
+  const auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), value);
+  if (ec != std::errc() || p != v->data() + v->size()) {
+    f.error("expected a number, got \"" + *v + "\"");
+    return std::nullopt;
+  }
+  return value;
+}
+
+bool has_fields(const yaml_field& f) {
+  bool any = false;
+  f.for_each_entry([&](const std::string&, const yaml_field&) { any = true; });
+  return any;
+}
+
+void check_export_to(const yaml_field& f, const std::string& ns, export_owner owner) {
+  if (!f.present()) return;
+  std::set<std::string> seen;
+  std::size_t count = 0;
+  f.for_each([&](const yaml_field& e) {
+    ++count;
+    const auto v = e.string();
+    if (!v) return;
+    const std::string key = *v == "." ? ns : *v;
+    if (!seen.insert(key).second) {
+      e.error(key != *v ? "duplicate exportTo entries: . and the own namespace " + ns
+                        : "duplicate exportTo entry \"" + *v + "\"");
+      return;
+    }
+    const bool none_ok = owner == export_owner::service_entry && *v == "~";
+    if (*v != "." && *v != "*" && !none_ok && !is_dns1123_label(*v)) {
+      e.error("invalid exportTo \"" + *v + "\" (., * or a namespace name)");
+    }
+  });
+  if (seen.count("*") && count > 1) f.error("exportTo * cannot be combined with other entries");
+  if (seen.count("~") && count > 1) f.error("exportTo ~ (no one) cannot be combined with others");
+  if (owner == export_owner::destination_rule_with_selector &&
+      (seen.size() != 1 || !seen.count(ns))) {
+    f.error("a DestinationRule with a workloadSelector can export to its own namespace only");
+  }
 }
 
 std::string weight_sum_warning(std::uint64_t sum) {

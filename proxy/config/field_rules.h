@@ -13,12 +13,17 @@
 
 namespace laneproxy::config {
 
+// A dotted-quad IPv4 address.
+bool is_ipv4(std::string_view s);
+
 // RFC 1123 label: [a-z0-9]([-a-z0-9]*[a-z0-9])?, at most 63 characters.
 bool is_dns1123_label(std::string_view s);
 // RFC 1123 subdomain: dot-separated labels, at most 253 characters.
 bool is_dns1123_subdomain(std::string_view s);
-// A host as Istio accepts it in VirtualService/DestinationRule: `*`, `*.suffix`
-// or a (possibly short) DNS name.
+// A host as Istio accepts it in VirtualService/DestinationRule: `*`, or a
+// (possibly short) DNS name whose first label may start with `*` (`*.a`,
+// `*foo.a`, `*-foo.a`), a trailing dot allowed, the last label not all
+// digits (so not an IP address).
 bool is_valid_host(std::string_view s, bool allow_wildcard);
 // An HTTP header name (RFC 9110 token; `:authority`-style pseudo headers too).
 bool is_header_name(std::string_view s);
@@ -51,6 +56,20 @@ std::optional<double> check_percent(const yaml_field& f);
 // given, after a colon). Nothing accepted is ignored silently. No-op when
 // the field is absent.
 void not_applied(const yaml_field& f, std::string_view why = "");
+
+// A number (integer or decimal); reports anything else.
+std::optional<double> decode_number(const yaml_field& f);
+
+// True when `f` is a mapping with at least one field (Istio refuses an
+// empty block where a message must say something).
+bool has_fields(const yaml_field& f);
+
+// `exportTo` as Istio's webhook checks it: ".", "*" or namespace names,
+// no duplicates ("." counts as `ns`), "*" alone; "~" (to no one) only for
+// a ServiceEntry, and alone. A DestinationRule with a workloadSelector
+// may export to its own namespace only.
+enum class export_owner { other, service_entry, destination_rule_with_selector };
+void check_export_to(const yaml_field& f, const std::string& ns, export_owner owner);
 
 // Standard base64 (RFC 4648, padding required); nullopt when malformed.
 std::optional<std::string> decode_base64(std::string_view text);

@@ -34,12 +34,13 @@ spec:
                   "mesh.yaml:9:13: error: spec.servers[1].hosts[0]: invalid namespace "
                   "\"bad ns\" in host \"bad ns/x.example.com\"",
                   "mesh.yaml:9:37: error: spec.servers[1].hosts[1]: invalid host "
-                  "\"Bad_Host\"",
+                  "\"Bad_Host\" (a fully qualified name, *.suffix or *)",
                   "mesh.yaml:10:5: error: spec.servers[2].hosts: hosts is required: at least "
                   "one host",
                   "mesh.yaml:10:20: error: spec.servers[2].port.number: number 0 < 1",
-                  "mesh.yaml:10:46: error: spec.servers[2].port.protocol: invalid value "
-                  "\"QUIC\" (one of HTTP, HTTPS, GRPC, GRPC-WEB, HTTP2, MONGO, TCP, TLS)",
+                  "mesh.yaml:10:46: error: spec.servers[2].port.protocol: invalid protocol "
+                  "\"QUIC\" (HTTP, HTTPS, HTTP2, GRPC, GRPC-WEB, TLS, TCP, UDP, MONGO, REDIS, "
+                  "MYSQL)",
                   "mesh.yaml:11:5: error: spec.servers[3].port: port is required"));
 }
 
@@ -82,9 +83,9 @@ spec:
       m.errors(),
       ElementsAre(f + "124:7: error: spec.trafficPolicy.loadBalancer: only one of simple or "
                       "consistentHash may be set",
-                  f + "125:23: error: spec.trafficPolicy.loadBalancer.consistentHash: exactly "
+                  f + "125:23: error: spec.trafficPolicy.loadBalancer.consistentHash: only "
                       "one of httpHeaderName, httpCookie, useSourceIp or "
-                      "httpQueryParameterName is required",
+                      "httpQueryParameterName may be set",
                   f + "127:29: error: spec.trafficPolicy.connectionPool.tcp.maxConnections: "
                       "maxConnections -1 < 0",
                   f + "127:49: error: spec.trafficPolicy.connectionPool.tcp.connectTimeout: "
@@ -98,7 +99,6 @@ spec:
                   f + "131:7: error: spec.trafficPolicy.portLevelSettings[0].port: port is "
                       "required",
                   f + "135:11: error: spec.subsets[1].name: duplicate subset name \"v1\"",
-                  f + "137:11: error: spec.subsets[2].name: invalid subset name \"Canary\"",
                   f + "138:23: error: spec.subsets[2].labels.version: invalid label value "
                       "\"not valid!\""));
 }

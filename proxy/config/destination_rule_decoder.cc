@@ -1,0 +1,319 @@
+// DestinationRule: host, subsets, exportTo, workloadSelector and the whole
+// trafficPolicy, checked as Istio's webhook checks them. laneproxy applies
+// only the subsets and a consistentHash key (sticky splits); every other
+// policy field is reported as not applied.
+#include <algorithm>
+#include <set>
+
+#include "config/ascii.h"
+#include "config/field_rules.h"
+#include "config/policy_rules.h"
+#include "config/resource_decoder.h"
+
+namespace laneproxy::config {
+
+namespace {
+
+void check_enum(const yaml_field& f, std::initializer_list<std::string_view> allowed) {
+  const auto v = f.string();
+  if (!v) return;
+  for (auto a : allowed) {
+    if (a == *v) return;
+  }
+  std::string list;
+  for (auto a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+  f.error("invalid value \"" + *v + "\" (one of " + list + ")");
+}
+
+// A block that must say something when it is written at all.
+bool check_not_empty(const yaml_field& f, std::string_view what) {
+  if (!f.present() || !f.expect_map()) return false;
+  if (has_fields(f)) return true;
+  f.error(std::string(what) + " must have at least one field");
+  return false;
+}
+
+bool is_prime(std::int64_t n) {
+  if (n < 2) return false;
+  for (std::int64_t d = 2; d * d <= n; ++d) {
+    if (n % d == 0) return false;
+  }
+  return true;
+}
+
+void decode_cookie(const yaml_field& cookie, destination_rule* dr) {
+  if (!cookie.expect_map()) return;
+  cookie.check_keys({"name", "path", "ttl", "attributes"});
+  if (auto name = cookie["name"].require_string(); name && dr) dr->hash_cookie = *name;
+  cookie["ttl"].duration();
+  std::set<std::string> names;
+  cookie["attributes"].for_each([&](const yaml_field& a) {
+    if (!a.expect_map()) return;
+    a.check_keys({"name", "value"});
+    const auto name = a["name"].string().value_or("");
+    if (name.empty()) {
+      a.error_at("name", "a cookie attribute needs a name");
+    } else if (!names.insert(name).second) {
+      a["name"].error("duplicate cookie attribute \"" + name + "\"");
+    }
+  });
+}
+
+void decode_consistent_hash(const yaml_field& hash, destination_rule* dr) {
+  if (!hash.expect_map()) return;
+  hash.check_keys({"httpHeaderName", "httpCookie", "useSourceIp", "httpQueryParameterName",
+                   "ringHash", "maglev", "minimumRingSize"});
+  int keys = 0;
+  for (auto k : {"httpHeaderName", "httpCookie", "useSourceIp", "httpQueryParameterName"}) {
+    keys += hash[k].present() ? 1 : 0;
+  }
+  if (keys > 1) {
+    hash.error("only one of httpHeaderName, httpCookie, useSourceIp or httpQueryParameterName "
+               "may be set");
+  }
+  if (auto h = hash["httpHeaderName"].string()) {
+    if (!is_header_name(*h)) hash["httpHeaderName"].error("invalid header name \"" + *h + "\"");
+    if (dr) dr->hash_header = *h;
+  }
+  decode_cookie(hash["httpCookie"], dr);
+  hash["useSourceIp"].boolean();
+  if (hash["ringHash"].present() && hash["maglev"].present()) {
+    hash.error("only one of ringHash or maglev may be set");
+  }
+  if (hash["minimumRingSize"].present()) {
+    hash["minimumRingSize"].integer(0, UINT32_MAX);
+    if (hash["ringHash"].present() || hash["maglev"].present()) {
+      hash.error("minimumRingSize (deprecated) cannot be combined with ringHash or maglev");
+    } else {
+      hash["minimumRingSize"].warning("minimumRingSize is deprecated: use ringHash.minimumRingSize");
+    }
+  }
+  if (hash["ringHash"].expect_map()) hash["ringHash"]["minimumRingSize"].integer(0, UINT32_MAX);
+  const auto maglev = hash["maglev"];
+  if (maglev.expect_map()) {
+    const auto size = maglev["tableSize"];
+    if (!size.present()) {
+      maglev.error_at("tableSize", "maglev needs a tableSize");
+    } else if (auto n = size.integer(1, INT64_MAX)) {
+      if (*n >= 5000011) {
+        size.error("tableSize must be below 5000011");
+      } else if (!is_prime(*n)) {
+        size.error("tableSize " + std::to_string(*n) + " is not a prime number");
+      }
+    }
+  }
+}
+
+void decode_warmup(const yaml_field& w) {
+  if (!w.expect_map()) return;
+  w.check_keys({"duration", "minimumPercent", "aggression"});
+  if (!w["duration"].present()) w.error_at("duration", "warmup needs a duration");
+  decode_min_duration(w["duration"], false);
+  if (auto p = decode_number(w["minimumPercent"]); p && (*p < 0 || *p > 100)) {
+    w["minimumPercent"].error("minimumPercent must be within [0, 100]");
+  }
+  if (auto a = decode_number(w["aggression"]); a && *a < 1) {
+    w["aggression"].error("aggression must be at least 1");
+  }
+}
+
+void decode_load_balancer(const yaml_field& lb, destination_rule* dr, bool has_outlier) {
+  if (!lb.expect_map()) return;
+  lb.check_keys({"simple", "consistentHash", "localityLbSetting", "zoneAwareLbSetting",
+                 "warmupDurationSecs", "warmup"});
+  const auto simple = lb["simple"];
+  const auto hash = lb["consistentHash"];
+  if (simple.present() && hash.present()) {
+    lb.error("only one of simple or consistentHash may be set");
+  }
+  check_enum(simple, {"UNSPECIFIED", "RANDOM", "PASSTHROUGH", "ROUND_ROBIN", "LEAST_REQUEST",
+                      "LEAST_CONN"});
+  if (simple.string().value_or("ROUND_ROBIN") != "ROUND_ROBIN") {
+    not_applied(simple, "endpoints are picked round robin");
+  }
+  decode_consistent_hash(hash, dr);
+  not_applied(hash,
+              "endpoints are picked round robin (it keys only laneproxy.io/split: sticky lane "
+              "picks)");
+  if (lb["localityLbSetting"].present() && lb["zoneAwareLbSetting"].present()) {
+    lb.error("only one of localityLbSetting or zoneAwareLbSetting may be set");
+  }
+  decode_locality_lb(lb["localityLbSetting"], has_outlier);
+  decode_zone_aware_lb(lb["zoneAwareLbSetting"], has_outlier);
+  decode_min_duration(lb["warmupDurationSecs"], false);
+  if (lb["warmupDurationSecs"].present() && lb["warmup"].present()) {
+    lb.error("only one of warmupDurationSecs or warmup may be set");
+  }
+  decode_warmup(lb["warmup"]);
+  for (auto k : {"localityLbSetting", "zoneAwareLbSetting", "warmupDurationSecs", "warmup"}) {
+    not_applied(lb[k]);
+  }
+}
+
+void decode_keepalive(const yaml_field& k, bool http2) {
+  if (!k.expect_map()) return;
+  if (http2) {
+    k.check_keys({"interval", "timeout"});
+    for (auto key : {"interval", "timeout"}) {
+      if (!k[key].present()) k.error_at(key, std::string(key) + " is required");
+    }
+  } else {
+    k.check_keys({"probes", "time", "interval"});
+    k["probes"].integer(0, UINT32_MAX);
+  }
+  for (auto key : {"time", "interval", "timeout"}) decode_min_duration(k[key], false);
+}
+
+void decode_connection_pool(const yaml_field& pool) {
+  if (!check_not_empty(pool, "connectionPool")) return;
+  pool.check_keys({"tcp", "http"});
+  const auto tcp = pool["tcp"];
+  if (tcp.expect_map()) {
+    tcp.check_keys({"maxConnections", "connectTimeout", "tcpKeepalive", "maxConnectionDuration",
+                    "idleTimeout"});
+    tcp["maxConnections"].integer(0, INT32_MAX);
+    decode_min_duration(tcp["connectTimeout"], false);
+    decode_min_duration(tcp["maxConnectionDuration"], false);
+    decode_min_duration(tcp["idleTimeout"], true);  // 0s turns the idle timeout off
+    decode_keepalive(tcp["tcpKeepalive"], false);
+  }
+  const auto http = pool["http"];
+  if (http.expect_map()) {
+    http.check_keys({"http1MaxPendingRequests", "http2MaxRequests", "maxRequestsPerConnection",
+                     "maxRetries", "idleTimeout", "h2UpgradePolicy", "useClientProtocol",
+                     "maxConcurrentStreams", "http2KeepAlive"});
+    for (auto k : {"http1MaxPendingRequests", "http2MaxRequests", "maxRequestsPerConnection",
+                   "maxRetries", "maxConcurrentStreams"}) {
+      http[k].integer(0, INT32_MAX);
+    }
+    decode_min_duration(http["idleTimeout"], false);
+    check_enum(http["h2UpgradePolicy"], {"DEFAULT", "DO_NOT_UPGRADE", "UPGRADE"});
+    if (http["useClientProtocol"].boolean().value_or(false) &&
+        http["h2UpgradePolicy"].string().value_or("") == "UPGRADE") {
+      http.error("h2UpgradePolicy UPGRADE cannot be combined with useClientProtocol");
+    }
+    decode_keepalive(http["http2KeepAlive"], true);
+  }
+}
+
+void decode_outlier_detection(const yaml_field& od) {
+  if (!od.expect_map()) return;
+  od.check_keys({"consecutiveErrors", "consecutive5xxErrors", "consecutiveGatewayErrors",
+                 "consecutiveLocalOriginFailures", "splitExternalLocalOriginErrors", "interval",
+                 "baseEjectionTime", "maxEjectionPercent", "minHealthPercent"});
+  for (auto k : {"consecutiveErrors", "consecutive5xxErrors", "consecutiveGatewayErrors",
+                 "consecutiveLocalOriginFailures"}) {
+    od[k].integer(0, INT32_MAX);
+  }
+  if (od["consecutiveErrors"].present()) {
+    od["consecutiveErrors"].warning(
+        "consecutiveErrors is deprecated: use consecutive5xxErrors or consecutiveGatewayErrors");
+  }
+  const bool split = od["splitExternalLocalOriginErrors"].boolean().value_or(false);
+  if (od["consecutiveLocalOriginFailures"].present() && !split) {
+    od["consecutiveLocalOriginFailures"].error(
+        "consecutiveLocalOriginFailures needs splitExternalLocalOriginErrors: true");
+  }
+  decode_min_duration(od["interval"], false);
+  decode_min_duration(od["baseEjectionTime"], false);
+  od["maxEjectionPercent"].integer(0, 100);
+  od["minHealthPercent"].integer(0, 100);
+}
+
+void decode_tunnel(const yaml_field& t) {
+  if (!t.expect_map()) return;
+  t.check_keys({"protocol", "targetHost", "targetPort"});
+  check_enum(t["protocol"], {"CONNECT", "POST"});
+  if (!t["targetHost"].present()) t.error_at("targetHost", "targetHost is required");
+  if (!t["targetPort"].present()) t.error_at("targetPort", "targetPort is required");
+  t["targetPort"].integer(1, 65535);
+}
+
+void decode_traffic_policy(const yaml_field& tp, destination_rule* dr, const std::string& ns,
+                           bool port_level) {
+  if (!check_not_empty(tp, port_level ? "a portLevelSettings entry" : "trafficPolicy")) return;
+  if (port_level) {
+    tp.check_keys({"port", "loadBalancer", "connectionPool", "outlierDetection", "tls"});
+    if (!tp["port"].present()) tp.error_at("port", "port is required");
+    if (tp["port"].expect_map()) tp["port"]["number"].integer(1, 65535);
+    bool policy = false;
+    for (auto k : {"loadBalancer", "connectionPool", "outlierDetection", "tls"}) {
+      policy = policy || tp[k].present();
+    }
+    if (!policy) tp.error("a portLevelSettings entry needs a policy besides its port");
+  } else {
+    tp.check_keys({"loadBalancer", "connectionPool", "outlierDetection", "tls", "portLevelSettings",
+                   "tunnel", "proxyProtocol", "retryBudget"});
+  }
+  decode_load_balancer(tp["loadBalancer"], dr, tp["outlierDetection"].present());
+  decode_connection_pool(tp["connectionPool"]);
+  decode_outlier_detection(tp["outlierDetection"]);
+  decode_client_tls(tp["tls"], ns);
+  decode_tunnel(tp["tunnel"]);
+  if (tp["tunnel"].present() && tp["proxyProtocol"].present()) {
+    tp.error("only one of tunnel or proxyProtocol may be set");
+  }
+  if (tp["proxyProtocol"].expect_map()) check_enum(tp["proxyProtocol"]["version"], {"V1", "V2"});
+  for (auto k : {"connectionPool", "outlierDetection", "tls", "tunnel", "proxyProtocol",
+                 "retryBudget"}) {
+    not_applied(tp[k]);
+  }
+  if (port_level) return;
+  std::set<std::int64_t> ports;
+  tp["portLevelSettings"].for_each([&](const yaml_field& p) {
+    decode_traffic_policy(p, nullptr, ns, true);
+    if (auto n = p["port"]["number"].integer(1, 65535); n && !ports.insert(*n).second) {
+      p["port"]["number"].error("duplicate port " + std::to_string(*n));
+    }
+  });
+}
+
+}  // namespace
+
+void decode_destination_rule(const yaml_field& spec, object_meta meta, mesh_documents& out) {
+  destination_rule dr;
+  dr.meta = std::move(meta);
+  spec.check_keys({"host", "trafficPolicy", "subsets", "exportTo", "workloadSelector"});
+  dr.host_where = spec["host"].mark();
+  if (auto host = spec["host"].require_string()) {
+    dr.host = *host;
+    if (!is_valid_host(*host, true)) spec["host"].error("invalid host \"" + *host + "\"");
+  }
+  decode_traffic_policy(spec["trafficPolicy"], &dr, dr.meta.ns, false);
+  const auto selector = spec["workloadSelector"];
+  if (selector.expect_map()) {
+    selector.check_keys({"matchLabels"});
+    if (!has_fields(selector["matchLabels"])) {
+      selector.warning("an empty workloadSelector selects every workload of the namespace");
+    }
+    for (const auto& [k, v] : decode_labels(selector["matchLabels"])) {
+      if (v.find('*') != std::string::npos) {
+        selector["matchLabels"][k].error("a workloadSelector label value cannot hold a wildcard");
+      }
+    }
+  }
+  check_export_to(spec["exportTo"], dr.meta.ns,
+                  selector.present() ? export_owner::destination_rule_with_selector
+                                     : export_owner::other);
+  for (auto k : {"exportTo", "workloadSelector"}) not_applied(spec[k]);
+  std::set<std::string> names;
+  spec["subsets"].for_each([&](const yaml_field& s) {
+    if (!s.expect_map()) return;
+    s.check_keys({"name", "labels", "trafficPolicy"});
+    subset sub;
+    sub.where = s.mark();
+    if (auto name = s["name"].require_string()) {
+      sub.name = *name;
+      if (!is_dns1123_label(ascii_lower(*name))) {
+        s["name"].error("invalid subset name \"" + *name + "\"");
+      }
+      if (!names.insert(*name).second) s["name"].error("duplicate subset name \"" + *name + "\"");
+    }
+    sub.labels = decode_labels(s["labels"]);
+    decode_traffic_policy(s["trafficPolicy"], nullptr, dr.meta.ns, false);
+    dr.subsets.push_back(std::move(sub));
+  });
+  out.destination_rules.push_back(std::move(dr));
+}
+
+}  // namespace laneproxy::config
