@@ -144,12 +144,7 @@ class merger {
       return;
     }
     for (const auto& leaf : child->http) {
-      if (leaf.delegate) {
-        diag_.error(leaf.delegate->where, leaf.path + ".delegate",
-                    "a delegate cannot delegate again (\"" + key + "\" is delegated to by " +
-                        root_.meta.ns + "/" + root_.meta.name + "): Istio follows one level");
-        continue;
-      }
+      if (leaf.delegate) continue;  // refused where it is written (a delegate delegating)
       auto matches = merge_matches(rule.match, leaf.match);
       if (!matches) {
         diag_.warning(leaf.where, leaf.path,

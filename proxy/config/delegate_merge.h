@@ -22,8 +22,9 @@ namespace laneproxy::config {
 //   - rewrite, directResponse, timeout, retries, fault, mirrors, CORS and
 //     headers the delegate rule leaves unset come from the root rule;
 //   - destinations resolve in the delegate's namespace.
-// A delegate that does not exist, has hosts, or delegates again (Istio
-// follows one level only, so no cycle can form) is an error.
+// A delegate that does not exist or has hosts is an error; one that
+// delegates again is refused by its decoder (Istio follows one level only,
+// so no cycle can form) and its delegating rules are left out here.
 virtual_service merge_delegates(const virtual_service& vs, const std::vector<virtual_service>& all,
                                 diagnostics& diag);
 

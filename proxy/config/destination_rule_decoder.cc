@@ -68,8 +68,9 @@ void decode_consistent_hash(const yaml_field& hash, destination_rule* dr) {
     keys += hash[k].present() ? 1 : 0;
   }
   if (keys > 1) {
-    hash.error("only one of httpHeaderName, httpCookie, useSourceIp or httpQueryParameterName "
-               "may be set");
+    hash.error(
+        "only one of httpHeaderName, httpCookie, useSourceIp or httpQueryParameterName "
+        "may be set");
   }
   if (auto h = hash["httpHeaderName"].string()) {
     if (!is_header_name(*h)) hash["httpHeaderName"].error("invalid header name \"" + *h + "\"");
@@ -85,7 +86,8 @@ void decode_consistent_hash(const yaml_field& hash, destination_rule* dr) {
     if (hash["ringHash"].present() || hash["maglev"].present()) {
       hash.error("minimumRingSize (deprecated) cannot be combined with ringHash or maglev");
     } else {
-      hash["minimumRingSize"].warning("minimumRingSize is deprecated: use ringHash.minimumRingSize");
+      hash["minimumRingSize"].warning(
+          "minimumRingSize is deprecated: use ringHash.minimumRingSize");
     }
   }
   if (hash["ringHash"].expect_map()) hash["ringHash"]["minimumRingSize"].integer(0, UINT32_MAX);
@@ -254,8 +256,8 @@ void decode_traffic_policy(const yaml_field& tp, destination_rule* dr, const std
     tp.error("only one of tunnel or proxyProtocol may be set");
   }
   if (tp["proxyProtocol"].expect_map()) check_enum(tp["proxyProtocol"]["version"], {"V1", "V2"});
-  for (auto k : {"connectionPool", "outlierDetection", "tls", "tunnel", "proxyProtocol",
-                 "retryBudget"}) {
+  for (auto k :
+       {"connectionPool", "outlierDetection", "tls", "tunnel", "proxyProtocol", "retryBudget"}) {
     not_applied(tp[k]);
   }
   if (port_level) return;
@@ -292,9 +294,9 @@ void decode_destination_rule(const yaml_field& spec, object_meta meta, mesh_docu
       }
     }
   }
-  check_export_to(spec["exportTo"], dr.meta.ns,
-                  selector.present() ? export_owner::destination_rule_with_selector
-                                     : export_owner::other);
+  check_export_to(
+      spec["exportTo"], dr.meta.ns,
+      selector.present() ? export_owner::destination_rule_with_selector : export_owner::other);
   for (auto k : {"exportTo", "workloadSelector"}) not_applied(spec[k]);
   std::set<std::string> names;
   spec["subsets"].for_each([&](const yaml_field& s) {

@@ -115,7 +115,8 @@ bool is_label_value(std::string_view s) {
   return s.empty() || is_label_name(s);
 }
 
-std::optional<string_match> decode_string_match(const yaml_field& f, bool* presence) {
+std::optional<string_match> decode_string_match(const yaml_field& f, bool* presence,
+                                                bool empty_prefix_ok) {
   if (!f.expect_map()) return std::nullopt;
   f.check_keys({"exact", "prefix", "regex"});
   std::optional<string_match> out;
@@ -130,6 +131,18 @@ std::optional<string_match> decode_string_match(const yaml_field& f, bool* prese
     ++count;
     const auto value = child.string();
     if (!value) continue;
+    if (kind == string_match::kind::prefix && value->empty() && !empty_prefix_ok) {
+      child.error("an empty prefix matches anything: leave the match out instead");
+      continue;
+    }
+    if (kind == string_match::kind::regex && value->empty()) {
+      child.error("a regex match must not be empty");
+      continue;
+    }
+    if (kind == string_match::kind::regex && value->size() > 1024) {
+      child.error("a regex match may be at most 1024 characters long");
+      continue;
+    }
     if (kind == string_match::kind::regex) {
       RE2::Options options;
       options.set_log_errors(false);
@@ -243,6 +256,8 @@ std::optional<double> check_percent(const yaml_field& f) {
     f["value"].error("expected a number, got \"" + *v + "\"");
   } else if (value < 0 || value > 100) {
     f["value"].error("percentage " + *v + " is not within [0, 100]");
+  } else if (value > 0 && value < 0.0001) {
+    f["value"].error("percentage " + *v + " is finer than 0.0001 (one in a million)");
   } else {
     return value;
   }

@@ -35,7 +35,10 @@ bool is_label_value(std::string_view s);
 // and regexes that RE2 rejects. An empty mapping yields nullopt with
 // `*presence = true` when `presence` is given (header presence match);
 // otherwise it is an error.
-std::optional<string_match> decode_string_match(const yaml_field& f, bool* presence = nullptr);
+// An empty prefix is refused unless `empty_prefix_ok` (a uri match); an
+// empty regex and one over 1024 characters always are.
+std::optional<string_match> decode_string_match(const yaml_field& f, bool* presence = nullptr,
+                                                bool empty_prefix_ok = true);
 
 // Reports label keys and values Kubernetes would reject.
 label_map decode_labels(const yaml_field& f);

@@ -52,8 +52,8 @@ void decode_server_port(const yaml_field& s, gateway_server& server,
   port.check_keys({"number", "protocol", "name", "targetPort"});
   if (!port["number"].present()) port.error_at("number", "number is required");
   const auto unix_bind = s["bind"].string().value_or("").rfind("unix://", 0) == 0;
-  server.port = static_cast<std::uint32_t>(
-      port["number"].integer(unix_bind ? 0 : 1, 65535).value_or(0));
+  server.port =
+      static_cast<std::uint32_t>(port["number"].integer(unix_bind ? 0 : 1, 65535).value_or(0));
   if (auto proto = port["protocol"].require_string()) {
     server.protocol = ascii_upper(*proto);
     if (!is_protocol(*proto)) {
@@ -62,7 +62,8 @@ void decode_server_port(const yaml_field& s, gateway_server& server,
                              "REDIS, MYSQL)");
     }
   }
-  if (port["targetPort"].present()) port["targetPort"].error("targetPort has no effect on Gateways");
+  if (port["targetPort"].present())
+    port["targetPort"].error("targetPort has no effect on Gateways");
   const auto name = port["name"].string();
   if (!name || name->empty()) {
     port.error_at("name", "port name is required");
@@ -99,14 +100,20 @@ void decode_server_hosts(const yaml_field& s, gateway_server& server) {
 }
 
 void check_cipher_suites(const yaml_field& tls) {
-  static const std::set<std::string_view> known = {
-      "ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-RSA-AES128-GCM-SHA256",
-      "ECDHE-ECDSA-AES256-GCM-SHA384", "ECDHE-RSA-AES256-GCM-SHA384",
-      "ECDHE-ECDSA-CHACHA20-POLY1305", "ECDHE-RSA-CHACHA20-POLY1305",
-      "ECDHE-ECDSA-AES128-SHA",        "ECDHE-RSA-AES128-SHA",
-      "AES128-GCM-SHA256",             "AES256-GCM-SHA384",
-      "AES128-SHA",                    "ECDHE-ECDSA-AES256-SHA",
-      "ECDHE-RSA-AES256-SHA",          "AES256-SHA"};
+  static const std::set<std::string_view> known = {"ECDHE-ECDSA-AES128-GCM-SHA256",
+                                                   "ECDHE-RSA-AES128-GCM-SHA256",
+                                                   "ECDHE-ECDSA-AES256-GCM-SHA384",
+                                                   "ECDHE-RSA-AES256-GCM-SHA384",
+                                                   "ECDHE-ECDSA-CHACHA20-POLY1305",
+                                                   "ECDHE-RSA-CHACHA20-POLY1305",
+                                                   "ECDHE-ECDSA-AES128-SHA",
+                                                   "ECDHE-RSA-AES128-SHA",
+                                                   "AES128-GCM-SHA256",
+                                                   "AES256-GCM-SHA384",
+                                                   "AES128-SHA",
+                                                   "ECDHE-ECDSA-AES256-SHA",
+                                                   "ECDHE-RSA-AES256-SHA",
+                                                   "AES256-SHA"};
   std::set<std::string> seen;
   tls["cipherSuites"].for_each([&](const yaml_field& c) {
     const auto v = c.string().value_or("");
@@ -132,12 +139,14 @@ void check_certificates(const yaml_field& tls, std::string_view mode) {
     tls.error("only one of credentialName or credentialNames may be set");
   }
   if (int(files) + int(names) + int(list) > 1) {
-    tls.error("only one of credentialName(s), serverCertificate/privateKey or tlsCertificates "
-              "may be set");
+    tls.error(
+        "only one of credentialName(s), serverCertificate/privateKey or tlsCertificates "
+        "may be set");
   }
   // (With a credential, a stray certificate or key file is ignored.)
   if (!names && (has("serverCertificate") || has("privateKey"))) {
-    if (!has("serverCertificate")) tls.error_at("serverCertificate", "serverCertificate is required");
+    if (!has("serverCertificate"))
+      tls.error_at("serverCertificate", "serverCertificate is required");
     if (!has("privateKey")) tls.error_at("privateKey", "privateKey is required");
   }
   std::size_t certificates = 0;
@@ -148,7 +157,8 @@ void check_certificates(const yaml_field& tls, std::string_view mode) {
       if (!c[k].present()) c.error_at(k, std::string(k) + " is required");
     }
   });
-  if (certificates > 2) tls["tlsCertificates"].warning("more than two tlsCertificates: Envoy uses two");
+  if (certificates > 2)
+    tls["tlsCertificates"].warning("more than two tlsCertificates: Envoy uses two");
   if (!has("serverCertificate") && !has("privateKey") && !names && !list) {
     tls.error("mode " + std::string(mode) +
               " needs credentialName, serverCertificate and privateKey, or tlsCertificates");
@@ -162,17 +172,16 @@ void decode_server_tls(const yaml_field& tls, std::string_view protocol) {
   if (!tls.expect_map()) return;
   tls.check_keys({"httpsRedirect", "mode", "serverCertificate", "privateKey", "caCertificates",
                   "caCrl", "credentialName", "credentialNames", "caCertCredentialName",
-                  "tlsCertificates",
-                  "subjectAltNames", "verifyCertificateSpki", "verifyCertificateHash",
-                  "minProtocolVersion", "maxProtocolVersion", "cipherSuites"});
+                  "tlsCertificates", "subjectAltNames", "verifyCertificateSpki",
+                  "verifyCertificateHash", "minProtocolVersion", "maxProtocolVersion",
+                  "cipherSuites"});
   const bool tls_protocol = protocol == "HTTPS" || protocol == "TLS";
   if (tls["httpsRedirect"].boolean().value_or(false) && protocol != "HTTP") {
     tls["httpsRedirect"].warning("httpsRedirect only applies to HTTP servers");
   }
   const auto mode = tls["mode"].string().value_or("PASSTHROUGH");
-  static const std::set<std::string_view> modes = {"PASSTHROUGH", "SIMPLE", "MUTUAL",
-                                                    "AUTO_PASSTHROUGH", "ISTIO_MUTUAL",
-                                                    "OPTIONAL_MUTUAL"};
+  static const std::set<std::string_view> modes = {
+      "PASSTHROUGH", "SIMPLE", "MUTUAL", "AUTO_PASSTHROUGH", "ISTIO_MUTUAL", "OPTIONAL_MUTUAL"};
   if (!modes.count(mode)) {
     tls["mode"].error("invalid value \"" + mode + "\"");
     return;

@@ -76,8 +76,7 @@ void decode_distribute(const yaml_field& f) {
     if (auto from = d["from"].require_string(); from && check_locality(d["from"], *from)) {
       for (const auto& earlier : froms) {
         if (covers(earlier, *from)) {
-          f.error("distribute from \"" + *from + "\" lies within the earlier \"" + earlier +
-                  "\"");
+          f.error("distribute from \"" + *from + "\" lies within the earlier \"" + earlier + "\"");
         }
       }
       froms.push_back(*from);
@@ -139,7 +138,8 @@ void decode_client_tls(const yaml_field& f, const std::string& ns) {
                 "credentialName", "subjectAltNames", "sni", "insecureSkipVerify"});
   const auto mode = f["mode"].string().value_or("DISABLE");
   if (mode != "DISABLE" && mode != "SIMPLE" && mode != "MUTUAL" && mode != "ISTIO_MUTUAL") {
-    f["mode"].error("invalid value \"" + mode + "\" (one of DISABLE, SIMPLE, MUTUAL, ISTIO_MUTUAL)");
+    f["mode"].error("invalid value \"" + mode +
+                    "\" (one of DISABLE, SIMPLE, MUTUAL, ISTIO_MUTUAL)");
     return;
   }
   if (mode != "SIMPLE" && mode != "MUTUAL") return;

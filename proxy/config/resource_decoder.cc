@@ -157,7 +157,10 @@ destination decode_destination(const yaml_field& f, destination_form form) {
       f["subset"].error("invalid subset name \"" + *subset + "\"");
     }
   }
-  if (istio && f["port"].expect_map()) f["port"].check_keys({"number"});
+  if (istio && f["port"].expect_map()) {
+    f["port"].check_keys({"number"});
+    if (!f["port"]["number"].present()) f["port"].error_at("number", "port needs a number");
+  }
   d.port = static_cast<std::uint32_t>(port.integer(1, 65535).value_or(0));
   return d;
 }

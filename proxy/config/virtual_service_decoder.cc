@@ -8,6 +8,8 @@
 #include "config/ascii.h"
 #include "config/field_rules.h"
 #include "config/resource_decoder.h"
+#include "config/route_action_decoder.h"
+#include "config/rule_reachability.h"
 
 namespace laneproxy::config {
 
@@ -18,6 +20,13 @@ using header_conditions = std::map<std::string, std::optional<string_match>>;
 header_conditions decode_header_conditions(const yaml_field& f, bool query) {
   header_conditions out;
   f.for_each_entry([&](const std::string& name, const yaml_field& value) {
+    constexpr std::string_view claims = "@request.auth.claims.";
+    if (!query && name.rfind(claims, 0) == 0 && name.size() > claims.size()) {
+      // JWT claim routing: needs RequestAuthentication, which laneproxy does not read.
+      not_applied(value, "JWT claims are not read (the match never holds)");
+      out[name] = std::nullopt;
+      return;
+    }
     if (!query && !is_header_name(name)) {
       value.error("invalid header name \"" + name + "\"");
       return;
@@ -27,43 +36,14 @@ header_conditions decode_header_conditions(const yaml_field& f, bool query) {
       return;
     }
     bool presence = false;
-    auto m = decode_string_match(value, &presence);
-    if (query && m && m->type == string_match::kind::prefix) {
-      value.error("prefix is not supported for query parameter matches (use exact or regex)");
-    }
+    // A regex of "*" is read as presence (Istio's spelling of "any value").
+    const bool any = !query && value["regex"].string().value_or("") == "*";
+    auto m = any ? std::nullopt : decode_string_match(value, &presence, false);
+    presence = presence || any;
     // HTTP header names are case-insensitive: store them as Envoy sees them.
     if (m || presence) out[query ? name : ascii_lower(name)] = m;
   });
   return out;
-}
-
-header_operations decode_header_operations(const yaml_field& f) {
-  header_operations ops;
-  if (!f.expect_map()) return ops;
-  f.check_keys({"set", "add", "remove"});
-  auto names = [&](const yaml_field& m, label_map& into) {
-    into = m.string_map();
-    for (const auto& [k, v] : into) {
-      if (!is_header_name(k)) m[k].error("invalid header name \"" + k + "\"");
-    }
-  };
-  names(f["set"], ops.set);
-  names(f["add"], ops.add);
-  f["remove"].for_each([&](const yaml_field& h) {
-    if (auto name = h.string()) {
-      if (!is_header_name(*name)) h.error("invalid header name \"" + *name + "\"");
-      ops.remove.push_back(*name);
-    }
-  });
-  return ops;
-}
-
-void decode_headers_block(const yaml_field& f, header_operations& request,
-                          header_operations& response) {
-  if (!f.expect_map()) return;
-  f.check_keys({"request", "response"});
-  request = decode_header_operations(f["request"]);
-  response = decode_header_operations(f["response"]);
 }
 
 void check_redirect_code(const yaml_field& f, http_redirect& r) {
@@ -74,185 +54,6 @@ void check_redirect_code(const yaml_field& f, http_redirect& r) {
       r.code = static_cast<int>(*code);
     }
   }
-}
-
-const std::set<std::string_view>& retry_policies() {
-  static const std::set<std::string_view> policies = {"5xx",
-                                                      "gateway-error",
-                                                      "reset",
-                                                      "reset-before-request",
-                                                      "connect-failure",
-                                                      "envoy-ratelimited",
-                                                      "retriable-4xx",
-                                                      "refused-stream",
-                                                      "retriable-status-codes",
-                                                      "retriable-headers",
-                                                      "http3-post-connect-failure",
-                                                      "cancelled",
-                                                      "deadline-exceeded",
-                                                      "internal",
-                                                      "resource-exhausted",
-                                                      "unavailable"};
-  return policies;
-}
-
-void decode_retries(const yaml_field& f, http_route& rule) {
-  if (!f.expect_map()) return;
-  f.check_keys({"attempts", "perTryTimeout", "retryOn", "retryRemoteLocalities",
-                "retryIgnorePreviousHosts", "backoff"});
-  http_retry r;
-  r.attempts = f["attempts"].integer(0, INT32_MAX).value_or(0);
-  r.per_try_timeout = decode_min_duration(f["perTryTimeout"], false);
-  r.backoff = decode_min_duration(f["backoff"], false);
-  if (auto on = f["retryOn"].string()) {
-    r.retry_on = *on;
-    std::size_t start = 0;
-    while (start <= on->size()) {
-      auto comma = on->find(',', start);
-      if (comma == std::string::npos) comma = on->size();
-      std::string item = on->substr(start, comma - start);
-      while (!item.empty() && item.front() == ' ') item.erase(item.begin());
-      while (!item.empty() && item.back() == ' ') item.pop_back();
-      int status = 0;
-      const auto [p, ec] = std::from_chars(item.data(), item.data() + item.size(), status);
-      const bool is_status = ec == std::errc() && p == item.data() + item.size();
-      if (is_status ? (status < 100 || status > 599) : !retry_policies().count(item)) {
-        f["retryOn"].error("invalid retry policy \"" + item + "\"");
-      } else if (item == "reset-before-request" || item == "envoy-ratelimited") {
-        // (The HTTP/2 and gRPC conditions cannot occur over HTTP/1.1, in
-        // Envoy either; retriable-headers needs route settings Istio never
-        // sets.)
-        not_applied(f["retryOn"], "retry condition " + item);
-      }
-      start = comma + 1;
-    }
-  }
-  rule.actions.retries = r;
-}
-
-// A percentage (checked) as a share per million: `absent` when there is
-// none (a fault: 0, a mirror: all), 0 when invalid.
-std::uint32_t per_million(const yaml_field& percentage, std::uint32_t absent = 0) {
-  if (!percentage.present()) return absent;
-  const auto v = check_percent(percentage);
-  return v ? static_cast<std::uint32_t>(*v * 10000 + 0.5) : 0;
-}
-
-void decode_fault(const yaml_field& f, http_route& rule) {
-  if (!f.expect_map()) return;
-  f.check_keys({"delay", "abort"});
-  const auto delay = f["delay"];
-  const auto abort = f["abort"];
-  if (!delay.present() && !abort.present()) f.error("fault needs delay or abort");
-  if (delay.expect_map()) {
-    delay.check_keys({"fixedDelay", "percentage", "percent", "exponentialDelay"});
-    if (!delay["fixedDelay"].present() && !delay["exponentialDelay"].present()) {
-      delay.error_at("fixedDelay", "fixedDelay is required");
-    }
-    const auto fixed = decode_min_duration(delay["fixedDelay"], false);
-    const auto percent = delay["percent"].integer(0, 100);
-    not_applied(delay["exponentialDelay"]);
-    http_fault::delay_spec d;
-    d.fixed = fixed.value_or(std::chrono::nanoseconds(0));
-    // The deprecated integer `percent` counts when `percentage` is absent.
-    d.per_million = delay["percentage"].present()
-                        ? per_million(delay["percentage"])
-                        : static_cast<std::uint32_t>(percent.value_or(0) * 10000);
-    if (fixed) {
-      if (!rule.actions.fault) rule.actions.fault.emplace();
-      rule.actions.fault->delay = d;
-    }
-  }
-  if (abort.expect_map()) {
-    abort.check_keys({"httpStatus", "grpcStatus", "http2Error", "percentage"});
-    int kinds = 0;
-    for (auto k : {"httpStatus", "grpcStatus", "http2Error"}) kinds += abort[k].present() ? 1 : 0;
-    if (kinds != 1) abort.error("exactly one of httpStatus, grpcStatus or http2Error is required");
-    const auto status = abort["httpStatus"].integer(0, 999);
-    if (status && (*status < 200 || *status > 599)) {
-      abort["httpStatus"].error("httpStatus " + std::to_string(*status) +
-                                " is not within [200, 599]");
-    }
-    const auto share = per_million(abort["percentage"]);
-    not_applied(abort["grpcStatus"], "gRPC needs HTTP/2");
-    not_applied(abort["http2Error"], "laneproxy speaks HTTP/1.1");
-    if (status) {
-      if (!rule.actions.fault) rule.actions.fault.emplace();
-      rule.actions.fault->abort = http_fault::abort_spec{static_cast<int>(*status), share};
-    }
-  }
-}
-
-bool is_http_method(std::string_view m) {
-  static const std::set<std::string_view> methods = {
-      "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"};
-  return methods.count(m) > 0;
-}
-
-void decode_cors(const yaml_field& f, http_route& rule) {
-  if (!f.expect_map()) return;
-  f.check_keys({"allowOrigin", "allowOrigins", "allowMethods", "allowHeaders", "exposeHeaders",
-                "maxAge", "allowCredentials", "unmatchedPreflights"});
-  http_cors cors;
-  f["allowOrigin"].for_each([&](const yaml_field& o) {
-    if (auto v = o.string()) cors.allow_origins.push_back({string_match::kind::exact, *v});
-  });
-  f["allowOrigins"].for_each([&](const yaml_field& o) {
-    if (auto m = decode_string_match(o)) cors.allow_origins.push_back(*m);
-  });
-  f["allowMethods"].for_each([&](const yaml_field& m) {
-    if (auto v = m.string()) {
-      if (!is_http_method(*v)) m.error("invalid method \"" + *v + "\"");
-      cors.allow_methods.push_back(*v);
-    }
-  });
-  for (auto [k, into] : {std::pair{"allowHeaders", &cors.allow_headers},
-                         std::pair{"exposeHeaders", &cors.expose_headers}}) {
-    f[k].for_each([into = into](const yaml_field& h) {
-      if (auto v = h.string()) {
-        if (*v != "*" && !is_header_name(*v)) h.error("invalid header name \"" + *v + "\"");
-        into->push_back(*v);
-      }
-    });
-  }
-  if (auto age = decode_min_duration(f["maxAge"], false)) {
-    if (age->count() % 1'000'000'000 != 0) {
-      f["maxAge"].error("maxAge must be whole seconds");
-    } else {
-      cors.max_age = std::chrono::duration_cast<std::chrono::seconds>(*age);
-    }
-  }
-  cors.allow_credentials = f["allowCredentials"].boolean().value_or(false);
-  const auto unmatched = f["unmatchedPreflights"].string();
-  if (unmatched && *unmatched != "UNSPECIFIED" && *unmatched != "FORWARD" &&
-      *unmatched != "IGNORE") {
-    f["unmatchedPreflights"].error("invalid value \"" + *unmatched +
-                                   "\" (one of UNSPECIFIED, FORWARD, IGNORE)");
-  }
-  cors.ignore_unmatched_preflights = unmatched && *unmatched == "IGNORE";
-  rule.actions.cors = std::move(cors);
-}
-
-void decode_mirrors(const yaml_field& f, http_route& rule) {
-  if (f["mirror"].present() && f["mirrors"].present()) {
-    f.error("only one of mirror or mirrors may be set");
-  }
-  if (f["mirror"].present()) {
-    http_mirror m{decode_destination(f["mirror"]), per_million(f["mirrorPercentage"], 1'000'000)};
-    // The deprecated integer forms, when mirrorPercentage is absent.
-    for (auto k : {"mirror_percent", "mirrorPercent"}) {
-      if (auto p = f[k].integer(0, 100); p && !f["mirrorPercentage"].present()) {
-        m.per_million = static_cast<std::uint32_t>(*p * 10000);
-      }
-    }
-    rule.actions.mirrors.push_back(std::move(m));
-  }
-  f["mirrors"].for_each([&](const yaml_field& m) {
-    if (!m.expect_map()) return;
-    m.check_keys({"destination", "percentage"});
-    rule.actions.mirrors.push_back(
-        {decode_destination(m["destination"]), per_million(m["percentage"], 1'000'000)});
-  });
 }
 
 // Returns false when a weight was invalid (already reported).
@@ -294,6 +95,77 @@ void check_weights(const yaml_field& f, const http_route& rule) {
   }
 }
 
+// Whether host `a` covers `b` or the reverse ("*.com" and "*.foo.com").
+bool hosts_meet(std::string_view a, std::string_view b) {
+  const auto covers = [](std::string_view wild, std::string_view other) {
+    if (wild == "*") return true;
+    if (wild.size() < 2 || wild[0] != '*') return false;
+    const auto suffix = wild.substr(1);
+    return other.size() > suffix.size() && other.substr(other.size() - suffix.size()) == suffix;
+  };
+  return a == b || covers(a, b) || covers(b, a);
+}
+
+void check_distinct_hosts(const yaml_field& f, const std::vector<std::string>& hosts) {
+  for (std::size_t i = 0; i < hosts.size(); ++i) {
+    for (std::size_t j = i + 1; j < hosts.size(); ++j) {
+      if (hosts_meet(hosts[i], hosts[j])) {
+        f.error("hosts \"" + hosts[i] + "\" and \"" + hosts[j] + "\" overlap");
+      }
+    }
+  }
+}
+
+// "mesh", "name" or "namespace/name"; a dotted name without a namespace is
+// Istio's legacy form (a warning where the VirtualService names it).
+bool check_gateway_name(const yaml_field& g, const std::string& name, bool warn_legacy) {
+  const auto slash = name.find('/');
+  const bool ok = name == "mesh" ||
+                  (slash == std::string::npos ? is_dns1123_subdomain(name)
+                                              : is_dns1123_label(name.substr(0, slash)) &&
+                                                    is_dns1123_subdomain(name.substr(slash + 1)));
+  if (!ok) {
+    g.error("invalid gateway name \"" + name + "\"");
+  } else if (warn_legacy && slash == std::string::npos && name.find('.') != std::string::npos) {
+    g.warning("gateway \"" + name + "\" in the legacy FQDN form: write NAMESPACE/NAME");
+  }
+  return ok;
+}
+
+// A redirect's prefixRewrite replaces the matched prefix: it needs prefix
+// uri matches (or none on the uri), and not uri beside it.
+void check_prefix_rewrite(const yaml_field& redirect, const http_route& rule) {
+  const auto f = redirect["prefixRewrite"];
+  if (!f.present()) return;
+  if (redirect["uri"].present()) redirect.error("only one of uri or prefixRewrite may be set");
+  for (const auto& m : rule.match) {
+    if (m.uri && m.uri->type != string_match::kind::prefix) {
+      f.error("prefixRewrite needs prefix uri matches");
+      break;
+    }
+  }
+  not_applied(f, "the redirect keeps the request's path");
+}
+
+// What one rule may not say together, as Istio refuses it.
+void check_combinations(const yaml_field& f, const http_route& rule) {
+  const auto& a = rule.actions;
+  if (a.redirect && a.fault) f.error("redirect cannot be combined with fault");
+  if (a.direct_response && (a.rewrite || a.fault || !a.mirrors.empty())) {
+    f.error("directResponse cannot be combined with rewrite, fault or mirrors");
+  }
+  const auto& set = a.request_headers.set;
+  const auto& add = a.request_headers.add;
+  const bool host_op = set.count("host") || set.count("Host") || set.count(":authority") ||
+                       add.count("host") || add.count("Host") || add.count(":authority");
+  if (a.rewrite && !a.rewrite->authority.empty() && host_op) {
+    f.error("rewrite.authority cannot be combined with a Host header operation");
+  }
+  if (f["mirrorPercent"].present() || f["mirror_percent"].present()) {
+    f.warning("mirrorPercent is deprecated: use mirrorPercentage");
+  }
+}
+
 http_route decode_http_route(const yaml_field& f) {
   http_route rule;
   rule.where = f.mark();
@@ -323,11 +195,18 @@ http_route decode_http_route(const yaml_field& f) {
 
   const auto redirect = f["redirect"];
   if (redirect.expect_map()) {
-    redirect.check_keys({"uri", "authority", "port", "derivePort", "scheme", "redirectCode"});
+    redirect.check_keys(
+        {"uri", "authority", "port", "derivePort", "scheme", "redirectCode", "prefixRewrite"});
+    if (!has_fields(redirect))
+      redirect.error("redirect must say where: uri, authority, port or scheme");
     http_redirect r;
     r.uri = redirect["uri"].string().value_or("");
     r.authority = redirect["authority"].string().value_or("");
     r.scheme = redirect["scheme"].string().value_or("");
+    if (!r.scheme.empty() && r.scheme != "http" && r.scheme != "https") {
+      redirect["scheme"].error("scheme must be http or https, not \"" + r.scheme + "\"");
+    }
+    check_prefix_rewrite(redirect, rule);
     r.port = static_cast<std::uint32_t>(redirect["port"].integer(1, 65535).value_or(0));
     if (auto derive = redirect["derivePort"].string()) {
       if (*derive == "FROM_PROTOCOL_DEFAULT") {
@@ -351,8 +230,8 @@ http_route decode_http_route(const yaml_field& f) {
     http_direct_response d;
     if (!direct["status"].present()) direct.error_at("status", "status is required");
     if (auto s = direct["status"].integer(0, 999)) {
-      if (*s < 200 || *s > 599) {
-        direct["status"].error("status " + std::to_string(*s) + " is not within [200, 599]");
+      if (*s < 200 || *s > 600) {
+        direct["status"].error("status " + std::to_string(*s) + " is not within [200, 600]");
       }
       d.status = static_cast<int>(*s);
     }
@@ -408,12 +287,13 @@ http_route decode_http_route(const yaml_field& f) {
                                         regex_rewrite["match"].string().value_or(""),
                                         regex_rewrite["rewrite"].string().value_or("")};
   }
-  rule.actions.timeout = decode_min_duration(f["timeout"], true);
+  rule.actions.timeout = decode_min_duration(f["timeout"], false);
   decode_retries(f["retries"], rule);
   decode_fault(f["fault"], rule);
   decode_mirrors(f, rule);
   decode_cors(f["corsPolicy"], rule);
   decode_headers_block(f["headers"], rule.actions.request_headers, rule.actions.response_headers);
+  check_combinations(f, rule);
   return rule;
 }
 
@@ -428,7 +308,8 @@ http_match decode_http_match(const yaml_field& f) {
                 "statPrefix"});
   m.name = f["name"].string().value_or("");
   auto one = [&](const char* key, std::optional<string_match>& into) {
-    if (f[key].present()) into = decode_string_match(f[key]);
+    const bool uri = std::string_view(key) == "uri";
+    if (f[key].present()) into = decode_string_match(f[key], nullptr, uri);
   };
   one("uri", m.uri);
   one("scheme", m.scheme);
@@ -441,11 +322,29 @@ http_match decode_http_match(const yaml_field& f) {
   m.port = static_cast<std::uint32_t>(f["port"].integer(1, 65535).value_or(0));
   m.source_labels = decode_labels(f["sourceLabels"]);
   f["gateways"].for_each([&](const yaml_field& g) {
-    if (auto s = g.string()) m.gateways.push_back(*s);
+    if (auto s = g.string(); s && check_gateway_name(g, *s, false)) m.gateways.push_back(*s);
   });
   m.source_namespace = f["sourceNamespace"].string().value_or("");
+  if (!m.source_namespace.empty() && !is_dns1123_label(m.source_namespace)) {
+    f["sourceNamespace"].error("invalid namespace \"" + m.source_namespace + "\"");
+  }
   not_applied(f["statPrefix"]);
   return m;
+}
+
+// A delegate (no hosts) serves through a root: it names no gateways, has
+// only http rules, and does not delegate again.
+void check_delegate_limits(const yaml_field& spec) {
+  if (spec["gateways"].present())
+    spec["gateways"].error("a delegate VirtualService names no gateways");
+  for (auto k : {"tcp", "tls"}) {
+    if (spec[k].present())
+      spec[k].error(std::string("a delegate VirtualService has no ") + k + " rules");
+  }
+  if (!spec["http"].is_sequence()) return;
+  spec["http"].for_each([](const yaml_field& r) {
+    if (r["delegate"].present()) r["delegate"].error("a delegate cannot delegate again");
+  });
 }
 
 void decode_virtual_service(const yaml_field& spec, object_meta meta, mesh_documents& out) {
@@ -458,18 +357,14 @@ void decode_virtual_service(const yaml_field& spec, object_meta meta, mesh_docum
       vs.hosts.push_back(*host);
     }
   });
+  check_distinct_hosts(spec["hosts"], vs.hosts);
   vs.gateways_where = spec["gateways"].mark();
   spec["gateways"].for_each([&](const yaml_field& g) {
-    const auto name = g.string();
-    if (!name) return;
-    const auto slash = name->find('/');
-    const bool ok = *name == "mesh" || (slash == std::string::npos
-                                            ? is_dns1123_subdomain(*name)
-                                            : is_dns1123_label(name->substr(0, slash)) &&
-                                                  is_dns1123_subdomain(name->substr(slash + 1)));
-    if (!ok) g.error("invalid gateway name \"" + *name + "\"");
-    vs.gateways.push_back(*name);
+    if (auto name = g.string(); name && check_gateway_name(g, *name, true)) {
+      vs.gateways.push_back(*name);
+    }
   });
+  check_export_to(spec["exportTo"], vs.meta.ns, export_owner::other);
   const bool bound_to_mesh =
       vs.gateways.empty() ||
       std::find(vs.gateways.begin(), vs.gateways.end(), "mesh") != vs.gateways.end();
@@ -478,9 +373,14 @@ void decode_virtual_service(const yaml_field& spec, object_meta meta, mesh_docum
       spec.error_at("hosts", "virtual service must have at least one host");
     }
   }
-  if (bound_to_mesh && std::count(vs.hosts.begin(), vs.hosts.end(), "*") > 0) {
-    spec.error_at("hosts",
-                  "wildcard host * is not allowed for virtual services bound to the mesh gateway");
+  if (spec["hosts"].is_sequence())
+    spec["hosts"].for_each([&](const yaml_field& h) {
+      if (bound_to_mesh && h.string().value_or("") == "*") {
+        h.error("wildcard host * is not allowed for virtual services bound to the mesh gateway");
+      }
+    });
+  if (!spec["hosts"].present() || (spec["hosts"].is_sequence() && vs.hosts.empty())) {
+    check_delegate_limits(spec);
   }
   const bool has_http = spec["http"].present();
   if (!has_http && !spec["tcp"].present() && !spec["tls"].present()) {
@@ -488,6 +388,7 @@ void decode_virtual_service(const yaml_field& spec, object_meta meta, mesh_docum
   }
   spec["http"].for_each([&](const yaml_field& r) { vs.http.push_back(decode_http_route(r)); });
   for (auto k : {"tcp", "tls", "exportTo"}) not_applied(spec[k]);
+  check_reachability(vs, spec.diag());
   out.virtual_services.push_back(std::move(vs));
 }
 

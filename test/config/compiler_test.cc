@@ -150,11 +150,11 @@ spec:
   EXPECT_THAT(
       m.warnings(),
       ElementsAre("vs.yaml:9:5: warning: spec.http[1]: rule is unreachable: spec.http[0] has "
-                  "the same match",
+                  "the same match [IST0130]",
                   "vs.yaml:11:13: warning: spec.http[2].match[0]: match is never used: "
-                  "spec.http[0] has the same match",
+                  "spec.http[0] has the same match [IST0131]",
                   "vs.yaml:14:5: warning: spec.http[4]: rule is unreachable: spec.http[3] "
-                  "before it has no match and takes every request"));
+                  "before it has no match and takes every request [IST0130]"));
 }
 
 TEST(Compiler, SubsetFromDestinationRuleWinsOverLane) {

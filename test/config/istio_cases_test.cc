@@ -60,7 +60,9 @@ bool counts_as_verdict(const diagnostic& d) {
 }
 
 // (gtest prints a failing case's parameter: its file and name, not bytes.)
-void PrintTo(const istio_case& c, std::ostream* os) { *os << c.file << ": " << c.name; }
+void PrintTo(const istio_case& c, std::ostream* os) {
+  *os << c.file << ": " << c.name;
+}
 
 class IstioVerdict : public ::testing::TestWithParam<istio_case> {};
 
@@ -81,8 +83,8 @@ TEST_P(IstioVerdict, IsIstios) {
     said += "\n  " + format(d);
     if (d.level == severity::error) ++errors;
     if (d.level == severity::warning && counts_as_verdict(d)) ++warnings;
-    const bool verdict = d.level == severity::error ||
-                         (d.level == severity::warning && counts_as_verdict(d));
+    const bool verdict =
+        d.level == severity::error || (d.level == severity::warning && counts_as_verdict(d));
     if (verdict && d.message.find(c.path) != std::string::npos) path_named = true;
     if (verdict && d.message.find(c.code) != std::string::npos) code_named = true;
   }

@@ -138,7 +138,18 @@ kind: VirtualService
 metadata: {name: wild, namespace: istio-system}
 spec:
   gateways: [ingressgateway]
-  hosts: ["*.example.com", "*.api.example.com"]
+  hosts: ["*.example.com"]
+  http:
+  - name: wild
+    match: [{uri: {prefix: /w}}]
+    route: [{destination: {host: mocka.default}}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: wild-api, namespace: istio-system}
+spec:
+  gateways: [ingressgateway]
+  hosts: ["*.api.example.com"]
   http:
   - name: wild
     match: [{uri: {prefix: /w}}]
