@@ -91,7 +91,8 @@ void decode_server_hosts(const yaml_field& s, gateway_server& server) {
       name.remove_prefix(slash + 1);
     }
     // A Gateway host is a full name (or a wildcard, or an IPv4 address).
-    const bool full = name == "*" || name.find('.') != std::string_view::npos;
+    const bool full = name == "*" || (name.find('.') != std::string_view::npos &&
+                                      (name.front() != '*' || name.substr(0, 2) == "*."));
     if (!full || (!is_ipv4(name) && !is_valid_host(name, true))) {
       h.error("invalid host \"" + *host + "\" (a fully qualified name, *.suffix or *)");
     }

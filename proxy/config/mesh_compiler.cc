@@ -284,7 +284,8 @@ void add_subsets(const mesh_documents& docs, mesh_snapshot& snap, diagnostics& d
       }
       if (def.workloads.empty()) {
         diag.warning(s.where, "spec.subsets[" + std::to_string(i) + "]",
-                     "subset \"" + s.name + "\" of \"" + svc->key() + "\" selects no Deployment");
+                     "subset \"" + s.name + "\" of \"" + svc->key() +
+                         "\" selects no Deployment or Pod [IST0173]");
       }
       svc->subsets[s.name] = std::move(def);
     }

@@ -36,6 +36,7 @@ const kind_entry kinds[] = {
     {"Gateway", istio_networking, {"v1alpha3", "v1beta1", "v1"}, true, decode_gateway},
     {"Service", "", {"v1"}, true, decode_service},
     {"Deployment", "apps/", {"v1"}, true, decode_deployment},
+    {"Pod", "", {"v1"}, true, decode_pod},
     {"ASMSwimLaneGroup", asm_group, {"v1"}, false, decode_lane_group},
     {"ASMSwimLane", asm_group, {"v1"}, false, decode_lane},
 };
@@ -127,7 +128,7 @@ destination decode_destination(const yaml_field& f, destination_form form) {
   d.where = f.mark();
   d.path = f.path();
   if (!f.present()) {
-    f.error("destination is required");
+    f.error("destination is required [IST0101]");
     return d;
   }
   if (!f.expect_map()) return d;
@@ -143,7 +144,8 @@ destination decode_destination(const yaml_field& f, destination_form form) {
   d.port_where = port.mark();
   if (auto host = f["host"].require_string()) {
     // An invalid host stays empty: reported once here, not again as "not found".
-    if (is_valid_host(*host, false)) {
+    // A destination may use a wildcard label ("*-foo.a"), not be "*".
+    if (*host != "*" && is_valid_host(*host, true)) {
       d.host = *host;
     } else {
       f["host"].error("invalid host \"" + *host + "\"");
@@ -198,29 +200,9 @@ void decode_service(const yaml_field& spec, object_meta meta, mesh_documents& ou
   out.services.push_back(std::move(svc));
 }
 
-void decode_deployment(const yaml_field& spec, object_meta meta, mesh_documents& out) {
-  deployment d;
-  d.meta = std::move(meta);
-  d.replicas = spec["replicas"].integer(0, INT32_MAX).value_or(1);
-  const auto tmpl = spec["template"];
-  if (!tmpl.present()) {
-    spec.error_at("template", "template is required");
-  } else if (tmpl.expect_map() && tmpl["metadata"].expect_map()) {
-    d.pod_labels = decode_labels(tmpl["metadata"]["labels"]);
-  }
-  const auto selector = spec["selector"];
-  if (!selector.present()) {
-    spec.error_at("selector", "selector is required");
-  } else if (selector.expect_map()) {
-    for (const auto& [k, v] : selector["matchLabels"].string_map()) {
-      const auto it = d.pod_labels.find(k);
-      if (it == d.pod_labels.end() || it->second != v) {
-        selector["matchLabels"][k].error("selector " + k + "=" + v +
-                                         " does not match the template's labels");
-      }
-    }
-  }
-  const auto pod_spec = tmpl["spec"];
+namespace {
+// A pod spec's containers: name, image, command, args, env and ports.
+void decode_containers(const yaml_field& pod_spec, deployment& d) {
   pod_spec["containers"].for_each([&](const yaml_field& c) {
     if (!c.expect_map()) return;
     container ctr;
@@ -245,6 +227,42 @@ void decode_deployment(const yaml_field& spec, object_meta meta, mesh_documents&
     });
     d.containers.push_back(std::move(ctr));
   });
+}
+}  // namespace
+
+void decode_deployment(const yaml_field& spec, object_meta meta, mesh_documents& out) {
+  deployment d;
+  d.meta = std::move(meta);
+  d.replicas = spec["replicas"].integer(0, INT32_MAX).value_or(1);
+  const auto tmpl = spec["template"];
+  if (!tmpl.present()) {
+    spec.error_at("template", "template is required");
+  } else if (tmpl.expect_map() && tmpl["metadata"].expect_map()) {
+    d.pod_labels = decode_labels(tmpl["metadata"]["labels"]);
+  }
+  const auto selector = spec["selector"];
+  if (!selector.present()) {
+    spec.error_at("selector", "selector is required");
+  } else if (selector.expect_map()) {
+    for (const auto& [k, v] : selector["matchLabels"].string_map()) {
+      const auto it = d.pod_labels.find(k);
+      if (it == d.pod_labels.end() || it->second != v) {
+        selector["matchLabels"][k].error("selector " + k + "=" + v +
+                                         " does not match the template's labels");
+      }
+    }
+  }
+  decode_containers(tmpl["spec"], d);
+  out.deployments.push_back(std::move(d));
+}
+
+void decode_pod(const yaml_field& spec, object_meta meta, mesh_documents& out) {
+  // A bare Pod is a workload of one replica, labelled by its metadata.
+  deployment d;
+  d.pod_labels = meta.labels;
+  d.meta = std::move(meta);
+  d.replicas = 1;
+  decode_containers(spec, d);
   out.deployments.push_back(std::move(d));
 }
 

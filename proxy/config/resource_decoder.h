@@ -23,6 +23,7 @@ void decode_destination_rule(const yaml_field& spec, object_meta meta, mesh_docu
 void decode_gateway(const yaml_field& spec, object_meta meta, mesh_documents& out);
 void decode_service(const yaml_field& spec, object_meta meta, mesh_documents& out);
 void decode_deployment(const yaml_field& spec, object_meta meta, mesh_documents& out);
+void decode_pod(const yaml_field& spec, object_meta meta, mesh_documents& out);
 void decode_lane_group(const yaml_field& spec, object_meta meta, mesh_documents& out);
 void decode_lane(const yaml_field& spec, object_meta meta, mesh_documents& out);
 

@@ -51,7 +51,8 @@ class route_builder {
     if (d.host.empty()) return false;
     const service_info* svc = snap_.resolve_host(d.host, ns);
     if (!svc) {
-      diag_.error(d.host_where, d.path + ".host", "referenced host not found: \"" + d.host + "\"");
+      diag_.error(d.host_where, d.path + ".host",
+                  "referenced host not found: \"" + d.host + "\" [IST0101]");
       return false;
     }
     out.service = svc->key();
@@ -63,7 +64,7 @@ class route_builder {
       } else if (!svc->subsets.count(d.subset)) {
         diag_.error(d.subset_where, d.path + ".subset",
                     "referenced subset not found: \"" + d.subset + "\" of host \"" + d.host +
-                        "\" (no DestinationRule subset or lane of that name)");
+                        "\" (no DestinationRule subset or lane of that name) [IST0101]");
         ok = false;
       } else {
         out.subset = d.subset;
@@ -75,14 +76,14 @@ class route_builder {
         ports += (ports.empty() ? "" : ", ") + std::to_string(p.port);
       diag_.error(d.where, d.path,
                   "service \"" + svc->key() + "\" has several ports (" + ports +
-                      "): the destination needs port.number");
+                      "): the destination needs port.number [IST0112]");
       ok = false;
     } else if (d.port != 0 &&
                std::none_of(svc->ports.begin(), svc->ports.end(),
                             [&](const service_port& p) { return p.port == d.port; })) {
       diag_.error(d.port_where, d.path + ".port.number",
                   "referenced port not found: " + std::to_string(d.port) + " on service \"" +
-                      svc->key() + "\"");
+                      svc->key() + "\" [IST0101]");
       ok = false;
     }
     return ok;
@@ -185,7 +186,7 @@ class route_builder {
       const std::string key = g.find('/') == std::string::npos ? vs.meta.ns + "/" + g : g;
       if (!snap_.gateways.count(key)) {
         diag_.error(vs.gateways_where, "spec.gateways[" + std::to_string(i) + "]",
-                    "referenced gateway not found: \"" + key + "\"");
+                    "referenced gateway not found: \"" + key + "\" [IST0101]");
         continue;
       }
       gateway_keys.push_back(key);

@@ -10,6 +10,7 @@
 #include "config/resource_decoder.h"
 #include "config/route_action_decoder.h"
 #include "config/rule_reachability.h"
+#include "config/stream_route_decoder.h"
 
 namespace laneproxy::config {
 
@@ -387,6 +388,7 @@ void decode_virtual_service(const yaml_field& spec, object_meta meta, mesh_docum
     spec.error_at("http", "http, tcp or tls must be provided");
   }
   spec["http"].for_each([&](const yaml_field& r) { vs.http.push_back(decode_http_route(r)); });
+  decode_stream_routes(spec, vs.hosts);
   for (auto k : {"tcp", "tls", "exportTo"}) not_applied(spec[k]);
   check_reachability(vs, spec.diag());
   out.virtual_services.push_back(std::move(vs));

@@ -31,7 +31,7 @@ spec:
 )");
   EXPECT_THAT(m.errors(),
               ElementsAre("vs.yaml:8:27: error: spec.http[0].route[0].destination.host: "
-                          "referenced host not found: \"mocka-bogus\""));
+                          "referenced host not found: \"mocka-bogus\" [IST0101]"));
   EXPECT_FALSE(m.result.snapshot);
 }
 
@@ -49,7 +49,7 @@ spec:
       m.errors(),
       ElementsAre("vs.yaml:8:42: error: spec.http[0].route[0].destination.subset: referenced "
                   "subset not found: \"v4\" of host \"mocka\" (no DestinationRule subset or "
-                  "lane of that name)"));
+                  "lane of that name) [IST0101]"));
 }
 
 TEST(Compiler, ReferencedGatewayNotFound) {
@@ -65,9 +65,9 @@ spec:
 )");
   EXPECT_THAT(m.errors(),
               ElementsAre("vs.yaml:6:13: error: spec.gateways[1]: referenced gateway not found: "
-                          "\"default/ingressgateway\"",
+                          "\"default/ingressgateway\" [IST0101]",
                           "vs.yaml:6:13: error: spec.gateways[2]: referenced gateway not found: "
-                          "\"other/gw\""));
+                          "\"other/gw\" [IST0101]"));
 }
 
 TEST(Compiler, ShortHostsResolveInTheVirtualServicesNamespace) {
@@ -83,7 +83,7 @@ spec:
 )");
   EXPECT_THAT(m.errors(),
               ElementsAre("vs.yaml:9:27: error: spec.http[0].route[0].destination.host: "
-                          "referenced host not found: \"mocka\""));
+                          "referenced host not found: \"mocka\" [IST0101]"));
 }
 
 TEST(Compiler, HostNamesAsIstioResolvesThem) {
@@ -121,12 +121,13 @@ spec:
     route:
     - destination: {host: multi, port: {number: 9091}}
 )");
-  EXPECT_THAT(m.errors(),
-              ElementsAre("mesh.yaml:15:20: error: spec.http[0].route[0].destination: service "
-                          "\"multi.default\" has several ports (80, 9090): the destination needs "
-                          "port.number",
-                          "mesh.yaml:18:49: error: spec.http[1].route[0].destination.port.number: "
-                          "referenced port not found: 9091 on service \"multi.default\""));
+  EXPECT_THAT(
+      m.errors(),
+      ElementsAre("mesh.yaml:15:20: error: spec.http[0].route[0].destination: service "
+                  "\"multi.default\" has several ports (80, 9090): the destination needs "
+                  "port.number [IST0112]",
+                  "mesh.yaml:18:49: error: spec.http[1].route[0].destination.port.number: "
+                  "referenced port not found: 9091 on service \"multi.default\" [IST0101]"));
 }
 
 TEST(Compiler, UnreachableRulesAreWarnings) {

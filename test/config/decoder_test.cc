@@ -394,7 +394,7 @@ TEST(VirtualServiceRules, DestinationFields) {
                   "vs.yaml:9:60: error: spec.http[0].route[0].destination.port.number: "
                   "number 0 < 1",
                   "vs.yaml:11:7: error: spec.http[0].route[1].destination: destination is "
-                  "required"));
+                  "required [IST0101]"));
 }
 
 TEST(VirtualServiceRules, DelegateNeedsAName) {

@@ -125,7 +125,7 @@ TEST(Fixtures, V1AloneWarnsAboutEmptySubsets) {
       format(l.diag.items()[0]),
       fixtures_dir() +
           "/end-to-end-canary-deployment/v1/istio-routes.yaml:94:5: warning: spec.subsets[1]: "
-          "subset \"v2\" of \"mocka.default\" selects no Deployment");
+          "subset \"v2\" of \"mocka.default\" selects no Deployment or Pod [IST0173]");
 }
 
 }  // namespace

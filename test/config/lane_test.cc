@@ -222,9 +222,10 @@ spec:
     match: {uri: {exact: /mock}}
     route: {destination: {host: mockz.default.svc.cluster.local}}
 )");
-  EXPECT_THAT(m.errors(),
-              ElementsAre("lanes.yaml:45:33: error: spec.ingressRules[0].route.destination.host: "
-                          "referenced host not found: \"mockz.default.svc.cluster.local\""));
+  EXPECT_THAT(
+      m.errors(),
+      ElementsAre("lanes.yaml:45:33: error: spec.ingressRules[0].route.destination.host: "
+                  "referenced host not found: \"mockz.default.svc.cluster.local\" [IST0101]"));
 }
 
 TEST(Lanes, RuleBasedIngressRoutesOnlineRulesToTheLane) {
