@@ -247,10 +247,13 @@ void decode_traffic_policy(const yaml_field& tp, destination_rule* dr, const std
     tp.check_keys({"loadBalancer", "connectionPool", "outlierDetection", "tls", "portLevelSettings",
                    "tunnel", "proxyProtocol", "retryBudget"});
   }
-  decode_load_balancer(tp["loadBalancer"], dr, tp["outlierDetection"].present());
+  decode_load_balancer(tp["loadBalancer"], port_level ? nullptr : dr,
+                       tp["outlierDetection"].present());
   decode_connection_pool(tp["connectionPool"]);
   decode_outlier_detection(tp["outlierDetection"]);
-  decode_client_tls(tp["tls"], ns);
+  if (decode_client_tls(tp["tls"], ns, dr && dr->has_selector) && dr) {
+    dr->unverified.push_back({tp["tls"].mark(), tp["tls"].path(), port_level});
+  }
   decode_tunnel(tp["tunnel"]);
   if (tp["tunnel"].present() && tp["proxyProtocol"].present()) {
     tp.error("only one of tunnel or proxyProtocol may be set");
@@ -263,7 +266,7 @@ void decode_traffic_policy(const yaml_field& tp, destination_rule* dr, const std
   if (port_level) return;
   std::set<std::int64_t> ports;
   tp["portLevelSettings"].for_each([&](const yaml_field& p) {
-    decode_traffic_policy(p, nullptr, ns, true);
+    decode_traffic_policy(p, dr, ns, true);
     if (auto n = p["port"]["number"].integer(1, 65535); n && !ports.insert(*n).second) {
       p["port"]["number"].error("duplicate port " + std::to_string(*n));
     }
@@ -281,6 +284,7 @@ void decode_destination_rule(const yaml_field& spec, object_meta meta, mesh_docu
     dr.host = *host;
     if (!is_valid_host(*host, true)) spec["host"].error("invalid host \"" + *host + "\"");
   }
+  dr.has_selector = spec["workloadSelector"].present();
   decode_traffic_policy(spec["trafficPolicy"], &dr, dr.meta.ns, false);
   const auto selector = spec["workloadSelector"];
   if (selector.expect_map()) {

@@ -49,6 +49,8 @@ void decode_server_port(const yaml_field& s, gateway_server& server,
     return;
   }
   if (!port.expect_map()) return;
+  server.port_where = port["number"].mark();
+  server.path = s.path();
   port.check_keys({"number", "protocol", "name", "targetPort"});
   if (!port["number"].present()) port.error_at("number", "number is required");
   const auto unix_bind = s["bind"].string().value_or("").rfind("unix://", 0) == 0;

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "config/ascii.h"
+#include "config/mesh_analyzers.h"
 #include "config/resource_decoder.h"
 #include "config/route_compiler.h"
 
@@ -316,6 +317,7 @@ std::shared_ptr<const mesh_snapshot> compile_mesh(const mesh_documents& docs, di
   add_lanes(docs, *snap, diag);
   add_subsets(docs, *snap, diag);
   compile_routes(docs, *snap, diag);
+  analyze_mesh(docs, *snap, diag);
   if (diag.has_errors()) return nullptr;
   return snap;
 }
@@ -328,6 +330,7 @@ void append_all(std::vector<T>& to, const std::vector<T>& from) {
 
 void merge(mesh_documents& to, const mesh_documents& from) {
   append_all(to.virtual_services, from.virtual_services);
+  append_all(to.service_entries, from.service_entries);
   append_all(to.destination_rules, from.destination_rules);
   append_all(to.gateways, from.gateways);
   append_all(to.services, from.services);

@@ -132,17 +132,17 @@ void decode_zone_aware_lb(const yaml_field& f, bool has_outlier) {
   decode_lb_setting(f, has_outlier, true);
 }
 
-void decode_client_tls(const yaml_field& f, const std::string& ns) {
-  if (!f.expect_map()) return;
+bool decode_client_tls(const yaml_field& f, const std::string& ns, bool has_selector) {
+  if (!f.expect_map()) return false;
   f.check_keys({"mode", "clientCertificate", "privateKey", "caCertificates", "caCrl",
                 "credentialName", "subjectAltNames", "sni", "insecureSkipVerify"});
   const auto mode = f["mode"].string().value_or("DISABLE");
   if (mode != "DISABLE" && mode != "SIMPLE" && mode != "MUTUAL" && mode != "ISTIO_MUTUAL") {
     f["mode"].error("invalid value \"" + mode +
                     "\" (one of DISABLE, SIMPLE, MUTUAL, ISTIO_MUTUAL)");
-    return;
+    return false;
   }
-  if (mode != "SIMPLE" && mode != "MUTUAL") return;
+  if (mode != "SIMPLE" && mode != "MUTUAL") return false;
   const auto has = [&](const char* k) { return f[k].present(); };
   const bool credential = has("credentialName");
   if (f["insecureSkipVerify"].boolean().value_or(false)) {
@@ -173,6 +173,7 @@ void decode_client_tls(const yaml_field& f, const std::string& ns) {
       if (!has(k)) f.error_at(k, std::string(k) + " is required for MUTUAL without credentialName");
     }
   }
+  return !has("caCertificates") && !(credential && has_selector);
 }
 
 }  // namespace laneproxy::config

@@ -24,6 +24,9 @@ void decode_zone_aware_lb(const yaml_field& f, bool has_outlier);
 // clientCertificate, privateKey, caCertificates, caCrl, subjectAltNames
 // and insecureSkipVerify go together. `ns`: the rule's namespace (a
 // "configmap://" credential must live there).
-void decode_client_tls(const yaml_field& f, const std::string& ns);
+// Returns true when the block originates TLS without verifying the server
+// (SIMPLE or MUTUAL without caCertificates, and without a credentialName
+// when `has_selector` is false).
+bool decode_client_tls(const yaml_field& f, const std::string& ns, bool has_selector);
 
 }  // namespace laneproxy::config

@@ -37,6 +37,7 @@ const kind_entry kinds[] = {
     {"Service", "", {"v1"}, true, decode_service},
     {"Deployment", "apps/", {"v1"}, true, decode_deployment},
     {"Pod", "", {"v1"}, true, decode_pod},
+    {"ServiceEntry", istio_networking, {"v1alpha3", "v1beta1", "v1"}, true, decode_service_entry},
     {"ASMSwimLaneGroup", asm_group, {"v1"}, false, decode_lane_group},
     {"ASMSwimLane", asm_group, {"v1"}, false, decode_lane},
 };
@@ -254,6 +255,46 @@ void decode_deployment(const yaml_field& spec, object_meta meta, mesh_documents&
   }
   decode_containers(tmpl["spec"], d);
   out.deployments.push_back(std::move(d));
+}
+
+void decode_service_entry(const yaml_field& spec, object_meta meta, mesh_documents& out) {
+  service_entry se;
+  se.meta = std::move(meta);
+  spec.check_keys({"hosts", "addresses", "ports", "location", "resolution", "endpoints",
+                   "workloadSelector", "exportTo", "subjectAltNames"});
+  if (!spec["hosts"].present()) spec.error_at("hosts", "hosts is required");
+  spec["hosts"].for_each([&](const yaml_field& h) {
+    if (auto host = h.string()) {
+      if (!is_valid_host(*host, true)) h.error("invalid host \"" + *host + "\"");
+      se.hosts.push_back(*host);
+    }
+  });
+  std::set<std::string> names;
+  spec["ports"].for_each([&](const yaml_field& p) {
+    if (!p.expect_map()) return;
+    p.check_keys({"number", "protocol", "name", "targetPort"});
+    if (!p["number"].present()) p.error_at("number", "number is required");
+    p["number"].integer(1, 65535);
+    p["targetPort"].integer(1, 65535);
+    const auto name = p["name"].string().value_or("");
+    if (name.empty()) p.error_at("name", "port name is required");
+    if (!name.empty() && !names.insert(name).second) {
+      p["name"].error("duplicate port name \"" + name + "\"");
+    }
+  });
+  for (auto [key, allowed] : {std::pair{"location", "MESH_EXTERNAL MESH_INTERNAL"},
+                              std::pair{"resolution", "NONE STATIC DNS DNS_ROUND_ROBIN"}}) {
+    const auto v = spec[key].string();
+    if (v && (v->empty() || std::string(" ").append(allowed).append(" ").find(" " + *v + " ") ==
+                                std::string::npos)) {
+      spec[key].error("invalid value \"" + *v + "\" (one of " + allowed + ")");
+    }
+  }
+  check_export_to(spec["exportTo"], se.meta.ns, export_owner::service_entry);
+  spec["exportTo"].for_each([&](const yaml_field& e) {
+    if (auto v = e.string()) se.export_to.push_back(*v);
+  });
+  out.service_entries.push_back(std::move(se));
 }
 
 void decode_pod(const yaml_field& spec, object_meta meta, mesh_documents& out) {

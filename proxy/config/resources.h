@@ -161,7 +161,8 @@ struct http_route {
 struct virtual_service {
   object_meta meta;
   std::vector<std::string> hosts;
-  std::vector<std::string> gateways;  // as written; empty means "mesh"
+  std::vector<std::string> gateways;   // as written; empty means "mesh"
+  std::vector<std::string> export_to;  // as written; empty: everywhere
   std::vector<http_route> http;
   source_mark gateways_where;
 };
@@ -179,6 +180,15 @@ struct destination_rule {
   // consistentHash on a header or cookie, when set (sticky lanes use it).
   std::string hash_header, hash_cookie;
   source_mark host_where;
+  // TLS origination blocks that do not verify the server (no
+  // caCertificates, no credentialName with a workloadSelector).
+  struct unverified_tls {
+    source_mark where;
+    std::string path;
+    bool port_level = false;
+  };
+  std::vector<unverified_tls> unverified;
+  bool has_selector = false;  // spec.workloadSelector is set
 };
 
 struct gateway_server {
@@ -186,6 +196,8 @@ struct gateway_server {
   std::string port_name;
   std::string protocol;
   std::vector<std::string> hosts;
+  source_mark port_where;
+  std::string path;  // "spec.servers[N]"
 };
 
 struct gateway {
@@ -266,9 +278,18 @@ struct lane {
   std::optional<weighted_destination> ingress_weight;
 };
 
+// An Istio ServiceEntry: hosts outside the Kubernetes Services that routes
+// may name. laneproxy resolves references to them but does not route there.
+struct service_entry {
+  object_meta meta;
+  std::vector<std::string> hosts;
+  std::vector<std::string> export_to;  // as written; empty: everywhere
+};
+
 // Everything decoded from one load, in source order.
 struct mesh_documents {
   std::vector<virtual_service> virtual_services;
+  std::vector<service_entry> service_entries;
   std::vector<destination_rule> destination_rules;
   std::vector<gateway> gateways;
   std::vector<service> services;

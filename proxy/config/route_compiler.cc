@@ -43,7 +43,29 @@ route_match compile_match(const http_match& m, const std::string& ns = "") {
 
 class route_builder {
  public:
-  route_builder(mesh_snapshot& snap, diagnostics& diag) : snap_(snap), diag_(diag) {}
+  route_builder(mesh_snapshot& snap, const std::vector<service_entry>& entries, diagnostics& diag)
+      : snap_(snap), entries_(entries), diag_(diag) {}
+
+  // The ServiceEntry that gives `host` to namespace `ns`, if one does.
+  const service_entry* entry_for(const std::string& host, const std::string& ns) const {
+    const auto visible = [&](const service_entry& e) {
+      if (e.export_to.empty()) return true;
+      return std::any_of(e.export_to.begin(), e.export_to.end(), [&](const std::string& x) {
+        return x == "*" || x == ns || (x == "." && e.meta.ns == ns);
+      });
+    };
+    const auto covers = [&](const std::string& h) {
+      if (ascii_iequals(h, host)) return true;
+      if (h.size() < 2 || h[0] != '*') return false;
+      const auto suffix = std::string_view(h).substr(1);
+      return host.size() > suffix.size() &&
+             ascii_iequals(std::string_view(host).substr(host.size() - suffix.size()), suffix);
+    };
+    for (const auto& e : entries_) {
+      if (visible(e) && std::any_of(e.hosts.begin(), e.hosts.end(), covers)) return &e;
+    }
+    return nullptr;
+  }
 
   // Resolves `d` from namespace `ns`; reports what is not found. Returns
   // false when the destination cannot be routed to.
@@ -51,8 +73,14 @@ class route_builder {
     if (d.host.empty()) return false;
     const service_info* svc = snap_.resolve_host(d.host, ns);
     if (!svc) {
-      diag_.error(d.host_where, d.path + ".host",
-                  "referenced host not found: \"" + d.host + "\" [IST0101]");
+      if (const auto* e = entry_for(d.host, ns)) {
+        diag_.warning(d.host_where, d.path + ".host",
+                      "not applied by laneproxy: \"" + d.host + "\" is a host of ServiceEntry " +
+                          e->meta.ns + "/" + e->meta.name + ", which laneproxy does not route to");
+      } else {
+        diag_.error(d.host_where, d.path + ".host",
+                    "referenced host not found: \"" + d.host + "\" [IST0101]");
+      }
       return false;
     }
     out.service = svc->key();
@@ -276,13 +304,14 @@ class route_builder {
   }
 
   mesh_snapshot& snap_;
+  const std::vector<service_entry>& entries_;
   diagnostics& diag_;
 };
 
 }  // namespace
 
 void compile_routes(const mesh_documents& docs, mesh_snapshot& snap, diagnostics& diag) {
-  route_builder builder(snap, diag);
+  route_builder builder(snap, docs.service_entries, diag);
   for (const auto& vs : docs.virtual_services) {
     // A delegate serves only through the roots that name it.
     if (is_delegate(vs)) continue;

@@ -366,6 +366,9 @@ void decode_virtual_service(const yaml_field& spec, object_meta meta, mesh_docum
     }
   });
   check_export_to(spec["exportTo"], vs.meta.ns, export_owner::other);
+  spec["exportTo"].for_each([&](const yaml_field& e) {
+    if (auto v = e.string()) vs.export_to.push_back(*v);
+  });
   const bool bound_to_mesh =
       vs.gateways.empty() ||
       std::find(vs.gateways.begin(), vs.gateways.end(), "mesh") != vs.gateways.end();
