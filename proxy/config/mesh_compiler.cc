@@ -331,6 +331,7 @@ void append_all(std::vector<T>& to, const std::vector<T>& from) {
 void merge(mesh_documents& to, const mesh_documents& from) {
   append_all(to.virtual_services, from.virtual_services);
   append_all(to.service_entries, from.service_entries);
+  append_all(to.k8s_gateways, from.k8s_gateways);
   append_all(to.destination_rules, from.destination_rules);
   append_all(to.gateways, from.gateways);
   append_all(to.services, from.services);

@@ -11,6 +11,13 @@ namespace {
 
 constexpr std::string_view istio_networking = "networking.istio.io/";
 constexpr std::string_view asm_group = "istio.alibabacloud.com/";
+constexpr std::string_view gateway_api = "gateway.networking.k8s.io/";
+
+// A Kubernetes Gateway API Gateway: its name only, so that VirtualServices
+// that bind to it resolve (laneproxy serves no Gateway API listeners).
+void decode_k8s_gateway(const yaml_field&, object_meta meta, mesh_documents& out) {
+  out.k8s_gateways.push_back(meta.ns + "/" + meta.name);
+}
 
 using decoder_fn = void (*)(const yaml_field&, object_meta, mesh_documents&);
 
@@ -38,6 +45,7 @@ const kind_entry kinds[] = {
     {"Deployment", "apps/", {"v1"}, true, decode_deployment},
     {"Pod", "", {"v1"}, true, decode_pod},
     {"ServiceEntry", istio_networking, {"v1alpha3", "v1beta1", "v1"}, true, decode_service_entry},
+    {"Gateway", gateway_api, {"v1", "v1beta1"}, true, decode_k8s_gateway},
     {"ASMSwimLaneGroup", asm_group, {"v1"}, false, decode_lane_group},
     {"ASMSwimLane", asm_group, {"v1"}, false, decode_lane},
 };
@@ -45,8 +53,7 @@ const kind_entry kinds[] = {
 const kind_entry* find_kind(const std::string& kind, const std::string& api_version) {
   for (const auto& k : kinds) {
     if (k.kind != kind) continue;
-    // `Gateway` also exists in gateway.networking.k8s.io, which laneproxy does
-    // not read: only the Istio group's objects are this entry's.
+    // `Gateway` exists in both networking.istio.io and gateway.networking.k8s.io.
     if (!k.group.empty() && api_version.rfind(k.group, 0) != 0) continue;
     if (k.group.empty() && api_version.find('/') != std::string::npos) continue;
     return &k;
@@ -114,6 +121,10 @@ mesh_documents decode_documents(const std::vector<yaml_document>& docs, diagnost
     }
     object_meta meta = decode_meta(root, *entry, *kind);
     const auto spec = root["spec"];
+    if (entry->group == gateway_api) {  // only its name is read
+      entry->decode(spec, std::move(meta), out);
+      continue;
+    }
     if (!spec.present()) {
       root.error_at("spec", "spec is required");
       continue;

@@ -290,6 +290,7 @@ struct service_entry {
 struct mesh_documents {
   std::vector<virtual_service> virtual_services;
   std::vector<service_entry> service_entries;
+  std::vector<std::string> k8s_gateways;  // "ns/name" of Gateway API Gateways
   std::vector<destination_rule> destination_rules;
   std::vector<gateway> gateways;
   std::vector<service> services;

@@ -46,6 +46,8 @@ class route_builder {
   route_builder(mesh_snapshot& snap, const std::vector<service_entry>& entries, diagnostics& diag)
       : snap_(snap), entries_(entries), diag_(diag) {}
 
+  void set_k8s_gateways(std::vector<std::string> keys) { k8s_gateways_ = std::move(keys); }
+
   // The ServiceEntry that gives `host` to namespace `ns`, if one does.
   const service_entry* entry_for(const std::string& host, const std::string& ns) const {
     const auto visible = [&](const service_entry& e) {
@@ -213,7 +215,14 @@ class route_builder {
       }
       const std::string key = g.find('/') == std::string::npos ? vs.meta.ns + "/" + g : g;
       if (!snap_.gateways.count(key)) {
-        diag_.error(vs.gateways_where, "spec.gateways[" + std::to_string(i) + "]",
+        const auto path = "spec.gateways[" + std::to_string(i) + "]";
+        if (std::find(k8s_gateways_.begin(), k8s_gateways_.end(), key) != k8s_gateways_.end()) {
+          diag_.warning(vs.gateways_where, path,
+                        "not applied by laneproxy: \"" + key +
+                            "\" is a Gateway API Gateway, which laneproxy does not serve");
+          continue;
+        }
+        diag_.error(vs.gateways_where, path,
                     "referenced gateway not found: \"" + key + "\" [IST0101]");
         continue;
       }
@@ -305,6 +314,7 @@ class route_builder {
 
   mesh_snapshot& snap_;
   const std::vector<service_entry>& entries_;
+  std::vector<std::string> k8s_gateways_;
   diagnostics& diag_;
 };
 
@@ -312,6 +322,7 @@ class route_builder {
 
 void compile_routes(const mesh_documents& docs, mesh_snapshot& snap, diagnostics& diag) {
   route_builder builder(snap, docs.service_entries, diag);
+  builder.set_k8s_gateways(docs.k8s_gateways);
   for (const auto& vs : docs.virtual_services) {
     // A delegate serves only through the roots that name it.
     if (is_delegate(vs)) continue;

@@ -84,16 +84,19 @@ TEST(SourceLoader, DocumentThatIsNotAMapping) {
 }
 
 TEST(SourceLoader, UnknownKindsAreNotedAndCounted) {
+  // (A Gateway API Gateway is read for its name: VirtualServices may bind to it.)
   const auto m = compile_yaml(
       "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n---\n"
       "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\n"
-      "metadata: {name: y}\n");
+      "metadata: {name: y}\n---\n"
+      "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\n"
+      "metadata: {name: z}\n");
   EXPECT_THAT(m.messages(),
               ElementsAre("mesh.yaml:2:7: note: skipped ConfigMap (v1): not a kind laneproxy reads",
-                          "mesh.yaml:6:7: note: skipped Gateway (gateway.networking.k8s.io/v1): "
+                          "mesh.yaml:10:7: note: skipped HTTPRoute (gateway.networking.k8s.io/v1): "
                           "not a kind laneproxy reads"));
   EXPECT_TRUE(m.result.snapshot);
-  EXPECT_EQ(m.result.objects, 2u);
+  EXPECT_EQ(m.result.objects, 3u);
   EXPECT_EQ(m.result.skipped, 2u);
 }
 
