@@ -200,7 +200,7 @@ std::optional<bootstrap> parse_bootstrap(const std::string& file, const std::str
     diag.error({file, 0, 0}, "", "a bootstrap is one YAML document");
     return std::nullopt;
   }
-  const yaml_field root(docs.front().root, "", file, diag);
+  const yaml_field root(docs.front().root, "", file, diag, docs.front().first_line);
   root.check_keys({"mesh", "admin", "health", "stats", "concurrency", "gateway", "sidecar",
                    "endpoints", "timeouts", "limits", "watch", "metrics", "accessLog", "split"});
 

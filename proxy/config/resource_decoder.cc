@@ -97,7 +97,7 @@ mesh_documents decode_documents(const std::vector<yaml_document>& docs, diagnost
   mesh_documents out;
   for (const auto& doc : docs) {
     ++out.objects;
-    const yaml_field root(doc.root, "", doc.file, diag);
+    const yaml_field root(doc.root, "", doc.file, diag, doc.first_line);
     const auto kind = root["kind"].string();
     const auto api_version = root["apiVersion"].string();
     if (!kind || !api_version) {

@@ -144,10 +144,10 @@ std::vector<source_file> read_sources(const std::vector<std::string>& paths, dia
   return reader.take();
 }
 
-source_mark mark_of(const std::string& file, const YAML::Node& node) {
+source_mark mark_of(const std::string& file, const YAML::Node& node, int first_line) {
   const auto m = node.Mark();
   if (m.is_null()) return {file, 0, 0};
-  return {file, m.line + 1, m.column + 1};
+  return {file, first_line + m.line + 1, m.column + 1};
 }
 
 namespace {
@@ -208,28 +208,29 @@ std::vector<yaml_document> split_documents(const source_file& source, diagnostic
   // Each document is parsed on its own (YAML::Load): yaml-cpp 0.7's LoadAll
   // can loop without end, allocating, on some malformed streams.
   std::vector<yaml_document> docs;
-  std::string padded;
+  int first_line = 0;  // of the document being parsed, for a syntax error's mark
   try {
     int index = 0;
     for (const auto& d : document_texts(source.text)) {
       const std::string_view text = std::string_view(source.text).substr(d.begin, d.end - d.begin);
       if (!d.explicit_start && blank_or_comment(text)) continue;  // no document here
       const int this_index = index++;
-      // Blank lines before it keep the marks' line numbers the file's.
-      padded.assign(static_cast<std::size_t>(d.first_line), '\n');
-      padded.append(text);
-      YAML::Node root = YAML::Load(padded);
+      // Marks count from the document's text; first_line makes them the
+      // file's (padding the text with blank lines instead made the parse
+      // quadratic in a file of many documents).
+      first_line = d.first_line;
+      YAML::Node root = YAML::Load(std::string(text));
       if (!root.IsDefined() || root.IsNull()) continue;
       if (!root.IsMap()) {
-        diag.error(mark_of(source.name, root), "",
+        diag.error(mark_of(source.name, root, first_line), "",
                    "document " + std::to_string(this_index) + " is not a mapping");
         continue;
       }
-      docs.push_back({source.name, this_index, std::move(root)});
+      docs.push_back({source.name, this_index, std::move(root), first_line});
     }
   } catch (const YAML::Exception& e) {
     docs.clear();
-    const source_mark where{source.name, e.mark.is_null() ? 0 : e.mark.line + 1,
+    const source_mark where{source.name, e.mark.is_null() ? 0 : first_line + e.mark.line + 1,
                             e.mark.is_null() ? 0 : e.mark.column + 1};
     diag.error(where, "", "YAML syntax: " + e.msg);
   }

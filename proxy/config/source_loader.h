@@ -40,6 +40,7 @@ struct yaml_document {
   std::string file;
   int index = 0;  // position within the file, from 0
   YAML::Node root;
+  int first_line = 0;  // the file's line (from 0) the document's text starts on
 };
 
 // Splits a multi-document source. Empty documents (a stray `---`, a trailing
@@ -48,7 +49,8 @@ struct yaml_document {
 // reported. A syntax error rejects the whole file (no document of it is kept).
 std::vector<yaml_document> split_documents(const source_file& source, diagnostics& diag);
 
-// The position of a node in `file` (yaml-cpp counts from 0, diagnostics from 1).
-source_mark mark_of(const std::string& file, const YAML::Node& node);
+// The position of a node in `file` (yaml-cpp counts from 0, diagnostics
+// from 1) of a document whose text starts on the file's line `first_line`.
+source_mark mark_of(const std::string& file, const YAML::Node& node, int first_line = 0);
 
 }  // namespace laneproxy::config

@@ -6,19 +6,24 @@
 namespace laneproxy::config {
 
 yaml_field::yaml_field(YAML::Node node, std::string path, const std::string& file,
-                       diagnostics& diag)
-    : node_(std::move(node)), path_(std::move(path)), file_(&file), diag_(&diag) {}
+                       diagnostics& diag, int first_line)
+    : node_(std::move(node)),
+      path_(std::move(path)),
+      file_(&file),
+      diag_(&diag),
+      first_line_(first_line) {}
 
 yaml_field::yaml_field(YAML::Node node, std::string path, const yaml_field& parent)
     : node_(std::move(node)),
       parent_(parent.node_),
       path_(std::move(path)),
       file_(parent.file_),
-      diag_(parent.diag_) {}
+      diag_(parent.diag_),
+      first_line_(parent.first_line_) {}
 
 source_mark yaml_field::mark() const {
-  if (node_.IsDefined() && !node_.Mark().is_null()) return mark_of(*file_, node_);
-  if (parent_.IsDefined()) return mark_of(*file_, parent_);
+  if (node_.IsDefined() && !node_.Mark().is_null()) return mark_of(*file_, node_, first_line_);
+  if (parent_.IsDefined()) return mark_of(*file_, parent_, first_line_);
   return {*file_, 0, 0};
 }
 
@@ -183,7 +188,7 @@ bool yaml_field::for_each_entry(
   if (!expect_map()) return !present();
   for (const auto& kv : node_) {
     if (!kv.first.IsScalar()) {
-      diag_->error(mark_of(*file_, kv.first), path_, "keys must be strings");
+      diag_->error(mark_of(*file_, kv.first, first_line_), path_, "keys must be strings");
       continue;
     }
     const std::string key = kv.first.Scalar();
@@ -212,7 +217,8 @@ void yaml_field::check_keys(std::initializer_list<std::string_view> known) const
     bool found = false;
     for (auto k : known) found = found || k == key;
     if (!found) {
-      diag_->warning(mark_of(*file_, kv.first), path_.empty() ? key : path_ + "." + key,
+      diag_->warning(mark_of(*file_, kv.first, first_line_),
+                     path_.empty() ? key : path_ + "." + key,
                      "unknown field \"" + key + "\" (ignored)");
     }
   }

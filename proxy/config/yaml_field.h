@@ -26,7 +26,9 @@ namespace laneproxy::config {
 class yaml_field {
  public:
   // The root of a document in `file`; `path` is the root's name ("" or "spec").
-  yaml_field(YAML::Node node, std::string path, const std::string& file, diagnostics& diag);
+  // `first_line`: the file's line (from 0) the document starts on.
+  yaml_field(YAML::Node node, std::string path, const std::string& file, diagnostics& diag,
+             int first_line = 0);
 
   bool present() const { return node_.IsDefined() && !node_.IsNull(); }
   bool is_map() const { return node_.IsMap(); }
@@ -77,6 +79,7 @@ class yaml_field {
   std::string path_;
   const std::string* file_;
   diagnostics* diag_;
+  int first_line_ = 0;
 };
 
 // Parses a Go-style duration; nullopt when malformed.

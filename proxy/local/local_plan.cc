@@ -182,7 +182,7 @@ std::map<std::string, std::vector<std::string>> load_overlay(const std::string& 
   const auto sources = config::read_sources({file}, diag);
   if (sources.size() != 1) return out;
   for (const auto& doc : config::split_documents(sources.front(), diag)) {
-    const config::yaml_field root(doc.root, "", sources.front().name, diag);
+    const config::yaml_field root(doc.root, "", sources.front().name, diag, doc.first_line);
     root.check_keys({"pods"});
     root["pods"].for_each_entry([&](const std::string& name, const config::yaml_field& pod) {
       pod.check_keys({"command"});

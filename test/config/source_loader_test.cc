@@ -30,7 +30,7 @@ TEST(SourceLoader, SplitsDocumentsAndDropsEmptyOnes) {
   ASSERT_EQ(docs.size(), 2u);
   EXPECT_EQ(docs[0].index, 0);
   EXPECT_EQ(docs[1].index, 2);
-  EXPECT_EQ(mark_of("a.yaml", docs[1].root["kind"]).line, 5);
+  EXPECT_EQ(mark_of("a.yaml", docs[1].root["kind"], docs[1].first_line).line, 5);
   EXPECT_FALSE(diag.has_errors());
 }
 
@@ -41,8 +41,8 @@ TEST(SourceLoader, DirectivesCommentsAndDocumentEndMarkers) {
   ASSERT_EQ(docs.size(), 2u) << ::testing::PrintToString(formatted(diag));
   EXPECT_EQ(docs[0].index, 0);
   EXPECT_EQ(docs[1].index, 1);
-  EXPECT_EQ(mark_of("a.yaml", docs[0].root["kind"]).line, 4);
-  EXPECT_EQ(mark_of("a.yaml", docs[1].root["kind"]).line, 8);
+  EXPECT_EQ(mark_of("a.yaml", docs[0].root["kind"], docs[0].first_line).line, 4);
+  EXPECT_EQ(mark_of("a.yaml", docs[1].root["kind"], docs[1].first_line).line, 8);
 }
 
 // yaml-cpp 0.7's LoadAll never returns on these (it loops, allocating):
