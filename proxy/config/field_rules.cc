@@ -37,6 +37,18 @@ bool is_dns1123_subdomain(std::string_view s) {
   }
 }
 
+bool is_outbound_sni(std::string_view s) {
+  constexpr std::string_view prefix = "outbound_.", middle = "_._.";
+  if (s.rfind(prefix, 0) != 0) return false;
+  s.remove_prefix(prefix.size());
+  const auto port_end = s.find(middle);
+  if (port_end == 0 || port_end == std::string_view::npos ||
+      s.substr(0, port_end).find_first_not_of("0123456789") != std::string_view::npos) {
+    return false;
+  }
+  return is_valid_host(s.substr(port_end + middle.size()), false);
+}
+
 bool is_ipv4(std::string_view s) {
   int parts = 0;
   while (!s.empty()) {

@@ -13,6 +13,10 @@
 
 namespace laneproxy::config {
 
+// Istio's SNI name of a service port, "outbound_.PORT_._.HOST" (a host a
+// gateway's tls route may name).
+bool is_outbound_sni(std::string_view s);
+
 // A dotted-quad IPv4 address.
 bool is_ipv4(std::string_view s);
 

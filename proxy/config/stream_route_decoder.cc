@@ -65,7 +65,7 @@ void decode_l4_match(const yaml_field& m, bool tls, const std::vector<std::strin
       h.warning("an SNI host is a name: " + *sni + " is an IP address");
       return;
     }
-    if (!is_valid_host(*sni, true)) {
+    if (!is_valid_host(*sni, true) && !is_outbound_sni(*sni)) {
       h.error("invalid SNI host \"" + *sni + "\"");
       return;
     }

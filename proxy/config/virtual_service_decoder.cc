@@ -354,7 +354,8 @@ void decode_virtual_service(const yaml_field& spec, object_meta meta, mesh_docum
   spec.check_keys({"hosts", "gateways", "http", "tcp", "tls", "exportTo"});
   spec["hosts"].for_each([&](const yaml_field& h) {
     if (auto host = h.string()) {
-      if (!is_valid_host(*host, true) && !is_ipv4(*host)) h.error("invalid host \"" + *host + "\"");
+      if (!is_valid_host(*host, true) && !is_ipv4(*host) && !is_outbound_sni(*host))
+        h.error("invalid host \"" + *host + "\"");
       vs.hosts.push_back(*host);
     }
   });
