@@ -44,6 +44,7 @@ const kind_entry kinds[] = {
     {"Service", "", {"v1"}, true, decode_service},
     {"Deployment", "apps/", {"v1"}, true, decode_deployment},
     {"Pod", "", {"v1"}, true, decode_pod},
+    {"Sidecar", istio_networking, {"v1alpha3", "v1beta1", "v1"}, true, decode_sidecar},
     {"ServiceEntry", istio_networking, {"v1alpha3", "v1beta1", "v1"}, true, decode_service_entry},
     {"Gateway", gateway_api, {"v1", "v1beta1"}, true, decode_k8s_gateway},
     {"ASMSwimLaneGroup", asm_group, {"v1"}, false, decode_lane_group},

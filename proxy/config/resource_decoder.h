@@ -24,6 +24,7 @@ void decode_gateway(const yaml_field& spec, object_meta meta, mesh_documents& ou
 void decode_service(const yaml_field& spec, object_meta meta, mesh_documents& out);
 void decode_deployment(const yaml_field& spec, object_meta meta, mesh_documents& out);
 void decode_pod(const yaml_field& spec, object_meta meta, mesh_documents& out);
+void decode_sidecar(const yaml_field& spec, object_meta meta, mesh_documents& out);
 void decode_service_entry(const yaml_field& spec, object_meta meta, mesh_documents& out);
 void decode_lane_group(const yaml_field& spec, object_meta meta, mesh_documents& out);
 void decode_lane(const yaml_field& spec, object_meta meta, mesh_documents& out);

@@ -202,5 +202,35 @@ TEST(MetadataRules, DuplicateObjects) {
                                       "default/mockb (first defined at a.yaml:42)"));
 }
 
+TEST(SidecarRules, EgressHostsPortsAndModes) {
+  const auto m = testing::compile_yaml(R"(apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: sc}
+spec:
+  egress:
+  - hosts: [reviews, "bad_ns/x.com", "./*"]
+    captureMode: SOMETIMES
+  - port: {number: 70000}
+  outboundTrafficPolicy: {mode: OPEN}
+---
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: empty}
+spec: {}
+)");
+  EXPECT_THAT(
+      m.errors(),
+      ElementsAre(HasSubstr("egress[0].hosts[0]: egress host \"reviews\" must be NAMESPACE/HOST"),
+                  HasSubstr("egress[0].hosts[1]: invalid namespace \"bad_ns\""),
+                  HasSubstr("egress[0].captureMode: invalid value \"SOMETIMES\""),
+                  HasSubstr("egress[1].hosts: an egress listener needs hosts"),
+                  HasSubstr("egress[1].port.number: number 70000 > 65535"),
+                  HasSubstr("outboundTrafficPolicy.mode: invalid value \"OPEN\""),
+                  HasSubstr("a Sidecar must say something")));
+  EXPECT_THAT(m.warnings(),
+              ElementsAre(HasSubstr("5:3: warning: spec: not applied by laneproxy"),
+                          HasSubstr("14:7: warning: spec: not applied by laneproxy")));
+}
+
 }  // namespace
 }  // namespace laneproxy::config
