@@ -14,17 +14,6 @@ namespace laneproxy::config {
 
 namespace {
 
-void check_enum(const yaml_field& f, std::initializer_list<std::string_view> allowed) {
-  const auto v = f.string();
-  if (!v) return;
-  for (auto a : allowed) {
-    if (a == *v) return;
-  }
-  std::string list;
-  for (auto a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
-  f.error("invalid value \"" + *v + "\" (one of " + list + ")");
-}
-
 // A block that must say something when it is written at all.
 bool check_not_empty(const yaml_field& f, std::string_view what) {
   if (!f.present() || !f.expect_map()) return false;

@@ -276,6 +276,17 @@ std::optional<double> check_percent(const yaml_field& f) {
   return std::nullopt;
 }
 
+void check_enum(const yaml_field& f, std::initializer_list<std::string_view> allowed) {
+  const auto v = f.string();
+  if (!v) return;
+  for (auto a : allowed) {
+    if (a == *v) return;
+  }
+  std::string list;
+  for (auto a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+  f.error("invalid value \"" + *v + "\" (one of " + list + ")");
+}
+
 void not_applied(const yaml_field& f, std::string_view why) {
   if (!f.present()) return;
   std::string message = "not applied by laneproxy";

@@ -64,6 +64,9 @@ std::optional<double> check_percent(const yaml_field& f);
 // the field is absent.
 void not_applied(const yaml_field& f, std::string_view why = "");
 
+// Reports a string that is none of `allowed` ("invalid value ... (one of ...)").
+void check_enum(const yaml_field& f, std::initializer_list<std::string_view> allowed);
+
 // A number (integer or decimal); reports anything else.
 std::optional<double> decode_number(const yaml_field& f);
 

@@ -9,15 +9,6 @@ namespace laneproxy::config {
 
 namespace {
 
-void check_one_of(const yaml_field& f, std::initializer_list<std::string_view> allowed) {
-  const auto v = f.string();
-  if (!v) return;
-  for (auto a : allowed) {
-    if (a == *v) return;
-  }
-  f.error("invalid value \"" + *v + "\"");
-}
-
 void decode_port(const yaml_field& p, bool required) {
   if (!p.present()) {
     if (required) p.error("port is required");
@@ -64,7 +55,7 @@ void decode_sidecar(const yaml_field& spec, object_meta meta, mesh_documents&) {
     if (!e.expect_map()) return;
     e.check_keys({"port", "bind", "captureMode", "hosts"});
     decode_port(e["port"], false);
-    check_one_of(e["captureMode"], {"DEFAULT", "IPTABLES", "NONE"});
+    check_enum(e["captureMode"], {"DEFAULT", "IPTABLES", "NONE"});
     if (!e["hosts"].present()) e.error_at("hosts", "an egress listener needs hosts");
     e["hosts"].for_each(check_egress_host);
   });
@@ -72,12 +63,12 @@ void decode_sidecar(const yaml_field& spec, object_meta meta, mesh_documents&) {
     if (!i.expect_map()) return;
     i.check_keys({"port", "bind", "captureMode", "defaultEndpoint", "tls", "connectionPool"});
     decode_port(i["port"], true);
-    check_one_of(i["captureMode"], {"DEFAULT", "IPTABLES", "NONE"});
+    check_enum(i["captureMode"], {"DEFAULT", "IPTABLES", "NONE"});
   });
   const auto policy = spec["outboundTrafficPolicy"];
   if (policy.expect_map()) {
     policy.check_keys({"mode", "egressProxy"});
-    check_one_of(policy["mode"], {"REGISTRY_ONLY", "ALLOW_ANY"});
+    check_enum(policy["mode"], {"REGISTRY_ONLY", "ALLOW_ANY"});
     if (policy["egressProxy"].present()) {
       policy["egressProxy"].warning("egressProxy is deprecated [IST0002]");
     }
