@@ -42,6 +42,8 @@ task<exchange_result> upstream_exchange::run(const dataplane::route_decision& d,
   endpoint_ = d.endpoint;
   for (unsigned n = 0;; ++n) {
     const auto left = route_timeout - since(started);
+    // A retry never starts once the route timeout has passed (Envoy: 504 UT).
+    if (n > 0 && left.count() <= 0) co_return exchange_result::timed_out;
     const bool per_try = retry && retry->per_try_timeout && *retry->per_try_timeout < left;
     response_timeout_ =
         std::max(std::chrono::milliseconds(1), per_try ? *retry->per_try_timeout : left);
