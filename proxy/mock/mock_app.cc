@@ -31,6 +31,18 @@ std::optional<std::uint16_t> parse_port(std::string_view text) {
   return static_cast<std::uint16_t>(v);
 }
 
+std::optional<unsigned> parse_percent(std::string_view text) {
+  unsigned v = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc{} || end != text.data() + text.size() || text.empty() || v > 100) {
+    return std::nullopt;
+  }
+  return v;
+}
+
+// Requests answered so far, for fail_percent (the app runs on one thread).
+std::uint64_t next_request = 0;
+
 std::string env(const char* name) {
   const char* v = std::getenv(name);
   return v ? v : "";
@@ -84,8 +96,10 @@ asio::awaitable<void> serve(tcp::socket socket, const mock_options& o) {
     if (rec) co_return;
     const auto req = parser.release();
     std::string body = "-> " + o.app + "(version: " + o.version + ", ip: " + ip + ")";
-    if (o.upstream) body += co_await call_upstream(o, req);
-    http::response<http::string_body> res{http::status::ok, req.version()};
+    const bool failing = o.fail_percent > 0 && fails(next_request++, o.fail_percent);
+    if (!failing && o.upstream) body += co_await call_upstream(o, req);
+    http::response<http::string_body> res{
+        failing ? http::status::internal_server_error : http::status::ok, req.version()};
     res.set(http::field::content_type, "text/plain; charset=utf-8");
     res.body() = std::move(body);
     res.keep_alive(req.keep_alive());
@@ -155,6 +169,11 @@ mock_options options_from_environment(std::string& error) {
       o.bind_port = *port;
       if (colon > 0) o.bind_ip = v.substr(0, colon);
     }
+  }
+  if (auto v = env("fail_percent"); !v.empty()) {
+    const auto p = parse_percent(v);
+    if (!p) error = "fail_percent: expected 0 to 100, got \"" + v + "\"";
+    o.fail_percent = p.value_or(0);
   }
   if (auto v = env("forward_headers"); !v.empty()) {
     std::string_view list = v;

@@ -35,10 +35,21 @@ struct mock_options {
   std::uint16_t bind_port = 8000;
   std::vector<std::string> forward_headers = {"x-request-id"};
   unsigned upstream_timeout_ms = 5000;
+  // A failing canary: this share of requests, in percent, is answered 500
+  // (exactly: in every run of 100 requests, counted in arrival order).
+  unsigned fail_percent = 0;
 };
 
+// Whether request number `n` (from 0) is one of the `percent` in every 100
+// that fail: spread evenly, the n-th failing when the running share crosses
+// a whole request.
+constexpr bool fails(std::uint64_t n, unsigned percent) {
+  return (n + 1) * percent / 100 > n * percent / 100;
+}
+
 // Reads the guide's environment (app, version, upstream_url, bind,
-// HTTP_PROXY / http_proxy, forward_headers as a comma list). Returns an
+// HTTP_PROXY / http_proxy, forward_headers as a comma list, fail_percent).
+// Returns an
 // error message in `error` for a malformed value.
 mock_options options_from_environment(std::string& error);
 

@@ -209,3 +209,27 @@ TEST_F(RouteActions, HeaderOperationsReachTheUpstreamAndTheClient) {
 
 }  // namespace
 }  // namespace laneproxy::testing
+
+namespace laneproxy::testing {
+namespace {
+
+// The failing canary the guard's tests need: laneproxy-mock --fail-percent
+// answers 500 to exactly that share of requests, spread evenly.
+TEST(FailingMock, AnswersTheGivenShareWith500) {
+  const auto port = free_port();
+  child_process mock(
+      {mock_bin(), "--fail-percent", "25"},
+      {{"app", "mocka"}, {"version", "v3"}, {"bind", "127.0.0.1:" + std::to_string(port)}});
+  ASSERT_FALSE(mock.wait_for_line("listening on", std::chrono::seconds(10)).empty())
+      << mock.output();
+  http_client client(port);
+  std::vector<unsigned> statuses;
+  for (int i = 0; i < 8; ++i) statuses.push_back(client.get("/").status);
+  EXPECT_EQ(statuses, (std::vector<unsigned>{200, 200, 200, 500, 200, 200, 200, 500}));
+  EXPECT_EQ(client.get("/").body, "-> mocka(version: v3, ip: 127.0.0.1)");
+  child_process refused({mock_bin(), "--fail-percent", "101"});
+  EXPECT_FALSE(refused.wait_for_line("--fail-percent expects 0 to 100").empty());
+}
+
+}  // namespace
+}  // namespace laneproxy::testing
