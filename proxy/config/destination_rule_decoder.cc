@@ -287,7 +287,7 @@ void decode_destination_rule(const yaml_field& spec, object_meta meta, mesh_docu
       }
     }
   }
-  check_export_to(
+  decode_export_to(
       spec["exportTo"], dr.meta.ns,
       selector.present() ? export_owner::destination_rule_with_selector : export_owner::other);
   for (auto k : {"exportTo", "workloadSelector"}) not_applied(spec[k]);

@@ -5,6 +5,8 @@
 
 #include <re2/re2.h>
 
+#include "config/ascii.h"
+
 namespace laneproxy::config {
 
 namespace {
@@ -35,6 +37,18 @@ bool is_dns1123_subdomain(std::string_view s) {
     if (dot == std::string_view::npos) return true;
     start = dot + 1;
   }
+}
+
+bool host_covers(std::string_view wide, std::string_view narrow) {
+  if (wide == "*" || ascii_iequals(wide, narrow)) return true;
+  if (wide.size() < 2 || wide[0] != '*') return false;
+  const auto suffix = wide.substr(1);
+  return narrow.size() > suffix.size() &&
+         ascii_iequals(narrow.substr(narrow.size() - suffix.size()), suffix);
+}
+
+std::string qualified_gateway(const std::string& name, const std::string& ns) {
+  return name.find('/') == std::string::npos ? ns + "/" + name : name;
 }
 
 bool is_outbound_sni(std::string_view s) {
@@ -224,14 +238,17 @@ bool has_fields(const yaml_field& f) {
   return any;
 }
 
-void check_export_to(const yaml_field& f, const std::string& ns, export_owner owner) {
-  if (!f.present()) return;
+std::vector<std::string> decode_export_to(const yaml_field& f, const std::string& ns,
+                                          export_owner owner) {
+  std::vector<std::string> entries;
+  if (!f.present()) return entries;
   std::set<std::string> seen;
   std::size_t count = 0;
   f.for_each([&](const yaml_field& e) {
     ++count;
     const auto v = e.string();
     if (!v) return;
+    entries.push_back(*v);
     const std::string key = *v == "." ? ns : *v;
     if (!seen.insert(key).second) {
       e.error(key != *v ? "duplicate exportTo entries: . and the own namespace " + ns
@@ -249,6 +266,7 @@ void check_export_to(const yaml_field& f, const std::string& ns, export_owner ow
       (seen.size() != 1 || !seen.count(ns))) {
     f.error("a DestinationRule with a workloadSelector can export to its own namespace only");
   }
+  return entries;
 }
 
 std::string weight_sum_warning(std::uint64_t sum) {

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "config/resources.h"
 #include "config/yaml_field.h"
@@ -16,6 +17,19 @@ namespace laneproxy::config {
 // Istio's SNI name of a service port, "outbound_.PORT_._.HOST" (a host a
 // gateway's tls route may name).
 bool is_outbound_sni(std::string_view s);
+
+// Whether host pattern `wide` covers `narrow`, case aside: "*" covers
+// everything, "*.a.com" covers "x.a.com" and "*.b.a.com"; a name covers
+// itself.
+bool host_covers(std::string_view wide, std::string_view narrow);
+
+// Whether host patterns `a` and `b` can name one host (either covers the other).
+inline bool hosts_meet(std::string_view a, std::string_view b) {
+  return host_covers(a, b) || host_covers(b, a);
+}
+
+// A gateway reference as "namespace/name": a bare name is in `ns`.
+std::string qualified_gateway(const std::string& name, const std::string& ns);
 
 // A dotted-quad IPv4 address.
 bool is_ipv4(std::string_view s);
@@ -77,9 +91,10 @@ bool has_fields(const yaml_field& f);
 // `exportTo` as Istio's webhook checks it: ".", "*" or namespace names,
 // no duplicates ("." counts as `ns`), "*" alone; "~" (to no one) only for
 // a ServiceEntry, and alone. A DestinationRule with a workloadSelector
-// may export to its own namespace only.
+// may export to its own namespace only. Returns the entries as written.
 enum class export_owner { other, service_entry, destination_rule_with_selector };
-void check_export_to(const yaml_field& f, const std::string& ns, export_owner owner);
+std::vector<std::string> decode_export_to(const yaml_field& f, const std::string& ns,
+                                          export_owner owner);
 
 // Standard base64 (RFC 4648, padding required); nullopt when malformed.
 std::optional<std::string> decode_base64(std::string_view text);

@@ -4,33 +4,17 @@
 #include <set>
 
 #include "config/ascii.h"
+#include "config/field_rules.h"
 
 namespace laneproxy::config {
 
 namespace {
-
-// Whether host patterns `a` and `b` can name one host ("*.a.com" and
-// "x.a.com", "*" and anything).
-bool hosts_meet(std::string_view a, std::string_view b) {
-  const auto covers = [](std::string_view wild, std::string_view other) {
-    if (wild == "*") return true;
-    if (wild.size() < 2 || wild[0] != '*') return false;
-    const auto suffix = wild.substr(1);
-    return other.size() > suffix.size() &&
-           ascii_iequals(other.substr(other.size() - suffix.size()), suffix);
-  };
-  return ascii_iequals(a, b) || covers(a, b) || covers(b, a);
-}
 
 // A server host "ns/host" as the namespace part and the host part.
 std::pair<std::string_view, std::string_view> split_server_host(std::string_view h) {
   const auto slash = h.find('/');
   if (slash == std::string_view::npos) return {"*", h};
   return {h.substr(0, slash), h.substr(slash + 1)};
-}
-
-std::string gateway_key(const std::string& name, const std::string& ns) {
-  return name.find('/') == std::string::npos ? ns + "/" + name : name;
 }
 
 // IST0132: a VirtualService bound to a Gateway none of whose servers
@@ -40,7 +24,7 @@ void check_hosts_in_gateways(const mesh_documents& docs, const mesh_snapshot& sn
   for (const auto& vs : docs.virtual_services) {
     for (std::size_t i = 0; i < vs.gateways.size(); ++i) {
       if (vs.gateways[i] == "mesh") continue;
-      const auto gw = snap.gateways.find(gateway_key(vs.gateways[i], vs.meta.ns));
+      const auto gw = snap.gateways.find(qualified_gateway(vs.gateways[i], vs.meta.ns));
       if (gw == snap.gateways.end()) continue;
       bool served = false;
       for (const auto& s : gw->second.servers) {

@@ -302,10 +302,7 @@ void decode_service_entry(const yaml_field& spec, object_meta meta, mesh_documen
       spec[key].error("invalid value \"" + *v + "\" (one of " + allowed + ")");
     }
   }
-  check_export_to(spec["exportTo"], se.meta.ns, export_owner::service_entry);
-  spec["exportTo"].for_each([&](const yaml_field& e) {
-    if (auto v = e.string()) se.export_to.push_back(*v);
-  });
+  se.export_to = decode_export_to(spec["exportTo"], se.meta.ns, export_owner::service_entry);
   out.service_entries.push_back(std::move(se));
 }
 

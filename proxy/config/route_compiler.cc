@@ -14,7 +14,7 @@ namespace {
 route_match compile_match(const http_match& m, const std::string& ns = "") {
   route_match out;
   for (const auto& g : m.gateways) {
-    out.gateways.push_back(g == "mesh" || g.find('/') != std::string::npos ? g : ns + "/" + g);
+    out.gateways.push_back(g == "mesh" ? g : qualified_gateway(g, ns));
   }
   out.source_labels = m.source_labels;
   out.source_namespace = m.source_namespace;
@@ -56,13 +56,7 @@ class route_builder {
         return x == "*" || x == ns || (x == "." && e.meta.ns == ns);
       });
     };
-    const auto covers = [&](const std::string& h) {
-      if (ascii_iequals(h, host)) return true;
-      if (h.size() < 2 || h[0] != '*') return false;
-      const auto suffix = std::string_view(h).substr(1);
-      return host.size() > suffix.size() &&
-             ascii_iequals(std::string_view(host).substr(host.size() - suffix.size()), suffix);
-    };
+    const auto covers = [&](const std::string& h) { return host_covers(h, host); };
     for (const auto& e : entries_) {
       if (visible(e) && std::any_of(e.hosts.begin(), e.hosts.end(), covers)) return &e;
     }
@@ -213,7 +207,7 @@ class route_builder {
         mesh = true;
         continue;
       }
-      const std::string key = g.find('/') == std::string::npos ? vs.meta.ns + "/" + g : g;
+      const std::string key = qualified_gateway(g, vs.meta.ns);
       if (!snap_.gateways.count(key)) {
         const auto path = "spec.gateways[" + std::to_string(i) + "]";
         if (std::find(k8s_gateways_.begin(), k8s_gateways_.end(), key) != k8s_gateways_.end()) {

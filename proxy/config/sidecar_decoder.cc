@@ -43,9 +43,7 @@ void decode_sidecar(const yaml_field& spec, object_meta meta, mesh_documents&) {
   (void)meta;
   spec.check_keys(
       {"workloadSelector", "ingress", "egress", "outboundTrafficPolicy", "inboundConnectionPool"});
-  bool any = false;
-  spec.for_each_entry([&](const std::string&, const yaml_field&) { any = true; });
-  if (!any) spec.error("a Sidecar must say something: egress, ingress or a policy");
+  if (!has_fields(spec)) spec.error("a Sidecar must say something: egress, ingress or a policy");
   const auto selector = spec["workloadSelector"];
   if (selector.expect_map()) {
     selector.check_keys({"labels"});

@@ -33,15 +33,6 @@ bool is_subnet(std::string_view s) {
   return ec == std::errc() && end == bits.data() + bits.size() && n <= (v4 ? 32u : 128u);
 }
 
-// Whether `sni` lies within `host` (equal, or under its wildcard).
-bool within(std::string_view sni, std::string_view host) {
-  if (host == "*" || sni == host) return true;
-  if (host.size() < 2 || host.substr(0, 2) != "*.") return false;
-  const auto suffix = host.substr(1);
-  return sni.size() > suffix.size() && sni.substr(sni.size() - suffix.size()) == suffix &&
-         sni.front() != '*';
-}
-
 void decode_l4_match(const yaml_field& m, bool tls, const std::vector<std::string>& hosts) {
   if (!m.expect_map()) return;
   if (tls) {
@@ -70,7 +61,7 @@ void decode_l4_match(const yaml_field& m, bool tls, const std::vector<std::strin
       return;
     }
     bool inside = false;
-    for (const auto& host : hosts) inside = inside || within(*sni, host);
+    for (const auto& host : hosts) inside = inside || host_covers(host, *sni);
     if (!inside) h.error("SNI host \"" + *sni + "\" is not within the VirtualService's hosts");
   });
 }

@@ -96,17 +96,6 @@ void check_weights(const yaml_field& f, const http_route& rule) {
   }
 }
 
-// Whether host `a` covers `b` or the reverse ("*.com" and "*.foo.com").
-bool hosts_meet(std::string_view a, std::string_view b) {
-  const auto covers = [](std::string_view wild, std::string_view other) {
-    if (wild == "*") return true;
-    if (wild.size() < 2 || wild[0] != '*') return false;
-    const auto suffix = wild.substr(1);
-    return other.size() > suffix.size() && other.substr(other.size() - suffix.size()) == suffix;
-  };
-  return a == b || covers(a, b) || covers(b, a);
-}
-
 void check_distinct_hosts(const yaml_field& f, const std::vector<std::string>& hosts) {
   for (std::size_t i = 0; i < hosts.size(); ++i) {
     for (std::size_t j = i + 1; j < hosts.size(); ++j) {
@@ -366,10 +355,7 @@ void decode_virtual_service(const yaml_field& spec, object_meta meta, mesh_docum
       vs.gateways.push_back(*name);
     }
   });
-  check_export_to(spec["exportTo"], vs.meta.ns, export_owner::other);
-  spec["exportTo"].for_each([&](const yaml_field& e) {
-    if (auto v = e.string()) vs.export_to.push_back(*v);
-  });
+  vs.export_to = decode_export_to(spec["exportTo"], vs.meta.ns, export_owner::other);
   const bool bound_to_mesh =
       vs.gateways.empty() ||
       std::find(vs.gateways.begin(), vs.gateways.end(), "mesh") != vs.gateways.end();

@@ -484,3 +484,44 @@ TEST(DurationParsing, GoStyle) {
 
 }  // namespace
 }  // namespace laneproxy::config
+
+namespace laneproxy::config {
+namespace {
+
+// A wildcard SNI host lies within a broader wildcard host of the
+// VirtualService (Istio: the SNI hosts are a subset of the hosts).
+TEST(VirtualServiceRules, TlsSniHostsLieWithinTheHosts) {
+  const auto m = testing::compile_yaml(R"(apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: tls}
+spec:
+  hosts: ["*.example.com"]
+  gateways: [gw]
+  tls:
+  - match: [{sniHosts: ["*.shop.example.com", "a.example.com", "*.com"]}]
+    route: [{destination: {host: shop.example.com}}]
+)");
+  EXPECT_THAT(m.errors(),
+              ::testing::Contains(::testing::HasSubstr(
+                  "sniHosts[2]: SNI host \"*.com\" is not within the VirtualService's hosts")));
+  for (const auto& e : m.errors()) {
+    EXPECT_THAT(e, ::testing::Not(::testing::HasSubstr("sniHosts[0]")));
+    EXPECT_THAT(e, ::testing::Not(::testing::HasSubstr("sniHosts[1]")));
+  }
+}
+
+TEST(VirtualServiceRules, ExportToThatIsNoListIsReportedOnce) {
+  const auto m = testing::compile_yaml(R"(apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: one}
+spec:
+  hosts: [mocka]
+  exportTo: "."
+  http: [{directResponse: {status: 200}}]
+)");
+  EXPECT_THAT(m.errors(), ::testing::ElementsAre(
+                              ::testing::HasSubstr("spec.exportTo: expected a list, got \".\"")));
+}
+
+}  // namespace
+}  // namespace laneproxy::config
