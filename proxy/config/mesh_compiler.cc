@@ -44,6 +44,15 @@ const service_info* mesh_snapshot::resolve_host(std::string_view host,
   return it == services.end() ? nullptr : &it->second;
 }
 
+traffic_policy service_info::policy_for(std::string_view subset) const {
+  const std::uint32_t port = ports.size() == 1 ? ports.front().port : 0;
+  const subset_def* sub = nullptr;
+  if (!subset.empty()) {
+    if (const auto it = subsets.find(std::string(subset)); it != subsets.end()) sub = &it->second;
+  }
+  return resolve_policy(policy, sub ? &sub->policy : nullptr, port);
+}
+
 const lane_group_info* mesh_snapshot::group_of(const service_info& svc) const {
   if (svc.lane_group.empty()) return nullptr;
   const auto it = lane_groups.find(svc.lane_group);
@@ -259,6 +268,17 @@ void add_lanes(const mesh_documents& docs, mesh_snapshot& snap, diagnostics& dia
   }
 }
 
+// laneproxy keeps one set of endpoints per subset whatever the port, so a
+// port-level policy applies only to a service of one port.
+void warn_port_levels(const policy_with_ports& p, const service_info& svc, diagnostics& diag) {
+  if (svc.ports.size() < 2) return;
+  for (const auto& where : p.port_marks) {
+    diag.warning(where, "trafficPolicy.portLevelSettings",
+                 "not applied by laneproxy: \"" + svc.key() +
+                     "\" has several ports, and laneproxy keeps one endpoint set for all of them");
+  }
+}
+
 void add_subsets(const mesh_documents& docs, mesh_snapshot& snap, diagnostics& diag) {
   for (const auto& dr : docs.destination_rules) {
     if (dr.host.empty()) continue;
@@ -274,10 +294,13 @@ void add_subsets(const mesh_documents& docs, mesh_snapshot& snap, diagnostics& d
     }
     if (!dr.hash_header.empty()) svc->hash_header = dr.hash_header;
     if (!dr.hash_cookie.empty()) svc->hash_cookie = dr.hash_cookie;
+    svc->policy = dr.policy;
+    warn_port_levels(dr.policy, *svc, diag);
     for (std::size_t i = 0; i < dr.subsets.size(); ++i) {
       const auto& s = dr.subsets[i];
       if (s.name.empty()) continue;
-      subset_def def{s.name, s.labels, false, {}};
+      warn_port_levels(s.policy, *svc, diag);
+      subset_def def{s.name, s.labels, false, {}, s.policy};
       for (const auto& w : svc->workloads) {
         if (selects(s.labels, snap.workloads.at(w + "." + svc->ns).labels)) {
           def.workloads.push_back(w);

@@ -134,6 +134,7 @@ struct subset_def {
   label_map labels;
   bool from_lane = false;              // derived from an ASMSwimLane, not a DestinationRule
   std::vector<std::string> workloads;  // Deployment names it selects
+  policy_with_ports policy;            // the DestinationRule subset's trafficPolicy
 };
 
 struct service_info {
@@ -144,7 +145,11 @@ struct service_info {
   std::vector<std::string> workloads;    // Deployment names behind the Service
   std::string lane_group;                // "" when in no group
   std::string hash_header, hash_cookie;  // DestinationRule consistentHash
+  policy_with_ports policy;              // the DestinationRule's trafficPolicy
   std::string key() const { return name + "." + ns; }
+  // The policy of the cluster of `subset` ("": the whole service), as
+  // resolve_policy merges it for the service's port.
+  traffic_policy policy_for(std::string_view subset) const;
 };
 
 struct workload_info {

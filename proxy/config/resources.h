@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "config/diagnostics.h"
+#include "config/traffic_policy.h"
 
 namespace laneproxy::config {
 
@@ -171,12 +172,14 @@ struct subset {
   std::string name;
   label_map labels;
   source_mark where;
+  policy_with_ports policy;
 };
 
 struct destination_rule {
   object_meta meta;
   std::string host;
   std::vector<subset> subsets;
+  policy_with_ports policy;  // spec.trafficPolicy
   // consistentHash on a header or cookie, when set (sticky lanes use it).
   std::string hash_header, hash_cookie;
   source_mark host_where;

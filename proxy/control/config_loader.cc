@@ -31,7 +31,8 @@ config_inputs read_inputs(const std::string& bootstrap_file) {
   return in;
 }
 
-load_attempt compile_inputs(config_inputs inputs, config::decode_cache* cache) {
+load_attempt compile_inputs(config_inputs inputs, config::decode_cache* cache,
+                            dataplane::endpoint_registry* registry) {
   load_attempt out;
   out.hash = inputs.hash;
   out.problems = std::move(inputs.problems);
@@ -47,7 +48,7 @@ load_attempt compile_inputs(config_inputs inputs, config::decode_cache* cache) {
   }
   keep(diag, out.problems);
   if (mesh && !diag.has_errors()) {
-    out.proxy = std::make_shared<const dataplane::proxy_config>(mesh, *inputs.boot);
+    out.proxy = std::make_shared<const dataplane::proxy_config>(mesh, *inputs.boot, registry);
   }
   out.boot = std::move(inputs.boot);
   return out;

@@ -36,6 +36,8 @@ struct load_attempt {
 
 // Compiles inputs into a proxy_config, or reports why not. With a cache,
 // files unchanged since the last call are not parsed again.
-load_attempt compile_inputs(config_inputs inputs, config::decode_cache* cache = nullptr);
+// `registry` (may be null) carries the endpoints' state to the new config.
+load_attempt compile_inputs(config_inputs inputs, config::decode_cache* cache = nullptr,
+                            dataplane::endpoint_registry* registry = nullptr);
 
 }  // namespace laneproxy::control

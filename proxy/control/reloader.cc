@@ -17,7 +17,7 @@ reloader::~reloader() {
 }
 
 const load_attempt& reloader::load_initial() {
-  initial_ = compile_inputs(read_inputs(bootstrap_file_), &cache_);
+  initial_ = compile_inputs(read_inputs(bootstrap_file_), &cache_, &registry_);
   std::lock_guard lock(mutex_);
   last_hash_ = initial_.hash;
   if (initial_.proxy) {
@@ -65,7 +65,7 @@ void reloader::reload(bool forced) {
     if (!forced && inputs.hash == last_hash_) return;  // same content: nothing to do
     last_hash_ = inputs.hash;
   }
-  auto attempt = compile_inputs(std::move(inputs), &cache_);
+  auto attempt = compile_inputs(std::move(inputs), &cache_, &registry_);
   if (!attempt.proxy) {
     // As below: the status before the log line that announces it.
     std::string report = "laneproxy: reload rejected (inputs " + attempt.hash +

@@ -60,6 +60,7 @@ class reloader {
   std::ostream& log_;
   load_attempt initial_;
   config::decode_cache cache_;  // used by load_initial, then only by the reloader's thread
+  dataplane::endpoint_registry registry_;  // endpoints' state, kept across reloads
   std::unique_ptr<config::source_watcher> watcher_;
   std::thread thread_;
 

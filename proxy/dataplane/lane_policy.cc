@@ -90,22 +90,28 @@ std::string lane_policy::outbound_lane(const config::lane_group_info& group,
 }
 
 std::optional<std::string> lane_policy::serving_lane(const service_view& service,
-                                                     const std::string& lane) const {
-  if (!lane.empty() && service.endpoints(lane)) return lane;
+                                                     const std::string& lane,
+                                                     steady_clock::time_point now) const {
+  const auto serves = [&](const std::string& name) {
+    const auto* e = service.endpoints(name);
+    return e && e->has_healthy(now);
+  };
+  if (!lane.empty() && serves(lane)) return lane;
   const auto* group = service.group;
   if (!group || !group->permissive) return std::nullopt;
   if (const auto it = group->service_fallback.find(service.info->key());
-      it != group->service_fallback.end() && service.endpoints(it->second)) {
+      it != group->service_fallback.end() && serves(it->second)) {
     return it->second;
   }
-  if (!group->fallback_target.empty() && service.endpoints(group->fallback_target)) {
+  if (!group->fallback_target.empty() && serves(group->fallback_target)) {
     return group->fallback_target;
   }
   return std::nullopt;
 }
 
 lane_placement lane_policy::place(const service_view& svc, std::string lane, subset_choice subset,
-                                  bool lane_from_subset, const route::request_view& req) const {
+                                  bool lane_from_subset, const route::request_view& req,
+                                  steady_clock::time_point now) const {
   lane_placement p;
   const auto* group = svc.group;
   std::string wanted(subset.name);
@@ -120,7 +126,7 @@ lane_placement lane_policy::place(const service_view& svc, std::string lane, sub
   if (is_lane || (group && subset.request_lane)) {
     // A lane (or no lane at all) inside a lane group: the lane's endpoints,
     // else the permissive fallbacks.
-    auto serving = serving_lane(svc, is_lane ? wanted : std::string{});
+    auto serving = serving_lane(svc, is_lane ? wanted : std::string{}, now);
     if (!serving) {
       p.flag = response_flag::no_healthy_upstream;
       return p;

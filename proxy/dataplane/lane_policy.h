@@ -6,7 +6,8 @@
 //                 outbound: strict: the sidecar's own lane, else the lane header
 //                           permissive: lane header, else the lane remembered
 //                           for the trace header, else baggage
-//   serving lane  the request lane when the service has endpoints there;
+//   serving lane  the request lane when the service has endpoints there
+//                 that are not all ejected;
 //                 permissive groups then try serviceLevelFallbackTarget, then
 //                 fallbackTarget. The request keeps its own lane for later hops.
 //
@@ -72,8 +73,9 @@ class lane_policy {
 
   // The lane whose endpoints serve `service` for a request in `lane` (which
   // may be ""), or nullopt when none does.
-  std::optional<std::string> serving_lane(const service_view& service,
-                                          const std::string& lane) const;
+  // Lanes whose endpoints are all ejected at `now` do not serve.
+  std::optional<std::string> serving_lane(const service_view& service, const std::string& lane,
+                                          steady_clock::time_point now) const;
 
   // Places a request in `lane` ("" when it has none yet) on `service` for
   // the route's `subset`. A subset that is a lane of the service's group is
@@ -82,7 +84,8 @@ class lane_policy {
   // own lane, when the route asks for it, is the one it carries. Any other
   // subset is served as a DestinationRule subset.
   lane_placement place(const service_view& service, std::string lane, subset_choice subset,
-                       bool lane_from_subset, const route::request_view& req) const;
+                       bool lane_from_subset, const route::request_view& req,
+                       steady_clock::time_point now) const;
 
  private:
   // A valid lane in the group's lane header, or in the baggage member of

@@ -34,6 +34,10 @@ local_reply reply_for(response_flag flag) {
               "protocol error"};
     case response_flag::fault_abort:
       return {503, "fault filter abort"};  // (the route's httpStatus replaces the status)
+    case response_flag::upstream_overflow:
+      return {503,
+              "upstream connect error or disconnect/reset before headers. reset reason: "
+              "overflow"};
     case response_flag::none:
       break;
   }
@@ -65,6 +69,8 @@ std::string_view flag_code(response_flag flag) {
       return "UPE";
     case response_flag::fault_abort:
       return "FI";
+    case response_flag::upstream_overflow:
+      return "UO";
   }
   return "-";
 }
@@ -75,8 +81,8 @@ void append_flags(std::string& out, response_flag flag, extra_flags extra) {
     return;
   }
   // The codes laneproxy sets, in the order Envoy lists its flags.
-  static constexpr std::string_view order[] = {"UH", "UT",  "UF",  "UC",  "NR", "DI",
-                                               "FI", "URX", "DPE", "UPE", "NC"};
+  static constexpr std::string_view order[] = {"UH", "UT", "UF",  "UC",  "UO",  "NR",
+                                               "DI", "FI", "URX", "DPE", "UPE", "NC"};
   const auto main = flag_code(flag);
   bool first = true;
   for (const auto code : order) {

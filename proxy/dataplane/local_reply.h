@@ -22,6 +22,7 @@ enum class response_flag {
   request_timeout,            // the client was too slow to send its whole request
   upstream_protocol_error,    // UPE: the upstream's response is malformed or over a limit
   fault_abort,                // FI: a route's fault injection answered
+  upstream_overflow,          // UO: a connection pool limit (circuit breaker) is full
 };
 
 // Flags that come on top of the one that decided the answer.

@@ -9,7 +9,7 @@ const endpoint_set* service_view::endpoints(std::string_view subset) const {
 }
 
 proxy_config::proxy_config(std::shared_ptr<const config::mesh_snapshot> mesh,
-                           const config::bootstrap& boot)
+                           const config::bootstrap& boot, endpoint_registry* registry)
     : mesh_(std::move(mesh)),
       default_split_(boot.split),
       timeouts_(boot.timeouts),
@@ -48,13 +48,15 @@ proxy_config::proxy_config(std::shared_ptr<const config::mesh_snapshot> mesh,
     const auto it = services_.find(e.service);
     if (it == services_.end()) continue;  // resolve_bootstrap reported it
     auto& view = it->second;
+    const auto key = view.info->key();
     std::vector<config::socket_address> all = view.all.all();
     for (const auto& [subset, list] : e.by_subset) {
-      view.by_subset.emplace(subset, endpoint_set(list));
+      view.by_subset.emplace(
+          subset, endpoint_set(list, view.info->policy_for(subset), key + "/" + subset, registry));
       all.insert(all.end(), list.begin(), list.end());
     }
     all.insert(all.end(), e.plain.begin(), e.plain.end());
-    view.all = endpoint_set(std::move(all));
+    view.all = endpoint_set(std::move(all), view.info->policy_for(""), key, registry);
   }
 
   if (boot.sidecar) {

@@ -4,8 +4,9 @@
 //
 // Built once per mesh snapshot (the config side has parsed and checked the
 // YAML; nothing here reads files) and then shared read-only by every worker
-// as `std::shared_ptr<const proxy_config>`. Round-robin counters are the
-// only state that changes, and they are relaxed atomics.
+// as `std::shared_ptr<const proxy_config>`. What changes per request (the
+// endpoint sets' counters and ejections) is atomic, and lives in an
+// endpoint_registry that hands it to the next config version.
 #pragma once
 
 #include <atomic>
@@ -20,34 +21,10 @@
 
 #include "config/bootstrap.h"
 #include "config/mesh_snapshot.h"
+#include "dataplane/endpoint_set.h"
 #include "route/route_table.h"
 
 namespace laneproxy::dataplane {
-
-// The endpoints of one service in one subset, picked round-robin.
-class endpoint_set {
- public:
-  endpoint_set() = default;
-  explicit endpoint_set(std::vector<config::socket_address> endpoints)
-      : endpoints_(std::move(endpoints)) {}
-  endpoint_set(const endpoint_set& other) : endpoints_(other.endpoints_) {}
-  endpoint_set& operator=(const endpoint_set& other) {
-    endpoints_ = other.endpoints_;
-    return *this;
-  }
-
-  bool empty() const { return endpoints_.empty(); }
-  std::size_t size() const { return endpoints_.size(); }
-  const std::vector<config::socket_address>& all() const { return endpoints_; }
-  // The next endpoint in turn. Precondition: !empty().
-  const config::socket_address& pick() const {
-    return endpoints_[next_.fetch_add(1, std::memory_order_relaxed) % endpoints_.size()];
-  }
-
- private:
-  std::vector<config::socket_address> endpoints_;
-  mutable std::atomic<std::uint32_t> next_{0};
-};
 
 struct service_view {
   const config::service_info* info = nullptr;
@@ -73,8 +50,10 @@ struct sidecar_identity {
 class proxy_config {
  public:
   // Precondition: `boot` went through resolve_bootstrap against `mesh`
-  // without errors.
-  proxy_config(std::shared_ptr<const config::mesh_snapshot> mesh, const config::bootstrap& boot);
+  // without errors. `registry` (may be null: state of its own) keeps the
+  // endpoints' state across config versions.
+  proxy_config(std::shared_ptr<const config::mesh_snapshot> mesh, const config::bootstrap& boot,
+               endpoint_registry* registry = nullptr);
   proxy_config(const proxy_config&) = delete;
   proxy_config& operator=(const proxy_config&) = delete;
 

@@ -1,5 +1,7 @@
 #include "dataplane/router.h"
 
+#include "dataplane/request_hash.h"
+
 #include <charconv>
 
 #include "dataplane/redirect.h"
@@ -58,21 +60,6 @@ route_decision local(response_flag flag) {
 }
 }  // namespace
 
-namespace {
-// The value of cookie `name` in a Cookie header ("a=1; b=2").
-std::optional<std::string_view> cookie_value(std::string_view cookies, std::string_view name) {
-  while (!cookies.empty()) {
-    const auto semi = cookies.find(';');
-    auto pair = cookies.substr(0, semi);
-    cookies = semi == std::string_view::npos ? std::string_view{} : cookies.substr(semi + 1);
-    while (!pair.empty() && pair.front() == ' ') pair.remove_prefix(1);
-    const auto eq = pair.find('=');
-    if (eq != std::string_view::npos && pair.substr(0, eq) == name) return pair.substr(eq + 1);
-  }
-  return std::nullopt;
-}
-}  // namespace
-
 std::size_t router::pick(const config::route_rule& rule, const route::request_view& req) const {
   const auto mode = rule.split.value_or(config_.default_split());
   if (mode == config::split_mode::smooth && smooth_) return smooth_->pick(rule);
@@ -92,7 +79,7 @@ route_decision router::gateway(const route::request_view& req) const {
   const auto* routes = config_.gateway_routes();
   const auto* rule = routes ? routes->match(req) : nullptr;
   if (!rule) return local(response_flag::no_route);
-  return forward(rule, nullptr, {}, true, req);
+  return forward(rule, nullptr, {}, true, req, steady_clock::now());
 }
 
 route_decision router::outbound(const route::request_view& req,
@@ -106,7 +93,7 @@ route_decision router::outbound(const route::request_view& req,
     rule = svc->mesh_routes->match(req);
     if (!rule) return local(response_flag::no_route);
   }
-  return forward(rule, svc, std::move(lane), false, req);
+  return forward(rule, svc, std::move(lane), false, req, now);
 }
 
 route_decision router::inbound(const route::request_view& req,
@@ -122,7 +109,7 @@ route_decision router::inbound(const route::request_view& req,
 
 route_decision router::forward(const config::route_rule* rule, const service_view* svc,
                                std::string lane, bool lane_from_subset,
-                               const route::request_view& req) const {
+                               const route::request_view& req, steady_clock::time_point now) const {
   route_decision d;
   d.rule = rule;
   subset_choice subset{{}, true};  // no rule: the service's default route, in the request's lane
@@ -155,7 +142,7 @@ route_decision router::forward(const config::route_rule* rule, const service_vie
     d.retry = &config::retry_policy::istio_default();  // Istio's default outbound route
   }
   d.service = svc->info->key();
-  auto placed = lanes_.place(*svc, std::move(lane), subset, lane_from_subset, req);
+  auto placed = lanes_.place(*svc, std::move(lane), subset, lane_from_subset, req, now);
   if (placed.flag != response_flag::none) return local(placed.flag);
   if (svc->group) {
     d.lane_header = svc->group->route_header;
@@ -165,7 +152,10 @@ route_decision router::forward(const config::route_rule* rule, const service_vie
   d.serving_lane = std::move(placed.serving);
   d.lane_fallback = placed.fallback;
   d.endpoints = placed.endpoints;
-  d.endpoint = &d.endpoints->pick();
+  pick_input in{&random_, std::nullopt, nullptr, now};
+  if (const auto* h = d.endpoints->hash()) in.hash = request_hash(*h, req, d.set_cookie);
+  d.endpoint = d.endpoints->pick(in);
+  if (!d.endpoint) return local(response_flag::no_healthy_upstream);
   return d;
 }
 
@@ -183,7 +173,7 @@ void router::apply_actions(const config::route_rule& rule, const route::request_
     if (!drawn(random_, m.per_million)) continue;
     const auto* target = config_.service(m.target.service);
     const auto* set = target ? target->endpoints(m.target.subset) : nullptr;
-    if (set && !set->empty()) d.mirrors.push_back(&set->pick());
+    if (set && !set->empty()) d.mirrors.push_back(&set->next());
   }
 }
 

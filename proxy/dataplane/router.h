@@ -47,7 +47,8 @@ struct route_decision {
   std::chrono::milliseconds timeout{0};                // 0: no route timeout (idle timeout only)
   const config::retry_policy* retry = nullptr;         // nullptr: no retries
   std::vector<const config::socket_address*> mirrors;  // where copies of the request go
-  const endpoint_set* endpoints = nullptr;   // where `endpoint` came from (retries pick again)
+  const endpoint_set* endpoints = nullptr;  // where `endpoint` came from (retries pick again)
+  std::string set_cookie;  // a consistent-hash cookie made up for the response ("": none)
   std::chrono::milliseconds fault_delay{0};  // a fault delay drawn for this request
   unsigned fault_abort = 0;  // a fault abort drawn: answer with this status ("fault filter abort")
 };
@@ -90,8 +91,8 @@ class router {
   // a request whose lane is `lane`.
   // `lane_from_subset`: the request takes the lane of the subset picked (gateway).
   route_decision forward(const config::route_rule* rule, const service_view* service,
-                         std::string lane, bool lane_from_subset,
-                         const route::request_view& req) const;
+                         std::string lane, bool lane_from_subset, const route::request_view& req,
+                         steady_clock::time_point now) const;
 
   // What the rule does besides picking the destination: rewrite, timeout,
   // retries, mirrors.

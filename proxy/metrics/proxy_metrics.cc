@@ -93,7 +93,11 @@ proxy_metrics::proxy_metrics(proxy_identity self)
                           .Name("laneproxy_lane_fallbacks_total")
                           .Help("Requests served by a permissive fallback lane, by service, the "
                                 "request's lane and the lane that served it")
-                          .Register(*registry_)) {
+                          .Register(*registry_)),
+      ejections_(prometheus::BuildCounter()
+                     .Name("laneproxy_outlier_ejections_total")
+                     .Help("Endpoints ejected by outlier detection, by service and subset")
+                     .Register(*registry_)) {
   downstream_connections_ = &prometheus::BuildGauge()
                                  .Name("laneproxy_downstream_connections")
                                  .Help("Open downstream connections")
@@ -331,6 +335,11 @@ void request_metrics::record(const request_record& r, std::chrono::microseconds 
     c->add();
   }
   if (d && d->lane_fallback) count_fallback(*d);
+}
+
+void proxy_metrics::count_ejection(std::string_view service, std::string_view subset) {
+  ejections_.Add({{"destination_service", std::string(service)}, {"subset", std::string(subset)}})
+      .Increment();
 }
 
 void request_metrics::count_fallback(const dataplane::route_decision& d) {

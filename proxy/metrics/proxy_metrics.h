@@ -64,6 +64,10 @@ class proxy_metrics {
   // lanes_json() do it first). Thread-safe.
   void merge_workers() const;
 
+  // An endpoint of `service`'s subset (or lane) `subset` ejected by outlier
+  // detection. Thread-safe.
+  void count_ejection(std::string_view service, std::string_view subset);
+
   prometheus::Gauge& downstream_connections() { return *downstream_connections_; }
   prometheus::Counter& upstream_connects() { return *upstream_connects_; }
   prometheus::Gauge& trace_entries() { return *trace_entries_; }
@@ -89,6 +93,7 @@ class proxy_metrics {
   prometheus::Family<prometheus::Gauge>& route_weight_;
   prometheus::Family<prometheus::Counter>& local_replies_;
   prometheus::Family<prometheus::Counter>& lane_fallbacks_;
+  prometheus::Family<prometheus::Counter>& ejections_;
   prometheus::Gauge* downstream_connections_;
   prometheus::Counter* upstream_connects_;
   prometheus::Gauge* trace_entries_;

@@ -64,6 +64,8 @@ response_plan rewrite_response(response_parser& parser, const dataplane::route_d
   const std::string codings = parser.has_transfer_encoding() ? transfer_codings(res) : "";
   strip_hop_by_hop(res);
   res.set("x-envoy-upstream-service-time", std::to_string(upstream_time.count()));
+  // The router's own cookie comes before the route's header operations.
+  if (!d.set_cookie.empty()) res.insert(http::field::set_cookie, d.set_cookie);
   if (d.rule) apply_header_operations(d.rule->actions.response_headers, res);
   if (d.target) apply_header_operations(d.target->response_headers, res);
   // CORS headers come from a filter after the router's: the route's

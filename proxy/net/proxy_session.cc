@@ -18,6 +18,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "config/ascii.h"
+#include "dataplane/endpoint_hash.h"
 #include "dataplane/local_reply.h"
 #include "net/body_pump.h"
 #include "net/forward_headers.h"
@@ -190,6 +191,8 @@ class session {
     view.target = req.target();
     view.authority = req[http::field::host];
     view.port = dataplane::match_port(config, role_, port_, view.authority);
+    view.hash_connection = &session::hash_connection;
+    view.connection_ctx = this;
     headers.attach(view);
     const dataplane::router router(config, &worker_.shared().traces, worker_.random(),
                                    &worker_.smooth());
@@ -352,6 +355,7 @@ class session {
         result == exchange_result::connect_failed   ? response_flag::upstream_connect_failure
         : result == exchange_result::timed_out      ? response_flag::upstream_timeout
         : result == exchange_result::protocol_error ? response_flag::upstream_protocol_error
+        : result == exchange_result::overflow       ? response_flag::upstream_overflow
                                                     : response_flag::upstream_reset,
         version, reusable);
     co_return reusable;
@@ -534,6 +538,22 @@ class session {
 
   bool draining() const { return worker_.shared().draining.load(std::memory_order_relaxed); }
 
+  // route::request_view's connection hashes, read from the socket once.
+  static std::uint64_t hash_connection(const void* ctx, bool both) {
+    auto& s = *static_cast<session*>(const_cast<void*>(ctx));
+    if (s.ip_hash_ == 0) {
+      error_code ignored;
+      const auto remote = s.down_.remote_endpoint(ignored);
+      const auto local = s.down_.local_endpoint(ignored);
+      const auto ip = remote.address().to_string();
+      s.ip_hash_ = dataplane::hash_key(ip) | 1;
+      s.connection_hash_ =
+          dataplane::hash_key(ip + ":" + std::to_string(remote.port()) + "/" +
+                              local.address().to_string() + ":" + std::to_string(local.port()));
+    }
+    return both ? s.connection_hash_ : s.ip_hash_;
+  }
+
   worker& worker_;
   listener_role role_;
   std::uint16_t port_;
@@ -552,9 +572,10 @@ class session {
   std::string request_head_, response_head_;  // serialized; capacity reused
   std::string request_body_;                  // a body kept whole to be sent again
   bool head_request_ = false;
-  asio::steady_timer fault_timer_;              // a route's fault delay
-  metrics::request_record x_;                   // the request being served
-  std::string local_address_, remote_address_;  // for the access log, read once
+  asio::steady_timer fault_timer_;                   // a route's fault delay
+  metrics::request_record x_;                        // the request being served
+  std::string local_address_, remote_address_;       // for the access log, read once
+  std::uint64_t ip_hash_ = 0, connection_hash_ = 0;  // see hash_connection()
 };
 
 task<void> serve(std::unique_ptr<session> s) {

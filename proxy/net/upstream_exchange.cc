@@ -1,5 +1,9 @@
 #include "net/upstream_exchange.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <array>
 
@@ -11,6 +15,22 @@ using failure = config::retry_policy::failure;
 
 std::chrono::milliseconds since(steady::time_point start) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - start);
+}
+
+// SO_KEEPALIVE with tcpKeepalive's probes, idle time and interval (0:
+// the system's own).
+void set_keepalive(socket_type& s, const config::tcp_keepalive& k) {
+  const int fd = s.native_handle();
+  const int on = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+  const auto set = [fd](int option, long long value) {
+    if (value <= 0) return;
+    const int v = static_cast<int>(value);
+    ::setsockopt(fd, IPPROTO_TCP, option, &v, sizeof v);
+  };
+  set(TCP_KEEPCNT, k.probes);
+  set(TCP_KEEPIDLE, k.time.count());
+  set(TCP_KEEPINTVL, k.interval.count());
 }
 
 failure failure_of(exchange_result r) {
@@ -28,7 +48,8 @@ upstream_exchange::upstream_exchange(worker& w, deadline_sweep::entry& deadline,
       up_(w.context()),
       buf_(0),
       pump_(w.context(), w.deadlines(), {on_expiry, ctx}, {&upstream_exchange::pump_ended, this}),
-      backoff_(w.context()) {}
+      backoff_(w.context()),
+      gate_(w.context()) {}
 
 task<exchange_result> upstream_exchange::run(const dataplane::route_decision& d,
                                              const config::retry_policy* retry,
@@ -40,6 +61,24 @@ task<exchange_result> upstream_exchange::run(const dataplane::route_decision& d,
   const auto route_timeout = d.timeout.count() > 0 ? d.timeout : t.idle;
   retries_exhausted_ = false;
   endpoint_ = d.endpoint;
+  set_ = d.endpoints;
+  decision_ = &d;
+  const auto result = co_await run_tries(d, retry, req, down, t, limits, started, route_timeout);
+  if (result != exchange_result::response) gate_.release();
+  co_return result;
+}
+
+task<exchange_result> upstream_exchange::run_tries(
+    const dataplane::route_decision& d, const config::retry_policy* retry,
+    const outgoing_request& req, const downstream_side& down, const config::proxy_timeouts& t,
+    const config::proxy_limits& limits, steady::time_point started,
+    std::chrono::milliseconds route_timeout) {
+  if (set_) {
+    // A request waiting for a connection slot waits within the route timeout.
+    const auto g = co_await gate_.acquire(*set_, route_timeout);
+    if (g == gate_result::overflow) co_return exchange_result::overflow;
+    if (g == gate_result::timed_out) co_return exchange_result::timed_out;
+  }
   for (unsigned n = 0;; ++n) {
     const auto left = route_timeout - since(started);
     // A retry never starts once the route timeout has passed (Envoy: 504 UT).
@@ -47,7 +86,9 @@ task<exchange_result> upstream_exchange::run(const dataplane::route_decision& d,
     const bool per_try = retry && retry->per_try_timeout && *retry->per_try_timeout < left;
     response_timeout_ =
         std::max(std::chrono::milliseconds(1), per_try ? *retry->per_try_timeout : left);
+    if (set_) gate_.count_at(*set_, *endpoint_);
     const auto result = co_await attempt(endpoint_of(*endpoint_), req, down, t, limits, n == 0);
+    record(result);
     bool retriable = false;
     if (result == exchange_result::response) {
       retriable = retry && retry->retries_status(response_->get().result_int());
@@ -62,6 +103,8 @@ task<exchange_result> upstream_exchange::run(const dataplane::route_decision& d,
       retries_exhausted_ = n > 0;  // the last try's outcome goes to the client
       co_return result;
     }
+    // maxRetries in flight: the outcome goes to the client unretried.
+    if (set_ && !gate_.take_retry(*set_)) co_return result;
     if (result == exchange_result::response) close();
     endpoint_ = co_await before_retry(d, *retry, n + 1, endpoint_);
   }
@@ -76,7 +119,7 @@ task<exchange_result> upstream_exchange::attempt(const tcp::endpoint& endpoint,
                                                  const config::proxy_limits& limits, bool first) {
   for (int stale = 0;; ++stale) {
     const bool reused = stale == 0 && take_pooled(endpoint);
-    if (!reused) co_await connect(endpoint, t.connect);
+    if (!reused) co_await connect(endpoint, t);
     if (!up_.is_open()) co_return exchange_result::connect_failed;
     if (req.expect_continue && first && stale == 0) {
       // The client waits for this before it sends the body.
@@ -89,9 +132,11 @@ task<exchange_result> upstream_exchange::attempt(const tcp::endpoint& endpoint,
     const bool streamed = !req.parser.is_done();
     error_code ec;
     if (streamed) {
+      ++past_.requests;
       pump_.start(req.parser, down.socket, down.buffer, up_, req.head, t.idle,
                   down.request_deadline, down.body_bytes);
     } else {
+      ++past_.requests;
       std::array<asio::const_buffer, 2> out{asio::buffer(req.head), asio::buffer(req.kept_body)};
       if (!co_await write_all(up_, out, deadline_, t.idle)) ec = asio::error::broken_pipe;
     }
@@ -120,33 +165,54 @@ task<const config::socket_address*> upstream_exchange::before_retry(
   backoff_.expires_after(dataplane::retry_backoff(n, worker_.random().next(), retry.backoff_base));
   co_await backoff_.async_wait(nothrow);
   if (!d.endpoints || d.endpoints->size() < 2) co_return last;
-  const config::socket_address* next = &d.endpoints->pick();
-  if (next == last) next = &d.endpoints->pick();
-  co_return next;
+  // Istio's previous_hosts predicate: another endpoint when one is admitted.
+  const dataplane::pick_input in{&worker_.random(), std::nullopt, last, steady::now()};
+  const auto* next = d.endpoints->pick(in);
+  co_return next ? next : last;
+}
+
+// Outlier detection sees every try's outcome; a failing request body is
+// the client's doing, not the endpoint's.
+void upstream_exchange::record(exchange_result result) {
+  if (!set_ || !set_->policy().outlier || result == exchange_result::body_failed) return;
+  using outcome = dataplane::endpoint_outcome;
+  const auto o = result == exchange_result::response         ? outcome::response
+                 : result == exchange_result::connect_failed ? outcome::connect_failed
+                 : result == exchange_result::timed_out      ? outcome::timed_out
+                                                             : outcome::reset;
+  const unsigned status = o == outcome::response ? response_->get().result_int() : 0;
+  if (set_->record(*endpoint_, o, status, steady::now())) {
+    if (auto* m = worker_.shared().metrics)
+      m->count_ejection(decision_->service, decision_->serving_lane);
+  }
 }
 
 bool upstream_exchange::take_pooled(const tcp::endpoint& endpoint) {
   close();
   auto s = worker_.pool().take(endpoint, coarse_clock::now());
   if (!s) return false;
-  up_ = std::move(*s);
+  up_ = std::move(s->socket);
+  past_ = s->past;
   address_ = endpoint;
   return true;
 }
 
 task<void> upstream_exchange::connect(const tcp::endpoint& endpoint,
-                                      std::chrono::milliseconds timeout) {
+                                      const config::proxy_timeouts& t) {
   close();
-  deadline_.arm(timeout);
+  const auto* policy = set_ ? set_->limits() : nullptr;
+  deadline_.arm(policy && policy->connect_timeout ? *policy->connect_timeout : t.connect);
   auto [ec] = co_await up_.async_connect(endpoint, nothrow);
   if (ec) {
     close();
     co_return;
   }
   address_ = endpoint;
+  past_ = {0, coarse_clock::now()};
   error_code ignored;
   up_.set_option(tcp::no_delay(true), ignored);
   up_.non_blocking(true, ignored);  // see write_now()
+  if (policy && policy->keepalive) set_keepalive(up_, *policy->keepalive);
   if (auto* m = worker_.shared().metrics) m->upstream_connects().Increment();
 }
 
@@ -196,17 +262,32 @@ task<bool> upstream_exchange::request_sent_whole() {
 }
 
 void upstream_exchange::finish(bool reusable) {
+  const auto now = coarse_clock::now();
+  const auto* policy = set_ ? set_->limits() : nullptr;
+  std::chrono::milliseconds idle{0};
+  if (policy) {
+    const auto& p = *policy;
+    if (p.max_requests_per_connection && past_.requests >= *p.max_requests_per_connection) {
+      reusable = false;
+    }
+    if (p.max_connection_duration && now - past_.opened >= *p.max_connection_duration) {
+      reusable = false;
+    }
+    idle = p.idle_timeout.value_or(idle);
+  }
   if (reusable && buf_.empty() && up_.is_open()) {
-    worker_.pool().give(address_, std::move(up_), coarse_clock::now());
+    worker_.pool().give(address_, std::move(up_), now, past_, idle);
     buf_.clear();
   } else {
     close();
   }
+  gate_.release();
 }
 
 task<void> upstream_exchange::stop() {
   co_await pump_.stop();
   close();
+  gate_.release();
 }
 
 void upstream_exchange::cancel() {
@@ -217,6 +298,8 @@ void upstream_exchange::cancel() {
 void upstream_exchange::reset() {
   response_.reset();
   pump_.reset();
+  gate_.release();
+  set_ = nullptr;
 }
 
 void upstream_exchange::release_memory() {

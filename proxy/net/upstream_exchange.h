@@ -22,6 +22,7 @@
 
 #include "dataplane/router.h"
 #include "net/body_pump.h"
+#include "net/cluster_gate.h"
 #include "net/io_buffer.h"
 #include "net/message_parser.h"
 #include "net/relay.h"
@@ -37,6 +38,7 @@ enum class exchange_result {
   timed_out,       // the route or per-try timeout passed (UT)
   protocol_error,  // the upstream's bytes are not HTTP (UPE)
   body_failed,     // the request body failed first (body_state() says how)
+  overflow,        // a connection pool limit of the cluster is full (UO)
 };
 
 // The request as it goes to the upstream.
@@ -65,7 +67,9 @@ class upstream_exchange {
                     void (*on_expiry)(void*), void* ctx);
 
   // Runs the exchange for `d` (its endpoint, endpoints, retry policy and
-  // timeout). `retry`: null when the request cannot be sent again.
+  // timeout) under the cluster's traffic policy: its circuit breakers,
+  // connection settings and outlier detection. `retry`: null when the
+  // request cannot be sent again.
   task<exchange_result> run(const dataplane::route_decision& d, const config::retry_policy* retry,
                             const outgoing_request& req, const downstream_side& down,
                             const config::proxy_timeouts& t, const config::proxy_limits& limits);
@@ -84,7 +88,8 @@ class upstream_exchange {
   // After the response: true when the request went whole to the upstream
   // (or had no body); a pump still running is stopped.
   task<bool> request_sent_whole();
-  // Pools the connection when `reusable`, else closes it.
+  // Pools the connection when `reusable` (and the cluster's per-connection
+  // limits allow), else closes it; gives back the cluster's slots.
   void finish(bool reusable);
   // Stops the pump and closes the connection.
   task<void> stop();
@@ -95,6 +100,12 @@ class upstream_exchange {
   void release_memory();
 
  private:
+  task<exchange_result> run_tries(const dataplane::route_decision& d,
+                                  const config::retry_policy* retry, const outgoing_request& req,
+                                  const downstream_side& down, const config::proxy_timeouts& t,
+                                  const config::proxy_limits& limits,
+                                  std::chrono::steady_clock::time_point started,
+                                  std::chrono::milliseconds route_timeout);
   task<exchange_result> attempt(const tcp::endpoint& endpoint, const outgoing_request& req,
                                 const downstream_side& down, const config::proxy_timeouts& t,
                                 const config::proxy_limits& limits, bool first);
@@ -102,7 +113,8 @@ class upstream_exchange {
                                                    const config::retry_policy& retry, unsigned n,
                                                    const config::socket_address* last);
   bool take_pooled(const tcp::endpoint& endpoint);
-  task<void> connect(const tcp::endpoint& endpoint, std::chrono::milliseconds timeout);
+  task<void> connect(const tcp::endpoint& endpoint, const config::proxy_timeouts& t);
+  void record(exchange_result result);
   task<error_code> read_response_header(const config::proxy_limits& limits, bool head_method);
   void close();
   static void pump_ended(void* self);
@@ -115,7 +127,11 @@ class upstream_exchange {
   std::optional<response_parser> response_;
   body_pump pump_;
   asio::steady_timer backoff_;
-  tcp::endpoint address_;  // of the connection in up_
+  cluster_gate gate_;
+  const dataplane::route_decision* decision_ = nullptr;
+  const dataplane::endpoint_set* set_ = nullptr;  // of this request's endpoints (none: the app)
+  tcp::endpoint address_;                         // of the connection in up_
+  upstream_pool::history past_;                   // of the connection in up_
   const config::socket_address* endpoint_ = nullptr;
   std::chrono::milliseconds response_timeout_{0};
   bool awaiting_response_ = false;

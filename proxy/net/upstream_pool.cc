@@ -18,35 +18,34 @@ bool still_open(socket_type& s) {
 }
 }  // namespace
 
-std::optional<socket_type> upstream_pool::take(const tcp::endpoint& endpoint,
-                                               clock::time_point now) {
+std::optional<upstream_pool::pooled> upstream_pool::take(const tcp::endpoint& endpoint,
+                                                         clock::time_point now) {
   const auto it = idle_.find(endpoint);
   if (it == idle_.end()) return std::nullopt;
   auto& list = it->second;
   while (!list.empty()) {
     auto c = std::move(list.back());
     list.pop_back();
-    const auto idle = now - c.since;
     // Checked every time, however recently it was used: bytes that came
     // after its last response (an extra response, a HEAD answered with a
     // body) must never reach the next client.
-    if (idle < idle_timeout_ && still_open(c.socket)) {
-      return std::move(c.socket);
-    }
+    if (now < c.expires && still_open(c.socket)) return pooled{std::move(c.socket), c.past};
     boost::system::error_code ignored;
     c.socket.close(ignored);
   }
   return std::nullopt;
 }
 
-void upstream_pool::give(const tcp::endpoint& endpoint, socket_type socket, clock::time_point now) {
+void upstream_pool::give(const tcp::endpoint& endpoint, socket_type socket, clock::time_point now,
+                         history past, std::chrono::milliseconds idle_timeout) {
   auto& list = idle_[endpoint];
   if (list.size() >= max_idle_) {
     boost::system::error_code ignored;
     socket.close(ignored);
     return;
   }
-  list.push_back({std::move(socket), now});
+  list.push_back(
+      {std::move(socket), now + (idle_timeout.count() > 0 ? idle_timeout : idle_timeout_), past});
 }
 
 void upstream_pool::retain(const std::vector<tcp::endpoint>& keep) {

@@ -33,6 +33,12 @@ inline tcp::endpoint endpoint_of(const config::socket_address& a) {
   return {asio::ip::address_v4({a.bytes[0], a.bytes[1], a.bytes[2], a.bytes[3]}), a.port};
 }
 
+// What a pooled connection has done: requests carried, and when it opened.
+struct connection_history {
+  std::uint32_t requests = 0;
+  coarse_clock::time_point opened;
+};
+
 class upstream_pool {
  public:
   using clock = coarse_clock;
@@ -40,10 +46,18 @@ class upstream_pool {
   upstream_pool(std::size_t max_idle_per_endpoint, std::chrono::milliseconds idle_timeout)
       : max_idle_(max_idle_per_endpoint), idle_timeout_(idle_timeout) {}
 
+  using history = connection_history;
+  struct pooled {
+    socket_type socket;
+    history past;
+  };
+
   // The most recently used live idle connection to `endpoint`, if any.
-  std::optional<socket_type> take(const tcp::endpoint& endpoint, clock::time_point now);
+  std::optional<pooled> take(const tcp::endpoint& endpoint, clock::time_point now);
   // Keeps `socket` for reuse, or closes it when the endpoint's pool is full.
-  void give(const tcp::endpoint& endpoint, socket_type socket, clock::time_point now);
+  // `idle_timeout` (0: the pool's own) bounds how long it may idle.
+  void give(const tcp::endpoint& endpoint, socket_type socket, clock::time_point now,
+            history past = {}, std::chrono::milliseconds idle_timeout = {});
 
   // Closes the idle connections to endpoints not in `keep` (after a reload
   // removed them); the others stay pooled.
@@ -54,7 +68,8 @@ class upstream_pool {
  private:
   struct idle_connection {
     socket_type socket;
-    clock::time_point since;
+    clock::time_point expires;
+    history past;
   };
   std::size_t max_idle_;
   std::chrono::milliseconds idle_timeout_;

@@ -38,9 +38,22 @@ struct request_view {
   std::uint32_t port = 0;  // what a match's `port` is compared with (dataplane::match_port)
   header_getter get_header = nullptr;
   const void* header_ctx = nullptr;
+  // Hashes of the downstream connection for consistent hashing, asked for
+  // only when a policy needs them (the addresses cost a system call): of
+  // the client's IP (useSourceIp), or of both its addresses (a generated
+  // cookie). 0: unknown.
+  using connection_hasher = std::uint64_t (*)(const void* ctx, bool both_addresses);
+  connection_hasher hash_connection = nullptr;
+  const void* connection_ctx = nullptr;
 
   std::optional<std::string_view> header(std::string_view lower_name) const {
     return get_header ? get_header(header_ctx, lower_name) : std::nullopt;
+  }
+  std::uint64_t source_ip_hash() const {
+    return hash_connection ? hash_connection(connection_ctx, false) : 0;
+  }
+  std::uint64_t connection_hash() const {
+    return hash_connection ? hash_connection(connection_ctx, true) : 0;
   }
   std::string_view path() const { return target.substr(0, target.find('?')); }
   std::string_view query() const {

@@ -114,12 +114,14 @@ spec:
     loadBalancer:
       consistentHash: {httpCookie: {name: user, ttl: 0s}}
 )");
-  // Used for sticky lane picks, not for picking endpoints: said so.
+  // Used for sticky lane picks and for picking endpoints.
   EXPECT_THAT(m.errors(), IsEmpty());
-  EXPECT_THAT(m.warnings(),
-              ElementsAre(HasSubstr("warning: spec.trafficPolicy.loadBalancer.consistentHash: not "
-                                    "applied by laneproxy: endpoints are picked round robin")));
-  EXPECT_EQ(m.snap().services.at("mocka.default").hash_cookie, "user");
+  EXPECT_THAT(m.warnings(), IsEmpty());
+  const auto& svc = m.snap().services.at("mocka.default");
+  EXPECT_EQ(svc.hash_cookie, "user");
+  const auto hash = svc.policy_for("").load_balancer.value().hash.value();
+  EXPECT_EQ(hash.from, config::hash_policy::source::cookie);
+  EXPECT_EQ(hash.name, "user");
 }
 
 TEST(KubernetesRules, ServicePortsAndDeploymentSelector) {

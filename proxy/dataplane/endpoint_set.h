@@ -1,0 +1,154 @@
+// The endpoints of one cluster (a service, or one subset or lane of it) and
+// what its DestinationRule's trafficPolicy does with them: which endpoint a
+// request goes to (round robin, least request, random, consistent hash),
+// which endpoints are ejected for failing (outlier detection), and the
+// cluster's circuit breakers (connection pool limits).
+//
+// The set itself is immutable config; what changes (requests in flight,
+// failure counts, ejections, the limits' counters) lives in
+// endpoint_state and cluster_state objects shared by every worker through
+// relaxed atomics (a mutex only around an ejection), and handed from one
+// config version to the next by an endpoint_registry, so a reload keeps an
+// ejected endpoint ejected.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/bootstrap.h"
+#include "config/traffic_policy.h"
+#include "dataplane/endpoint_hash.h"
+#include "route/weighted_pick.h"
+
+namespace laneproxy::dataplane {
+
+using steady_clock = std::chrono::steady_clock;
+
+// One endpoint's counters, shared by every worker.
+struct endpoint_state {
+  std::atomic<std::uint32_t> active{0};  // requests in flight (LEAST_REQUEST)
+  std::atomic<std::uint32_t> consecutive_5xx{0}, consecutive_gateway{0}, consecutive_local{0};
+  // steady_clock ticks until which the endpoint is ejected; 0: admitted.
+  std::atomic<std::int64_t> ejected_until{0};
+  // Guarded by the cluster's mutex:
+  std::uint32_t ejections = 0;  // in a row: the next one lasts base * (this + 1)
+};
+
+// One cluster's circuit-breaker counters, shared by every worker.
+struct cluster_state {
+  std::atomic<std::uint32_t> requests{0};  // in flight (http2MaxRequests)
+  std::atomic<std::uint32_t> busy{0};      // requests holding a connection (maxConnections)
+  std::atomic<std::uint32_t> retries{0};   // retries in flight (maxRetries)
+  std::atomic<std::uint64_t> ejections_total{0};
+  steady_clock::time_point started = steady_clock::now();  // the outlier interval's grid
+
+  // Requests waiting for a connection slot (at most http1MaxPendingRequests),
+  // first come first served; a waiter's `wake` runs (outside the lock) when
+  // the slot passes to it.
+  struct waiter {
+    std::uint64_t id;
+    std::function<void()> wake;
+  };
+  std::mutex mutex;  // ejections, and `waiting`
+  std::deque<waiter> waiting;
+  std::uint64_t next_waiter = 0;
+};
+
+// Keeps the state of every cluster and endpoint alive for as long as a
+// config version uses it, so that the next version takes it over.
+class endpoint_registry {
+ public:
+  std::shared_ptr<cluster_state> cluster(const std::string& key);
+  std::shared_ptr<endpoint_state> endpoint(const std::string& cluster_key,
+                                           const std::string& address);
+
+ private:
+  std::mutex mutex_;
+  std::map<std::string, std::weak_ptr<cluster_state>> clusters_;
+  std::map<std::pair<std::string, std::string>, std::weak_ptr<endpoint_state>> endpoints_;
+};
+
+// How a request ended at an endpoint, for outlier detection.
+enum class endpoint_outcome { response, connect_failed, reset, timed_out };
+
+// What a request offers for an endpoint pick.
+struct pick_input {
+  route::random_source* random = nullptr;
+  std::optional<std::uint64_t> hash;              // consistent hashing: the request's key, hashed
+  const config::socket_address* avoid = nullptr;  // a retry's last endpoint
+  steady_clock::time_point now;
+};
+
+class endpoint_set {
+ public:
+  endpoint_set() = default;
+  endpoint_set(const endpoint_set& other);
+  endpoint_set& operator=(const endpoint_set& other);
+  // `cluster_key` names the set in `registry` ("service.ns" or
+  // "service.ns/subset"); a null registry gives the set state of its own.
+  endpoint_set(std::vector<config::socket_address> endpoints, config::traffic_policy policy,
+               const std::string& cluster_key, endpoint_registry* registry);
+
+  bool empty() const { return endpoints_.empty(); }
+  std::size_t size() const { return endpoints_.size(); }
+  const std::vector<config::socket_address>& all() const { return endpoints_; }
+  const config::traffic_policy& policy() const { return policy_; }
+  const config::hash_policy* hash() const {
+    return policy_.load_balancer && policy_.load_balancer->hash ? &*policy_.load_balancer->hash
+                                                                : nullptr;
+  }
+  const config::connection_pool_policy* limits() const {
+    return policy_.connection_pool ? &*policy_.connection_pool : nullptr;
+  }
+  cluster_state& cluster() const { return *cluster_; }
+  const std::shared_ptr<cluster_state>& cluster_ptr() const { return cluster_; }
+
+  // The endpoint a request goes to, among those admitted (not ejected,
+  // unless fewer are admitted than minHealthPercent asks: then among all);
+  // a retry avoids `avoid` when another is admitted. nullptr when every
+  // endpoint is ejected.
+  const config::socket_address* pick(const pick_input& in) const;
+  // The next endpoint in round-robin order, ignoring health (mirrors).
+  const config::socket_address& next() const;
+  // True when some endpoint is admitted at `now`.
+  bool has_healthy(steady_clock::time_point now) const;
+  std::size_t ejected_count(steady_clock::time_point now) const;
+
+  // Whether requests in flight are counted (LEAST_REQUEST over several).
+  bool counts_active() const { return counts_active_; }
+  // Precondition: `e` is one of all().
+  endpoint_state& state(const config::socket_address& e) const { return *state_ptr(e); }
+  const std::shared_ptr<endpoint_state>& state_ptr(const config::socket_address& e) const {
+    return states_[static_cast<std::size_t>(&e - endpoints_.data())];
+  }
+  // Records how a request at `e` ended (`status` with a response) and
+  // ejects it when outlier detection says so. Returns true on an ejection.
+  bool record(const config::socket_address& e, endpoint_outcome outcome, unsigned status,
+              steady_clock::time_point now) const;
+
+ private:
+  bool admitted(std::size_t i, steady_clock::time_point now) const;
+  bool panicking(steady_clock::time_point now) const;
+  std::size_t least_of_two(const pick_input& in, bool all) const;
+  bool eject(std::size_t i, steady_clock::time_point now) const;
+
+  std::vector<config::socket_address> endpoints_;
+  std::vector<std::shared_ptr<endpoint_state>> states_;
+  std::shared_ptr<cluster_state> cluster_ = std::make_shared<cluster_state>();
+  config::traffic_policy policy_;
+  config::lb_algorithm algorithm_ = config::lb_algorithm::least_request;
+  endpoint_hash table_;
+  bool counts_active_ = false;
+  mutable std::atomic<std::uint32_t> next_{0};
+};
+
+}  // namespace laneproxy::dataplane

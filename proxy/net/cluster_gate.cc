@@ -1,0 +1,121 @@
+#include "net/cluster_gate.h"
+
+#include <boost/asio/post.hpp>
+
+namespace laneproxy::net {
+
+namespace {
+
+// A waiter outlives its coroutine when the slot is handed over just as it
+// gives up: the hand-over then runs on a timer nobody waits for.
+struct waiting_request {
+  explicit waiting_request(asio::io_context& c) : timer(c) {}
+  asio::steady_timer timer;
+  bool granted = false;
+};
+
+constexpr auto relaxed = std::memory_order_relaxed;
+
+}  // namespace
+
+task<gate_result> cluster_gate::acquire(const dataplane::endpoint_set& set,
+                                        std::chrono::milliseconds wait) {
+  const auto* limits = set.limits();
+  if (!limits || (!limits->max_requests && !limits->max_connections)) co_return gate_result::taken;
+  auto cluster = set.cluster_ptr();
+  if (limits->max_requests) {
+    if (cluster->requests.fetch_add(1, relaxed) >= *limits->max_requests) {
+      cluster->requests.fetch_sub(1, relaxed);
+      co_return gate_result::overflow;
+    }
+    request_ = true;
+  }
+  cluster_ = cluster;
+  if (!limits->max_connections) co_return gate_result::taken;
+  auto waiter = std::make_shared<waiting_request>(context_);
+  std::uint64_t id = 0;
+  {
+    std::lock_guard lock(cluster->mutex);
+    if (cluster->waiting.empty() && cluster->busy.load(relaxed) < *limits->max_connections) {
+      cluster->busy.fetch_add(1, relaxed);
+      connection_ = true;
+      co_return gate_result::taken;
+    }
+    if (cluster->waiting.size() >= limits->max_pending.value_or(UINT32_MAX)) {
+      co_return gate_result::overflow;
+    }
+    id = cluster->next_waiter++;
+    cluster->waiting.push_back({id, [waiter] {
+                                  asio::post(waiter->timer.get_executor(), [waiter] {
+                                    waiter->granted = true;
+                                    waiter->timer.cancel();
+                                  });
+                                }});
+  }
+  waiter->timer.expires_after(wait);
+  co_await waiter->timer.async_wait(nothrow);
+  if (!waiter->granted) {
+    std::lock_guard lock(cluster->mutex);
+    for (auto it = cluster->waiting.begin(); it != cluster->waiting.end(); ++it) {
+      if (it->id == id) {
+        cluster->waiting.erase(it);
+        co_return gate_result::timed_out;
+      }
+    }
+    // Handed over just now: the slot is this request's.
+  }
+  connection_ = true;
+  co_return gate_result::taken;
+}
+
+void cluster_gate::count_at(const dataplane::endpoint_set& set, const config::socket_address& e) {
+  if (!set.counts_active()) return;
+  if (active_) active_->active.fetch_sub(1, relaxed);
+  active_ = set.state_ptr(e);
+  active_->active.fetch_add(1, relaxed);
+}
+
+bool cluster_gate::take_retry(const dataplane::endpoint_set& set) {
+  const auto* limits = set.limits();
+  if (!limits || !limits->max_retries) return true;
+  auto cluster = set.cluster_ptr();
+  if (cluster->retries.fetch_add(1, relaxed) >= *limits->max_retries) {
+    cluster->retries.fetch_sub(1, relaxed);
+    return false;
+  }
+  if (cluster_ && cluster_ != cluster) release();
+  cluster_ = std::move(cluster);
+  ++retries_;
+  return true;
+}
+
+void cluster_gate::release() {
+  if (active_) {
+    active_->active.fetch_sub(1, relaxed);
+    active_.reset();
+  }
+  if (!cluster_) return;
+  if (request_) cluster_->requests.fetch_sub(1, relaxed);
+  if (retries_ != 0) cluster_->retries.fetch_sub(retries_, relaxed);
+  if (connection_) release_connection();
+  request_ = connection_ = false;
+  retries_ = 0;
+  cluster_.reset();
+}
+
+// The slot goes to the first waiter when there is one, else back.
+void cluster_gate::release_connection() {
+  std::function<void()> wake;
+  {
+    std::lock_guard lock(cluster_->mutex);
+    if (cluster_->waiting.empty()) {
+      cluster_->busy.fetch_sub(1, relaxed);
+      return;
+    }
+    wake = std::move(cluster_->waiting.front().wake);
+    cluster_->waiting.pop_front();
+  }
+  wake();
+}
+
+}  // namespace laneproxy::net
