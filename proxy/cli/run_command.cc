@@ -5,6 +5,7 @@
 #include <csignal>
 #include <cstdio>
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <thread>
 
@@ -148,6 +149,13 @@ int run_command(const std::vector<std::string>& args, std::ostream& out, std::os
         if (server) server->publish(std::move(next));
       },
       out);
+  // Lane guard trips and recoveries: a line each, and the metrics.
+  std::mutex guard_log_mutex;
+  reloads.registry().set_guard_listener([&](const dataplane::guard_event& e) {
+    if (stats) stats->count_guard(e);
+    std::lock_guard lock(guard_log_mutex);
+    err << dataplane::guard_line(e) << std::flush;
+  });
   const auto& first = reloads.load_initial();
   for (const auto& p : first.problems) err << p << "\n";
   if (!first.boot) return 1;  // without a bootstrap there is nothing to listen on

@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "config/guard_spec.h"
 #include "config/resources.h"
 #include "config/string_matcher.h"
 
@@ -117,6 +118,7 @@ struct route_rule {
   std::optional<split_mode> split;     // nullopt: the proxy's default
   std::string sticky_header;           // sticky: the header whose value picks (lower case)
   std::string sticky_cookie;           // sticky: or the cookie
+  std::optional<guard_spec> guard;     // laneproxy.io/guard: a lane guard watches the targets
 };
 
 // `rule` as it applies at `context` ("mesh" or a gateway's key): only its

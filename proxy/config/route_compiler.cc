@@ -5,6 +5,7 @@
 #include "config/ascii.h"
 #include "config/delegate_merge.h"
 #include "config/field_rules.h"
+#include "config/guard_spec.h"
 
 namespace laneproxy::config {
 
@@ -149,8 +150,32 @@ class route_builder {
     return rule;
   }
 
+  // laneproxy.io/guard on `meta` (a VirtualService or lane group), for a
+  // weighted rule.
+  void compile_guard(const object_meta& meta, route_rule& rule) {
+    const auto it = meta.annotations.find("laneproxy.io/guard");
+    if (it == meta.annotations.end()) return;
+    const std::string path = "metadata.annotations.laneproxy.io/guard";
+    std::string error;
+    rule.guard = parse_guard(it->second, error);
+    if (!rule.guard) {
+      diag_.error(meta.where, path, error + ", got \"" + it->second + "\"");
+      return;
+    }
+    const auto weighted = std::count_if(rule.targets.begin(), rule.targets.end(),
+                                        [](const route_target& t) { return t.weight > 0; });
+    if (weighted < 2) {
+      diag_.warning(meta.where, path,
+                    "rule \"" + rule.name +
+                        "\" has fewer than two destinations with a weight: the guard has no "
+                        "other lane to move weight to, and leaves it alone");
+      rule.guard.reset();
+    }
+  }
+
   // The split mode and sticky key from the VirtualService's annotations.
   void compile_split(const virtual_service& vs, route_rule& rule) {
+    compile_guard(vs.meta, rule);
     const auto& a = vs.meta.annotations;
     const auto mode = a.find("laneproxy.io/split");
     const auto key = a.find("laneproxy.io/split-key");
@@ -274,6 +299,7 @@ class route_builder {
         diag_.warning(g.meta.where, "spec.ingress.ingressRouting",
                       "lane ingress weights " + weight_sum_warning(rule.total_weight));
       }
+      compile_guard(g.meta, rule);
       gw.rules.push_back(std::move(rule));
     } else if (g.routing_strategy == "rule_based" || g.routing_strategy.empty()) {
       for (const lane* l : lanes) {

@@ -30,6 +30,10 @@ class reloader {
   reloader(const reloader&) = delete;
   reloader& operator=(const reloader&) = delete;
 
+  // The state the configs' endpoint sets and lane guards share across
+  // versions; set its guard listener before load_initial().
+  dataplane::endpoint_registry& registry() { return registry_; }
+
   // Loads once, on the calling thread; the result is also published when
   // accepted. The bootstrap's listeners are what the process opens.
   const load_attempt& load_initial();

@@ -27,6 +27,31 @@ std::shared_ptr<endpoint_state> endpoint_registry::endpoint(const std::string& c
   return state;
 }
 
+std::shared_ptr<lane_guard> endpoint_registry::guard(const std::string& route,
+                                                     const config::guard_spec& spec,
+                                                     const std::vector<std::uint32_t>& weights,
+                                                     const std::vector<std::string>& lanes) {
+  std::lock_guard lock(mutex_);
+  auto& slot = guards_[route];
+  auto g = slot.lock();
+  const auto same = [&](const lane_guard& old) {
+    const auto& o = old.spec();
+    return o.max_error_rate == spec.max_error_rate && o.window == spec.window &&
+           o.min_requests == spec.min_requests && old.weights() == weights && old.lanes() == lanes;
+  };
+  if (!g || !same(*g)) {
+    g = std::make_shared<lane_guard>(spec, route, weights, lanes, steady_clock::now(),
+                                     guard_events_);
+    slot = g;
+  }
+  return g;
+}
+
+void endpoint_registry::set_guard_listener(guard_listener l) {
+  std::lock_guard lock(mutex_);
+  guard_events_ = std::move(l);
+}
+
 namespace {
 
 std::int64_t ticks(steady_clock::time_point t) {

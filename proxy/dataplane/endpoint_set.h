@@ -27,6 +27,7 @@
 #include "config/bootstrap.h"
 #include "config/traffic_policy.h"
 #include "dataplane/endpoint_hash.h"
+#include "dataplane/lane_guard.h"
 #include "route/weighted_pick.h"
 
 namespace laneproxy::dataplane {
@@ -63,18 +64,29 @@ struct cluster_state {
   std::uint64_t next_waiter = 0;
 };
 
-// Keeps the state of every cluster and endpoint alive for as long as a
-// config version uses it, so that the next version takes it over.
+// Keeps the state of every cluster, endpoint and lane guard alive for as
+// long as a config version uses it, so that the next version takes it over
+// (a guard only while its route's spec, lanes and weights stay the same).
 class endpoint_registry {
  public:
+  explicit endpoint_registry(guard_listener guard_events = {})
+      : guard_events_(std::move(guard_events)) {}
+
   std::shared_ptr<cluster_state> cluster(const std::string& key);
   std::shared_ptr<endpoint_state> endpoint(const std::string& cluster_key,
                                            const std::string& address);
+  std::shared_ptr<lane_guard> guard(const std::string& route, const config::guard_spec& spec,
+                                    const std::vector<std::uint32_t>& weights,
+                                    const std::vector<std::string>& lanes);
+  // Where new guards report their trips and recoveries (under their lock).
+  void set_guard_listener(guard_listener l);
 
  private:
   std::mutex mutex_;
+  guard_listener guard_events_;
   std::map<std::string, std::weak_ptr<cluster_state>> clusters_;
   std::map<std::pair<std::string, std::string>, std::weak_ptr<endpoint_state>> endpoints_;
+  std::map<std::string, std::weak_ptr<lane_guard>> guards_;
 };
 
 // How a request ended at an endpoint, for outlier detection.

@@ -59,6 +59,13 @@ proxy_config::proxy_config(std::shared_ptr<const config::mesh_snapshot> mesh,
     view.all = endpoint_set(std::move(all), view.info->policy_for(""), key, registry);
   }
 
+  if (boot.gateway) {
+    if (const auto gw = m.gateways.find(boot.gateway->gateway); gw != m.gateways.end()) {
+      add_guards(gw->second.rules, registry);
+    }
+  }
+  for (const auto& [key, view] : services_) add_guards(view.own_rules, registry);
+
   if (boot.sidecar) {
     const auto& s = *boot.sidecar;
     sidecar_identity id;
@@ -78,6 +85,27 @@ proxy_config::proxy_config(std::shared_ptr<const config::mesh_snapshot> mesh,
     home_ns_ = s.ns;
     sidecar_ = std::move(id);
   }
+}
+
+void proxy_config::add_guards(const std::vector<config::route_rule>& rules,
+                              endpoint_registry* registry) {
+  for (const auto& rule : rules) {
+    if (!rule.guard) continue;
+    std::vector<std::uint32_t> weights;
+    std::vector<std::string> lanes;
+    for (const auto& t : rule.targets) {
+      weights.push_back(t.weight);
+      lanes.push_back(t.subset.empty() ? t.service : t.subset);
+    }
+    guards_[&rule] = registry ? registry->guard(rule.name, *rule.guard, weights, lanes)
+                              : std::make_shared<lane_guard>(*rule.guard, rule.name, weights, lanes,
+                                                             steady_clock::now());
+  }
+}
+
+lane_guard* proxy_config::guard(const config::route_rule& rule) const {
+  const auto it = guards_.find(&rule);
+  return it == guards_.end() ? nullptr : it->second.get();
 }
 
 const service_view* proxy_config::service(std::string_view key) const {

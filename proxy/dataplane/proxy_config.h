@@ -79,6 +79,9 @@ class proxy_config {
   // 0 without a gateway): what a match's `port` names at a gateway.
   std::uint32_t gateway_server_port() const { return gateway_server_port_; }
 
+  // The lane guard of `rule` (one of this config's), nullptr without one.
+  lane_guard* guard(const config::route_rule& rule) const;
+
   const config::proxy_timeouts& timeouts() const { return timeouts_; }
   const config::proxy_limits& limits() const { return limits_; }
 
@@ -92,6 +95,8 @@ class proxy_config {
   std::uint32_t gateway_server_port_ = 0;
   config::proxy_timeouts timeouts_;
   config::proxy_limits limits_;
+  std::unordered_map<const config::route_rule*, std::shared_ptr<lane_guard>> guards_;
+  void add_guards(const std::vector<config::route_rule>& rules, endpoint_registry* registry);
 };
 
 }  // namespace laneproxy::dataplane

@@ -60,7 +60,14 @@ route_decision local(response_flag flag) {
 }
 }  // namespace
 
-std::size_t router::pick(const config::route_rule& rule, const route::request_view& req) const {
+std::size_t router::pick(const config::route_rule& rule, const route::request_view& req,
+                         steady_clock::time_point now) const {
+  if (rule.guard) {
+    // While the guard holds a lane back, its weights decide, at random.
+    if (auto* g = config_.guard(rule)) {
+      if (const auto i = g->pick(random_.next(), now)) return *i;
+    }
+  }
   const auto mode = rule.split.value_or(config_.default_split());
   if (mode == config::split_mode::smooth && smooth_) return smooth_->pick(rule);
   if (mode == config::split_mode::sticky) {
@@ -132,7 +139,7 @@ route_decision router::forward(const config::route_rule* rule, const service_vie
       return d;
     }
     if (rule->targets.empty()) return local(response_flag::no_route);
-    const auto& t = rule->targets[pick(*rule, req)];
+    const auto& t = rule->targets[pick(*rule, req, now)];
     d.target = &t;
     svc = config_.service(t.service);
     if (!svc) return local(response_flag::no_cluster);
@@ -157,6 +164,14 @@ route_decision router::forward(const config::route_rule* rule, const service_vie
   d.endpoint = d.endpoints->pick(in);
   if (!d.endpoint) return local(response_flag::no_healthy_upstream);
   return d;
+}
+
+void record_outcome(const proxy_config& config, const route_decision& d, unsigned status,
+                    steady_clock::time_point now) {
+  if (!d.rule || !d.rule->guard || !d.target) return;
+  if (auto* g = config.guard(*d.rule)) {
+    g->record(static_cast<std::size_t>(d.target - d.rule->targets.data()), status >= 500, now);
+  }
 }
 
 void router::apply_actions(const config::route_rule& rule, const route::request_view& req,

@@ -71,6 +71,10 @@ std::chrono::milliseconds retry_backoff(
 // value modulo 1,000,000 is below its share, as Envoy draws them.
 void draw_faults(const config::http_fault& f, route::random_source& random, route_decision& d);
 
+// Tells the lane guard of `d`'s rule, if any, how its request ended.
+void record_outcome(const proxy_config& config, const route_decision& d, unsigned status,
+                    steady_clock::time_point now);
+
 class router {
  public:
   // `smooth` (may be null: smooth splits fall back to random) holds the
@@ -100,7 +104,8 @@ class router {
                      route_decision& d) const;
 
   // The target of a weighted rule, by the rule's split mode.
-  std::size_t pick(const config::route_rule& rule, const route::request_view& req) const;
+  std::size_t pick(const config::route_rule& rule, const route::request_view& req,
+                   steady_clock::time_point now) const;
 
   const proxy_config& config_;
   lane_policy lanes_;

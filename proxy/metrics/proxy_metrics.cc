@@ -97,7 +97,15 @@ proxy_metrics::proxy_metrics(proxy_identity self)
       ejections_(prometheus::BuildCounter()
                      .Name("laneproxy_outlier_ejections_total")
                      .Help("Endpoints ejected by outlier detection, by service and subset")
-                     .Register(*registry_)) {
+                     .Register(*registry_)),
+      guard_events_(prometheus::BuildCounter()
+                        .Name("laneproxy_lane_guard_events_total")
+                        .Help("Lane guard trips, probing steps and recoveries, by route and lane")
+                        .Register(*registry_)),
+      guard_share_(prometheus::BuildGauge()
+                       .Name("laneproxy_lane_guard_share")
+                       .Help("The share of its configured weight a guarded lane has")
+                       .Register(*registry_)) {
   downstream_connections_ = &prometheus::BuildGauge()
                                  .Name("laneproxy_downstream_connections")
                                  .Help("Open downstream connections")
@@ -164,6 +172,23 @@ void proxy_metrics::merge_workers() const {
   for (auto* w : workers_) w->merge();
 }
 
+namespace {
+std::string guard_json(const dataplane::lane_guard::lane_state& g) {
+  using phase = dataplane::lane_guard::phase;
+  const char* state = g.state == phase::closed ? "closed"
+                      : g.state == phase::open ? "open"
+                                               : "probing";
+  char buf[192];
+  std::snprintf(buf, sizeof buf,
+                "{\"state\": \"%s\", \"share\": %.2f, \"window_requests\": %llu, "
+                "\"window_errors\": %llu, \"trips\": %llu}",
+                state, g.share, static_cast<unsigned long long>(g.requests),
+                static_cast<unsigned long long>(g.errors),
+                static_cast<unsigned long long>(g.trips));
+  return buf;
+}
+}  // namespace
+
 std::string proxy_metrics::lanes_json(const dataplane::proxy_config& live) {
   merge_workers();
   std::string out = "{\"routes\": [";
@@ -184,6 +209,9 @@ std::string proxy_metrics::lanes_json(const dataplane::proxy_config& live) {
       out += "{\"route\": \"" + rule.name +
              "\", \"picks\": " + std::to_string(static_cast<std::uint64_t>(picked)) +
              ", \"lanes\": [";
+      auto* guard = live.guard(rule);
+      const auto guarded = guard ? guard->snapshot(std::chrono::steady_clock::now())
+                                 : std::vector<dataplane::lane_guard::lane_state>{};
       for (std::size_t i = 0; i < rule.targets.size(); ++i) {
         const double configured =
             rule.total_weight ? static_cast<double>(rule.targets[i].weight) / rule.total_weight : 0;
@@ -191,8 +219,9 @@ std::string proxy_metrics::lanes_json(const dataplane::proxy_config& live) {
         char shares[96];
         std::snprintf(shares, sizeof shares, "\"configured\": %.4f, \"observed\": %.4f", configured,
                       observed);
-        out += (i ? ", " : "") + std::string("{\"lane\": \"") + counts[i].first + "\", " + shares +
-               "}";
+        out += (i ? ", " : "") + std::string("{\"lane\": \"") + counts[i].first + "\", " + shares;
+        if (i < guarded.size()) out += ", \"guard\": " + guard_json(guarded[i]);
+        out += "}";
       }
       out += "]}";
     }
@@ -340,6 +369,13 @@ void request_metrics::record(const request_record& r, std::chrono::microseconds 
 void proxy_metrics::count_ejection(std::string_view service, std::string_view subset) {
   ejections_.Add({{"destination_service", std::string(service)}, {"subset", std::string(subset)}})
       .Increment();
+}
+
+void proxy_metrics::count_guard(const dataplane::guard_event& e) {
+  guard_events_
+      .Add({{"route", e.route}, {"lane", e.lane}, {"event", std::string(event_name(e.what))}})
+      .Increment();
+  guard_share_.Add({{"route", e.route}, {"lane", e.lane}}).Set(e.share);
 }
 
 void request_metrics::count_fallback(const dataplane::route_decision& d) {

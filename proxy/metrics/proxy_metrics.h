@@ -67,6 +67,8 @@ class proxy_metrics {
   // An endpoint of `service`'s subset (or lane) `subset` ejected by outlier
   // detection. Thread-safe.
   void count_ejection(std::string_view service, std::string_view subset);
+  // A lane guard's trip, probing step or recovery. Thread-safe.
+  void count_guard(const dataplane::guard_event& e);
 
   prometheus::Gauge& downstream_connections() { return *downstream_connections_; }
   prometheus::Counter& upstream_connects() { return *upstream_connects_; }
@@ -94,6 +96,8 @@ class proxy_metrics {
   prometheus::Family<prometheus::Counter>& local_replies_;
   prometheus::Family<prometheus::Counter>& lane_fallbacks_;
   prometheus::Family<prometheus::Counter>& ejections_;
+  prometheus::Family<prometheus::Counter>& guard_events_;
+  prometheus::Family<prometheus::Gauge>& guard_share_;
   prometheus::Gauge* downstream_connections_;
   prometheus::Counter* upstream_connects_;
   prometheus::Gauge* trace_entries_;

@@ -495,6 +495,7 @@ class session {
     const auto elapsed =
         std::chrono::duration_cast<std::chrono::microseconds>(steady::now() - x_.started);
     if (auto* m = worker_.metrics()) m->record(x_, elapsed, config);
+    if (x_.decision) dataplane::record_outcome(config, *x_.decision, x_.status, steady::now());
     auto& log = worker_.access_log();
     if (!log.enabled()) return;
     if (local_address_.empty()) {

@@ -7,6 +7,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <future>
 #include <map>
 #include <memory>
@@ -273,6 +274,82 @@ spec:
   const auto metrics = http_client(running.port("admin")).get("/stats/prometheus").body;
   EXPECT_THAT(metrics, HasSubstr("laneproxy_lane_fallbacks_total{lane=\"s2\",service=\"mocka."
                                  "default\",serving_lane=\"s1\"} 18"));
+}
+
+}  // namespace
+}  // namespace laneproxy::testing
+
+namespace laneproxy::testing {
+namespace {
+
+// laneproxy.io/guard on a 50:50 route: the failing canary loses its weight
+// and gets it back in steps once it answers again.
+TEST(LaneGuardThroughTheGateway, TripsOnAFailingCanaryAndRecovers) {
+  std::atomic<bool> failing{true};
+  fake_upstream stable("stable");
+  fake_upstream canary("canary", [&failing](const seen_request&) {
+    planned_response p;
+    p.body = "canary";
+    if (failing) p.status = 500;
+    return p;
+  });
+  temp_dir dir;
+  dir.write("mesh/mesh.yaml", service_yaml("mocka") + subsets_yaml("mocka", {"v1", "v2"}) +
+                                  gateway_yaml("gw") +
+                                  R"(---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: front
+  annotations: {laneproxy.io/guard: "error-rate > 20% over 2s, min 10 requests"}
+spec:
+  hosts: ["*"]
+  gateways: [istio-system/gw]
+  http:
+  - name: canary
+    route:
+    - {destination: {host: mocka, subset: v1}, weight: 50}
+    - {destination: {host: mocka, subset: v2}, weight: 50}
+)" + deployments_yaml("mocka", {"v1", "v2"}));
+  const std::string boot =
+      "mesh: mesh\nadmin: 127.0.0.1:0\ngateway: {name: istio-system/gw, listen: 127.0.0.1:0}\n"
+      "endpoints:\n  mocka:\n    v1: [" +
+      stable.address() + "]\n    v2: [" + canary.address() + "]\n";
+  auto running = run_proxy(dir.write("boot.yaml", boot), {"--concurrency", "2"});
+  ASSERT_NE(running.port("gateway"), 0);
+  http_client client(running.port("gateway"));
+  http_client admin(running.port("admin"));
+  // Ten canary answers (about twenty requests) trip it.
+  int sent = 0;
+  while (canary.requests().size() < 10 && sent < 500) {
+    client.get("/x");
+    ++sent;
+  }
+  ASSERT_EQ(canary.requests().size(), 10u);
+  const auto tripped = running.process->wait_for_line("lane v2 tripped", 5s);
+  EXPECT_THAT(tripped, HasSubstr("lane guard: route canary: lane v2 tripped (error rate 100.0%"));
+  // Resting for a window: everything goes to the stable lane.
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(client.get("/x").body, "stable");
+  EXPECT_THAT(admin.get("/lanes").body, HasSubstr("\"state\": \"open\""));
+  EXPECT_EQ(canary.requests().size(), 10u);
+
+  // Fixed: probed with a tenth, a quarter and half of its weight, a window
+  // each, then all of it. Bounded: twenty seconds of requests at most.
+  failing = false;
+  const auto until = std::chrono::steady_clock::now() + 20s;
+  std::string recovered;
+  while (recovered.empty() && std::chrono::steady_clock::now() < until) {
+    for (int i = 0; i < 20; ++i) client.get("/x");
+    recovered = running.process->wait_for_line("lane v2 recovered", 100ms);
+  }
+  EXPECT_THAT(recovered, HasSubstr("now 100% of its weight")) << running.process->output();
+  EXPECT_GT(canary.requests().size(), 10u);
+  const auto metrics = admin.get("/stats/prometheus").body;
+  EXPECT_THAT(metrics, HasSubstr("laneproxy_lane_guard_events_total{event=\"tripped\",lane=\"v2\","
+                                 "route=\"canary\"} 1"));
+  EXPECT_THAT(metrics,
+              HasSubstr("laneproxy_lane_guard_events_total{event=\"recovered\",lane=\"v2\","
+                        "route=\"canary\"} 1"));
 }
 
 }  // namespace
