@@ -10,6 +10,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include <iostream>
+#include <regex>
 #include <string>
 #include <thread>
 
@@ -182,6 +184,47 @@ TEST(SampleMeshes, ACrashedPodIsReportedAndRestarted) {
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   expect_split(tally(mesh.gateway_port(), 2, 100), {{"v1", 50}, {"v2", 50}}, 100);
+}
+
+// The guide's v3 step with a canary that fails: mocka-v3 answers 500 to
+// half its requests, and laneproxy.io/guard on the route moves v3's 10% to
+// v1 and v2 until the window has passed.
+TEST_F(CanaryGuide, AGuardTakesAFailingCanarysWeightAway) {
+  for (const auto* f : {"mock-v3.yaml", "lane-v3.yaml"}) {
+    fs::copy_file(samples + "swimlane-v3/" + f, dir.path() / "mesh" / f);
+  }
+  auto guarded = route({{"v1", 60}, {"v2", 30}, {"v3", 10}});
+  guarded.replace(guarded.find("  namespace: istio-system\n"), 0,
+                  "  annotations:\n    laneproxy.io/guard: \"error-rate > 10% over 60s, min 20 "
+                  "requests\"\n");
+  write("mock-route.yaml", guarded);
+  const std::string overlay =
+      "pods:\n  mocka-v3: {command: [" + mock_bin() + ", --fail-percent, \"50\"]}\n";
+  local_mesh mesh(mesh_dir(), {"--overlay", dir.write("overlay.yaml", overlay)});
+  const auto port = mesh.gateway_port();
+  const std::regex admin_re("admin http://127.0.0.1:([0-9]+)/");
+  std::smatch m;
+  const auto started = mesh.output();
+  ASSERT_TRUE(std::regex_search(started, m, admin_re)) << started;
+  http_client admin(static_cast<std::uint16_t>(std::stoi(m[1])));
+  const auto tripped = [&] {
+    return admin.get("/lanes").body.find("\"trips\": 1") != std::string::npos;
+  };
+  // Until it trips (about 200 requests: 20 of them reach v3), at most 2000.
+  std::map<std::string, int> before;
+  int sent = 0;
+  while (!tripped() && sent < 2000) {
+    for (const auto& [chain, n] : tally(port, 2, 50)) before[chain] += n;
+    sent += 50;
+  }
+  ASSERT_LT(sent, 2000) << mesh.output();
+  EXPECT_GT(before["status 500"], 0);
+  // While it rests (a minute), v1 and v2 share everything 60:30.
+  const auto after = tally(port, 2, 300);
+  expect_split(after, {{"v1", 60}, {"v2", 30}}, 300);
+  std::cout << "guard: tripped after " << sent << " requests (" << before["status 500"]
+            << " answered 500 by v3); then 300 requests: " << ::testing::PrintToString(after)
+            << "\n";
 }
 
 TEST(SampleMeshes, AGatewayPortInUseIsAClearError) {
