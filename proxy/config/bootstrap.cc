@@ -85,6 +85,36 @@ std::chrono::milliseconds millis(std::chrono::nanoseconds d) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(d);
 }
 
+std::optional<active_health_check> decode_health_check(const yaml_field& f) {
+  if (!f.expect_map()) return std::nullopt;
+  f.check_keys({"interval", "timeout", "unhealthyThreshold", "healthyThreshold", "path", "port"});
+  active_health_check h;
+  const auto set = [&](std::string_view key, std::chrono::milliseconds& out) {
+    const auto d = f[key].duration();
+    if (!d) return;
+    if (*d < std::chrono::milliseconds(10)) {
+      f[key].error("must be at least 10ms");
+      return;
+    }
+    out = millis(*d);
+  };
+  set("interval", h.interval);
+  set("timeout", h.timeout);
+  h.unhealthy_threshold =
+      static_cast<std::uint32_t>(f["unhealthyThreshold"].integer(1, 1000).value_or(2));
+  h.healthy_threshold =
+      static_cast<std::uint32_t>(f["healthyThreshold"].integer(1, 1000).value_or(1));
+  h.port = static_cast<std::uint16_t>(f["port"].integer(1, 65535).value_or(0));
+  if (auto p = f["path"].string()) {
+    if (p->empty() || p->front() != '/' || p->find_first_of(" \r\n") != std::string::npos) {
+      f["path"].error("a health check path starts with / and holds no space or line break");
+    } else {
+      h.path = *p;
+    }
+  }
+  return h;
+}
+
 void decode_timeouts(const yaml_field& f, proxy_timeouts& t) {
   if (!f.expect_map()) return;
   f.check_keys({"connect", "requestHeaders", "request", "idle", "drain"});
@@ -202,7 +232,8 @@ std::optional<bootstrap> parse_bootstrap(const std::string& file, const std::str
   }
   const yaml_field root(docs.front().root, "", file, diag, docs.front().first_line);
   root.check_keys({"mesh", "admin", "health", "stats", "concurrency", "gateway", "sidecar",
-                   "endpoints", "timeouts", "limits", "watch", "metrics", "accessLog", "split"});
+                   "endpoints", "timeouts", "limits", "watch", "metrics", "accessLog", "split",
+                   "healthCheck"});
 
   bootstrap boot;
   boot.file = file;
@@ -231,6 +262,7 @@ std::optional<bootstrap> parse_bootstrap(const std::string& file, const std::str
   }
   boot.endpoints = decode_endpoints(root["endpoints"]);
   decode_timeouts(root["timeouts"], boot.timeouts);
+  boot.health_check = decode_health_check(root["healthCheck"]);
   decode_limits(root["limits"], boot.limits);
   if (auto m = root["metrics"].boolean()) boot.metrics = *m;
   if (auto split = root["split"].string()) {

@@ -79,6 +79,21 @@ struct proxy_limits {
   std::chrono::milliseconds trace_ttl{60000};  // how long a trace id keeps its lane
 };
 
+// An active health check of every service endpoint (Envoy's, with its
+// semantics): each `interval`, a TCP connect to the endpoint's IP (on
+// `port` when set, else the endpoint's), and with a `path` a GET of it
+// that must answer 200 within `timeout`. `unhealthy_threshold` failures in
+// a row take the endpoint out of load balancing, `healthy_threshold`
+// successes bring it back. Endpoints count as healthy until checked.
+struct active_health_check {
+  std::chrono::milliseconds interval{5000};
+  std::chrono::milliseconds timeout{1000};
+  std::uint32_t unhealthy_threshold = 2;
+  std::uint32_t healthy_threshold = 1;
+  std::string path;        // "": TCP connect only
+  std::uint16_t port = 0;  // 0: the endpoint's own
+};
+
 struct watch_settings {
   std::chrono::milliseconds debounce{50};  // a burst of file events is one reload
   std::chrono::milliseconds poll{2000};    // look again even without events
@@ -96,10 +111,11 @@ struct bootstrap {
   proxy_timeouts timeouts;
   proxy_limits limits;
   watch_settings watch;
-  split_mode split = split_mode::random;  // weighted routes without laneproxy.io/split
-  bool metrics = true;                    // Istio's and laneproxy's metrics on /stats/prometheus
-  std::string access_log = "text";        // "text" (Istio's default format), "json" or "off"
-  unsigned concurrency = 0;               // 0: one worker per core
+  std::optional<active_health_check> health_check;  // none: endpoints are not probed
+  split_mode split = split_mode::random;            // weighted routes without laneproxy.io/split
+  bool metrics = true;              // Istio's and laneproxy's metrics on /stats/prometheus
+  std::string access_log = "text";  // "text" (Istio's default format), "json" or "off"
+  unsigned concurrency = 0;         // 0: one worker per core
 };
 
 // Reads a bootstrap file. Every problem is reported with file, line and

@@ -47,6 +47,17 @@ std::shared_ptr<lane_guard> endpoint_registry::guard(const std::string& route,
   return g;
 }
 
+std::shared_ptr<address_health> endpoint_registry::health(const std::string& address) {
+  std::lock_guard lock(mutex_);
+  auto& slot = health_[address];
+  auto h = slot.lock();
+  if (!h) {
+    h = std::make_shared<address_health>();
+    slot = h;
+  }
+  return h;
+}
+
 void endpoint_registry::set_guard_listener(guard_listener l) {
   std::lock_guard lock(mutex_);
   guard_events_ = std::move(l);
@@ -100,6 +111,7 @@ endpoint_set::endpoint_set(std::vector<config::socket_address> endpoints,
 endpoint_set::endpoint_set(const endpoint_set& other)
     : endpoints_(other.endpoints_),
       states_(other.states_),
+      health_(other.health_),
       cluster_(other.cluster_),
       policy_(other.policy_),
       algorithm_(other.algorithm_),
@@ -111,6 +123,7 @@ endpoint_set& endpoint_set::operator=(const endpoint_set& other) {
     endpoint_set copy(other);
     endpoints_ = std::move(copy.endpoints_);
     states_ = std::move(copy.states_);
+    health_ = std::move(copy.health_);
     cluster_ = std::move(copy.cluster_);
     policy_ = std::move(copy.policy_);
     algorithm_ = copy.algorithm_;
@@ -120,29 +133,49 @@ endpoint_set& endpoint_set::operator=(const endpoint_set& other) {
   return *this;
 }
 
-bool endpoint_set::admitted(std::size_t i, steady_clock::time_point now) const {
+bool endpoint_set::ready(std::size_t i) const {
+  return health_.empty() || health_[i]->healthy.load(std::memory_order_relaxed);
+}
+
+bool endpoint_set::ejected(std::size_t i, steady_clock::time_point now) const {
   const auto until = states_[i]->ejected_until.load(std::memory_order_relaxed);
-  return until == 0 || ticks(now) >= until;
+  return until != 0 && ticks(now) < until;
+}
+
+bool endpoint_set::usable(std::size_t i, bool panic, steady_clock::time_point now) const {
+  return ready(i) && (panic || !ejected(i, now));
 }
 
 std::size_t endpoint_set::ejected_count(steady_clock::time_point now) const {
   std::size_t n = 0;
-  for (std::size_t i = 0; i < endpoints_.size(); ++i) n += admitted(i, now) ? 0 : 1;
+  for (std::size_t i = 0; i < endpoints_.size(); ++i) n += ready(i) && ejected(i, now) ? 1 : 0;
+  return n;
+}
+
+std::size_t endpoint_set::ready_count() const {
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < endpoints_.size(); ++i) n += ready(i) ? 1 : 0;
   return n;
 }
 
 bool endpoint_set::has_healthy(steady_clock::time_point now) const {
-  if (endpoints_.empty()) return false;
-  return !policy_.outlier || panicking(now) || ejected_count(now) < endpoints_.size();
+  if (!policy_.outlier && health_.empty()) return !endpoints_.empty();
+  const bool panic = ignores_ejections(now);
+  for (std::size_t i = 0; i < endpoints_.size(); ++i) {
+    if (usable(i, panic, now)) return true;
+  }
+  return false;
 }
 
-// Envoy's panic threshold: below minHealthPercent admitted, health is
-// ignored and every endpoint takes traffic again.
-bool endpoint_set::panicking(steady_clock::time_point now) const {
-  const auto min = policy_.outlier ? policy_.outlier->min_health_percent : 0;
+// Without outlier detection nothing is ejected (a reload that dropped it
+// leaves old ejections unread). With it, Envoy's panic threshold: below
+// minHealthPercent of the ready endpoints admitted, ejections are ignored.
+bool endpoint_set::ignores_ejections(steady_clock::time_point now) const {
+  if (!policy_.outlier) return true;
+  const auto min = policy_.outlier->min_health_percent;
   if (min == 0) return false;
-  const auto healthy = endpoints_.size() - ejected_count(now);
-  return healthy * 100 < min * endpoints_.size();
+  const auto ready = ready_count();
+  return (ready - ejected_count(now)) * 100 < min * ready;
 }
 
 const config::socket_address& endpoint_set::next() const {
@@ -152,12 +185,10 @@ const config::socket_address& endpoint_set::next() const {
 const config::socket_address* endpoint_set::pick(const pick_input& in) const {
   const auto n = endpoints_.size();
   if (n == 0) return nullptr;
-  // Without outlier detection nothing is ever ejected (a reload that
-  // dropped it leaves old ejections unread).
-  const bool all = !policy_.outlier || panicking(in.now);
-  if (n == 1) return all || admitted(0, in.now) ? &endpoints_[0] : nullptr;
+  const bool all = ignores_ejections(in.now);
+  if (n == 1) return usable(0, all, in.now) ? &endpoints_[0] : nullptr;
   const auto ok = [&](std::size_t i, bool avoiding) {
-    return (all || admitted(i, in.now)) && !(avoiding && &endpoints_[i] == in.avoid);
+    return usable(i, all, in.now) && !(avoiding && &endpoints_[i] == in.avoid);
   };
   for (const bool avoiding : {in.avoid != nullptr, false}) {
     if (!table_.empty()) {
@@ -192,7 +223,7 @@ std::size_t endpoint_set::least_of_two(const pick_input& in, bool all) const {
   const auto i = static_cast<std::size_t>(in.random->next() % n);
   auto j = static_cast<std::size_t>(in.random->next() % (n - 1));
   if (j >= i) ++j;
-  const bool ok_i = all || admitted(i, in.now), ok_j = all || admitted(j, in.now);
+  const bool ok_i = usable(i, all, in.now), ok_j = usable(j, all, in.now);
   if (ok_i != ok_j) return ok_i ? i : j;
   const auto active = [&](std::size_t k) {
     return states_[k]->active.load(std::memory_order_relaxed);
@@ -238,9 +269,9 @@ bool endpoint_set::eject(std::size_t i, steady_clock::time_point now) const {
   const auto& od = *policy_.outlier;
   auto& s = *states_[i];
   std::lock_guard lock(cluster_->mutex);
-  if (!admitted(i, now)) return false;
-  const auto ejected = ejected_count(now);
-  if (ejected > 0 && (ejected + 1) * 100 > od.max_ejection_percent * endpoints_.size()) {
+  if (ejected(i, now)) return false;
+  const auto out = ejected_count(now);
+  if (out > 0 && (out + 1) * 100 > od.max_ejection_percent * endpoints_.size()) {
     return false;
   }
   // Healthy for a base ejection time since the last readmission, the

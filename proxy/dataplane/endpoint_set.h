@@ -44,6 +44,15 @@ struct endpoint_state {
   std::uint32_t ejections = 0;  // in a row: the next one lasts base * (this + 1)
 };
 
+// One address's active health check (config::health_check), shared by
+// the clusters that hold it: an endpoint that fails it is taken out of
+// load balancing altogether, as an unready pod leaves a Service's
+// endpoints (panic thresholds count only the ones that pass).
+struct address_health {
+  std::atomic<bool> healthy{true};
+  std::uint32_t failures = 0, successes = 0;  // in a row; the checker's own
+};
+
 // One cluster's circuit-breaker counters, shared by every worker.
 struct cluster_state {
   std::atomic<std::uint32_t> requests{0};  // in flight (http2MaxRequests)
@@ -75,6 +84,7 @@ class endpoint_registry {
   std::shared_ptr<cluster_state> cluster(const std::string& key);
   std::shared_ptr<endpoint_state> endpoint(const std::string& cluster_key,
                                            const std::string& address);
+  std::shared_ptr<address_health> health(const std::string& address);
   std::shared_ptr<lane_guard> guard(const std::string& route, const config::guard_spec& spec,
                                     const std::vector<std::uint32_t>& weights,
                                     const std::vector<std::string>& lanes);
@@ -87,6 +97,7 @@ class endpoint_registry {
   std::map<std::string, std::weak_ptr<cluster_state>> clusters_;
   std::map<std::pair<std::string, std::string>, std::weak_ptr<endpoint_state>> endpoints_;
   std::map<std::string, std::weak_ptr<lane_guard>> guards_;
+  std::map<std::string, std::weak_ptr<address_health>> health_;
 };
 
 // How a request ended at an endpoint, for outlier detection.
@@ -124,14 +135,20 @@ class endpoint_set {
   cluster_state& cluster() const { return *cluster_; }
   const std::shared_ptr<cluster_state>& cluster_ptr() const { return cluster_; }
 
-  // The endpoint a request goes to, among those admitted (not ejected,
-  // unless fewer are admitted than minHealthPercent asks: then among all);
+  // The health of each endpoint (aligned with all()), when they are checked.
+  void attach_health(std::vector<std::shared_ptr<address_health>> health) {
+    health_ = std::move(health);
+  }
+
+  // The endpoint a request goes to, among those that pass their health
+  // check and are not ejected (unless fewer are admitted than
+  // minHealthPercent asks: then ejections are ignored);
   // a retry avoids `avoid` when another is admitted. nullptr when every
   // endpoint is ejected.
   const config::socket_address* pick(const pick_input& in) const;
   // The next endpoint in round-robin order, ignoring health (mirrors).
   const config::socket_address& next() const;
-  // True when some endpoint is admitted at `now`.
+  // True when some endpoint would be picked at `now`.
   bool has_healthy(steady_clock::time_point now) const;
   std::size_t ejected_count(steady_clock::time_point now) const;
 
@@ -148,13 +165,17 @@ class endpoint_set {
               steady_clock::time_point now) const;
 
  private:
-  bool admitted(std::size_t i, steady_clock::time_point now) const;
-  bool panicking(steady_clock::time_point now) const;
+  bool ready(std::size_t i) const;  // passes its health check
+  bool ejected(std::size_t i, steady_clock::time_point now) const;
+  bool usable(std::size_t i, bool panic, steady_clock::time_point now) const;
+  std::size_t ready_count() const;
+  bool ignores_ejections(steady_clock::time_point now) const;
   std::size_t least_of_two(const pick_input& in, bool all) const;
   bool eject(std::size_t i, steady_clock::time_point now) const;
 
   std::vector<config::socket_address> endpoints_;
   std::vector<std::shared_ptr<endpoint_state>> states_;
+  std::vector<std::shared_ptr<address_health>> health_;  // empty: not checked
   std::shared_ptr<cluster_state> cluster_ = std::make_shared<cluster_state>();
   config::traffic_policy policy_;
   config::lb_algorithm algorithm_ = config::lb_algorithm::least_request;

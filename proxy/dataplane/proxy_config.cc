@@ -64,6 +64,8 @@ proxy_config::proxy_config(std::shared_ptr<const config::mesh_snapshot> mesh,
       add_guards(gw->second.rules, registry);
     }
   }
+  health_check_ = boot.health_check;
+  if (health_check_) add_health(registry);
   for (const auto& [key, view] : services_) add_guards(view.own_rules, registry);
 
   if (boot.sidecar) {
@@ -100,6 +102,28 @@ void proxy_config::add_guards(const std::vector<config::route_rule>& rules,
     guards_[&rule] = registry ? registry->guard(rule.name, *rule.guard, weights, lanes)
                               : std::make_shared<lane_guard>(*rule.guard, rule.name, weights, lanes,
                                                              steady_clock::now());
+  }
+}
+
+// One health state per address, shared by every set that holds it.
+void proxy_config::add_health(endpoint_registry* registry) {
+  std::map<std::string, std::shared_ptr<address_health>> by_address;
+  const auto of = [&](const config::socket_address& a) {
+    auto& h = by_address[a.text()];
+    if (!h) {
+      h = registry ? registry->health(a.text()) : std::make_shared<address_health>();
+      health_targets_.push_back({a, h});
+    }
+    return h;
+  };
+  const auto attach = [&](endpoint_set& set) {
+    std::vector<std::shared_ptr<address_health>> health;
+    for (const auto& a : set.all()) health.push_back(of(a));
+    set.attach_health(std::move(health));
+  };
+  for (auto& [key, view] : services_) {
+    attach(view.all);
+    for (auto& [subset, set] : view.by_subset) attach(set);
   }
 }
 

@@ -79,6 +79,15 @@ class proxy_config {
   // 0 without a gateway): what a match's `port` names at a gateway.
   std::uint32_t gateway_server_port() const { return gateway_server_port_; }
 
+  // The endpoints the bootstrap's health check probes, each with the state
+  // its endpoint sets read; empty without a health check.
+  struct health_target {
+    config::socket_address address;
+    std::shared_ptr<address_health> health;
+  };
+  const std::vector<health_target>& health_targets() const { return health_targets_; }
+  const std::optional<config::active_health_check>& health_check() const { return health_check_; }
+
   // The lane guard of `rule` (one of this config's), nullptr without one.
   lane_guard* guard(const config::route_rule& rule) const;
 
@@ -97,6 +106,9 @@ class proxy_config {
   config::proxy_limits limits_;
   std::unordered_map<const config::route_rule*, std::shared_ptr<lane_guard>> guards_;
   void add_guards(const std::vector<config::route_rule>& rules, endpoint_registry* registry);
+  void add_health(endpoint_registry* registry);
+  std::optional<config::active_health_check> health_check_;
+  std::vector<health_target> health_targets_;
 };
 
 }  // namespace laneproxy::dataplane

@@ -78,6 +78,19 @@ std::string endpoints_yaml(const config::mesh_snapshot& mesh, const std::vector<
   return out;
 }
 
+// Pods whose app is down are no endpoints: every proxy checks the apps'
+// port each second (when the pods share one), and one refused connect
+// takes a pod out until it answers again.
+std::string health_check_yaml(const std::vector<pod_plan>& pods) {
+  if (pods.empty()) return "";
+  for (const auto& p : pods) {
+    if (p.app_port != pods.front().app_port) return "";
+  }
+  return "healthCheck: {interval: 1s, timeout: 500ms, unhealthyThreshold: 1, healthyThreshold: "
+         "1, port: " +
+         std::to_string(pods.front().app_port) + "}\n";
+}
+
 std::optional<std::string> pick_gateway(const config::mesh_snapshot& mesh,
                                         const local_options& options, config::diagnostics& diag) {
   if (!options.gateway.empty()) {
@@ -155,7 +168,7 @@ std::optional<local_plan> plan_local(const config::mesh_snapshot& mesh,
     plan.pods.push_back(std::move(pod));
   }
 
-  const std::string endpoints = endpoints_yaml(mesh, plan.pods);
+  const std::string endpoints = endpoints_yaml(mesh, plan.pods) + health_check_yaml(plan.pods);
   const std::string head = "mesh: " + std::string(mesh_dir_placeholder) + "\n";
   for (auto& pod : plan.pods) {
     const auto& w = mesh.workloads.at(pod.key);

@@ -143,6 +143,8 @@ void flush_every(asio::steady_timer& timer, worker& w) {
 
 void proxy_server::start() {
   for (auto& l : listeners_) accept_next(*l);
+  health_ = std::make_unique<health_checker>(workers_.front()->context(), shared_.configs);
+  health_->start();
   if (shared_.access_log != metrics::access_log_format::off) {
     for (auto& w : workers_) {
       flush_timers_.push_back(std::make_unique<asio::steady_timer>(w->context()));

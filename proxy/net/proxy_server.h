@@ -16,6 +16,7 @@
 #include "config/bootstrap.h"
 #include "dataplane/proxy_config.h"
 #include "dataplane/router.h"
+#include "net/health_checker.h"
 #include "net/worker.h"
 
 namespace laneproxy::net {
@@ -61,6 +62,7 @@ class proxy_server {
   std::vector<std::unique_ptr<listener>> listeners_;
   std::vector<std::thread> threads_;
   std::vector<std::unique_ptr<asio::steady_timer>> flush_timers_;
+  std::unique_ptr<health_checker> health_;
   std::size_t next_worker_ = 0;
 };
 

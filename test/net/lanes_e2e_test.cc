@@ -5,6 +5,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <chrono>
 #include <regex>
 #include <string>
 
@@ -61,6 +63,32 @@ TEST(LanesEndToEnd, PermissiveLanesFallBackAndReturnByTraceId) {
       "\"s1\"\\} ([0-9]+)");
   ASSERT_TRUE(std::regex_search(exposition, m, fallback_re)) << exposition;
   EXPECT_EQ(std::stoi(m[1]), counts.at("a:v1 b:v3 c:v1"));
+}
+
+TEST(LanesEndToEnd, APodWhoseAppStoppedIsNoEndpoint) {
+  // mocka-v2's app serves for four seconds and stops; its pod stays up.
+  temp_dir dir;
+  const std::string overlay = "pods:\n  mocka-v2:\n    command: [sh, -c, \"" + mock_bin() +
+                              " & sleep 4; kill $!; exec sleep 600\"]\n";
+  local_mesh mesh(samples + "permissive",
+                  {"--overlay", dir.write("overlay.yaml", overlay), "--concurrency", "2"});
+  // Until every proxy's health check has seen it (bounded: 30 s).
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  bool settled = false;
+  while (!settled && std::chrono::steady_clock::now() < until) {
+    const auto batch = tally(mesh.gateway_port(), 2, 100);  // s2 misses 100: 2e-10
+    settled = std::none_of(batch.begin(), batch.end(), [](const auto& c) {
+      return c.first.find("a:v2") != std::string::npos || c.first.find("status") == 0;
+    });
+  }
+  ASSERT_TRUE(settled) << mesh.output();
+  // Lane s2's requests now fall back to the baseline's mocka, and return
+  // to s2 for mockc.
+  const auto counts = tally(mesh.gateway_port(), 4, 400);
+  EXPECT_THAT(counts,
+              UnorderedElementsAre(Pair("a:v1 b:v1 c:v1", Gt(180)), Pair("a:v1 b:v1 c:v2", Gt(40)),
+                                   Pair("a:v1 b:v3 c:v1", Gt(40))))
+      << mesh.output();
 }
 
 TEST(LanesEndToEnd, SidecarIsNeverAnOpenProxy) {

@@ -354,3 +354,56 @@ spec:
 
 }  // namespace
 }  // namespace laneproxy::testing
+
+namespace laneproxy::testing {
+namespace {
+
+// The bootstrap's healthCheck: a pod that fails it gets nothing until it
+// passes again; a lane whose only pod fails answers 503 UH.
+TEST(HealthCheck, AFailingEndpointLeavesTheLoadBalancerUntilItPasses) {
+  std::atomic<bool> sick{false};
+  const auto app = [&sick](const std::string& name) {
+    return [&sick, name](const seen_request& r) {
+      planned_response p;
+      p.body = name;
+      if (name == "b" && sick && r.target == "/healthz") p.status = 503;
+      return p;
+    };
+  };
+  fake_upstream a("a", app("a")), b("b", app("b"));
+  temp_dir dir;
+  dir.write("mesh/mesh.yaml", service_yaml("mocka") + subsets_yaml("mocka", {"both", "alone"}) +
+                                  gateway_yaml("gw") + front_routes_yaml("front", "gw") +
+                                  route("alone", "alone") + route("both", "both") +
+                                  deployments_yaml("mocka", {"both", "alone"}));
+  const std::string boot =
+      "mesh: mesh\nadmin: 127.0.0.1:0\ngateway: {name: istio-system/gw, listen: 127.0.0.1:0}\n"
+      "healthCheck: {interval: 100ms, timeout: 500ms, unhealthyThreshold: 2, path: /healthz}\n"
+      "endpoints:\n  mocka:\n    both: [" +
+      a.address() + ", " + b.address() + "]\n    alone: [" + b.address() + "]\n";
+  auto running = run_proxy(dir.write("boot.yaml", boot), {"--concurrency", "1"});
+  ASSERT_NE(running.port("gateway"), 0);
+  http_client client(running.port("gateway"));
+  const auto served = [&](const std::string& path, int n) {
+    std::map<std::string, int> out;
+    for (int i = 0; i < n; ++i) {
+      const auto r = client.get(path);
+      ++out[r.status == 200 ? r.body : std::to_string(r.status) + " " + r.body];
+    }
+    return out;
+  };
+  EXPECT_EQ(served("/alone/x", 5), (std::map<std::string, int>{{"b", 5}}));
+  sick = true;
+  const auto failed = running.process->wait_for_line("fails its health check", 10s);
+  EXPECT_THAT(failed,
+              HasSubstr("endpoint " + b.address() + " fails its health check (status 503)"));
+  EXPECT_EQ(served("/both/x", 40), (std::map<std::string, int>{{"a", 40}}));
+  EXPECT_EQ(served("/alone/x", 3), (std::map<std::string, int>{{"503 no healthy upstream", 3}}));
+  sick = false;
+  const auto passed = running.process->wait_for_line("passes its health check again", 10s);
+  EXPECT_THAT(passed, HasSubstr(b.address()));
+  EXPECT_EQ(served("/alone/x", 5), (std::map<std::string, int>{{"b", 5}}));
+}
+
+}  // namespace
+}  // namespace laneproxy::testing
