@@ -44,7 +44,7 @@ struct endpoint_state {
   std::uint32_t ejections = 0;  // in a row: the next one lasts base * (this + 1)
 };
 
-// One address's active health check (config::health_check), shared by
+// One address's active health check (config::active_health_check), shared by
 // the clusters that hold it: an endpoint that fails it is taken out of
 // load balancing altogether, as an unready pod leaves a Service's
 // endpoints (panic thresholds count only the ones that pass).

@@ -1,10 +1,9 @@
 #include "dataplane/router.h"
 
-#include "dataplane/request_hash.h"
-
 #include <charconv>
 
 #include "dataplane/redirect.h"
+#include "dataplane/request_hash.h"
 #include "dataplane/rewrite.h"
 
 namespace laneproxy::dataplane {
@@ -82,11 +81,11 @@ std::size_t router::pick(const config::route_rule& rule, const route::request_vi
   return route::pick_target(rule, random_.next());
 }
 
-route_decision router::gateway(const route::request_view& req) const {
+route_decision router::gateway(const route::request_view& req, steady_clock::time_point now) const {
   const auto* routes = config_.gateway_routes();
   const auto* rule = routes ? routes->match(req) : nullptr;
   if (!rule) return local(response_flag::no_route);
-  return forward(rule, nullptr, {}, true, req, steady_clock::now());
+  return forward(rule, nullptr, {}, true, req, now);
 }
 
 route_decision router::outbound(const route::request_view& req,

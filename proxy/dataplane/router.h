@@ -84,7 +84,9 @@ class router {
       : config_(config), lanes_(config, traces), random_(random), smooth_(smooth) {}
 
   // `req.authority` must be the request's host (absolute-form already folded in).
-  route_decision gateway(const route::request_view& req) const;
+  // `now`: when the request began (endpoint health and lane guards read it).
+  route_decision gateway(const route::request_view& req,
+                         steady_clock::time_point now = steady_clock::now()) const;
   route_decision inbound(const route::request_view& req,
                          trace_lane_table::clock::time_point now) const;
   route_decision outbound(const route::request_view& req,

@@ -18,30 +18,42 @@ constexpr auto relaxed = std::memory_order_relaxed;
 
 }  // namespace
 
-task<gate_result> cluster_gate::acquire(const dataplane::endpoint_set& set,
-                                        std::chrono::milliseconds wait) {
+gate_result cluster_gate::try_acquire(const dataplane::endpoint_set& set) {
   const auto* limits = set.limits();
-  if (!limits || (!limits->max_requests && !limits->max_connections)) co_return gate_result::taken;
-  auto cluster = set.cluster_ptr();
+  if (!limits || (!limits->max_requests && !limits->max_connections)) return gate_result::taken;
+  const auto& cluster = set.cluster_ptr();
   if (limits->max_requests) {
     if (cluster->requests.fetch_add(1, relaxed) >= *limits->max_requests) {
       cluster->requests.fetch_sub(1, relaxed);
-      co_return gate_result::overflow;
+      return gate_result::overflow;
     }
     request_ = true;
   }
   cluster_ = cluster;
-  if (!limits->max_connections) co_return gate_result::taken;
+  if (!limits->max_connections) return gate_result::taken;
+  std::lock_guard lock(cluster->mutex);
+  if (cluster->waiting.empty() && cluster->busy.load(relaxed) < *limits->max_connections) {
+    cluster->busy.fetch_add(1, relaxed);
+    connection_ = true;
+    return gate_result::taken;
+  }
+  return gate_result::must_wait;
+}
+
+task<gate_result> cluster_gate::wait(const dataplane::endpoint_set& set,
+                                     std::chrono::milliseconds timeout) {
+  const auto& limits = *set.limits();
+  auto cluster = set.cluster_ptr();
   auto waiter = std::make_shared<waiting_request>(context_);
   std::uint64_t id = 0;
   {
     std::lock_guard lock(cluster->mutex);
-    if (cluster->waiting.empty() && cluster->busy.load(relaxed) < *limits->max_connections) {
-      cluster->busy.fetch_add(1, relaxed);
+    if (cluster->waiting.empty() && cluster->busy.load(relaxed) < *limits.max_connections) {
+      cluster->busy.fetch_add(1, relaxed);  // freed since try_acquire
       connection_ = true;
       co_return gate_result::taken;
     }
-    if (cluster->waiting.size() >= limits->max_pending.value_or(UINT32_MAX)) {
+    if (cluster->waiting.size() >= limits.max_pending.value_or(UINT32_MAX)) {
       co_return gate_result::overflow;
     }
     id = cluster->next_waiter++;
@@ -52,7 +64,7 @@ task<gate_result> cluster_gate::acquire(const dataplane::endpoint_set& set,
                                   });
                                 }});
   }
-  waiter->timer.expires_after(wait);
+  waiter->timer.expires_after(timeout);
   co_await waiter->timer.async_wait(nothrow);
   if (!waiter->granted) {
     std::lock_guard lock(cluster->mutex);

@@ -21,7 +21,8 @@
 
 namespace laneproxy::net {
 
-enum class gate_result { taken, overflow, timed_out };
+// must_wait: the request slot is held, the connection slot is to wait for.
+enum class gate_result { taken, overflow, timed_out, must_wait };
 
 class cluster_gate {
  public:
@@ -31,8 +32,12 @@ class cluster_gate {
   ~cluster_gate() { release(); }
 
   // Takes the request and connection slots `set`'s limits ask for (none
-  // without limits), waiting at most `wait` for a connection slot.
-  task<gate_result> acquire(const dataplane::endpoint_set& set, std::chrono::milliseconds wait);
+  // without limits: no coroutine frame on that path), or says the request
+  // must wait() for its connection slot.
+  gate_result try_acquire(const dataplane::endpoint_set& set);
+  // After must_wait: waits at most `timeout` for the connection slot, queued
+  // as one of at most http1MaxPendingRequests.
+  task<gate_result> wait(const dataplane::endpoint_set& set, std::chrono::milliseconds timeout);
   // Counts this request in flight at `e` of `set` (instead of an endpoint
   // counted before) when the set balances by least request.
   void count_at(const dataplane::endpoint_set& set, const config::socket_address& e);

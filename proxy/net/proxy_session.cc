@@ -196,7 +196,7 @@ class session {
     headers.attach(view);
     const dataplane::router router(config, &worker_.shared().traces, worker_.random(),
                                    &worker_.smooth());
-    return role_ == listener_role::gateway           ? router.gateway(view)
+    return role_ == listener_role::gateway           ? router.gateway(view, x_.started)
            : role_ == listener_role::sidecar_inbound ? router.inbound(view, x_.started)
                                                      : router.outbound(view, x_.started);
   }
@@ -495,7 +495,9 @@ class session {
     const auto elapsed =
         std::chrono::duration_cast<std::chrono::microseconds>(steady::now() - x_.started);
     if (auto* m = worker_.metrics()) m->record(x_, elapsed, config);
-    if (x_.decision) dataplane::record_outcome(config, *x_.decision, x_.status, steady::now());
+    if (x_.decision && x_.decision->rule && x_.decision->rule->guard) {
+      dataplane::record_outcome(config, *x_.decision, x_.status, steady::now());
+    }
     auto& log = worker_.access_log();
     if (!log.enabled()) return;
     if (local_address_.empty()) {

@@ -63,26 +63,17 @@ task<exchange_result> upstream_exchange::run(const dataplane::route_decision& d,
   endpoint_ = d.endpoint;
   set_ = d.endpoints;
   decision_ = &d;
-  const auto result = co_await run_tries(d, retry, req, down, t, limits, started, route_timeout);
-  if (result != exchange_result::response) gate_.release();
-  co_return result;
-}
-
-task<exchange_result> upstream_exchange::run_tries(
-    const dataplane::route_decision& d, const config::retry_policy* retry,
-    const outgoing_request& req, const downstream_side& down, const config::proxy_timeouts& t,
-    const config::proxy_limits& limits, steady::time_point started,
-    std::chrono::milliseconds route_timeout) {
   if (set_) {
     // A request waiting for a connection slot waits within the route timeout.
-    const auto g = co_await gate_.acquire(*set_, route_timeout);
-    if (g == gate_result::overflow) co_return exchange_result::overflow;
-    if (g == gate_result::timed_out) co_return exchange_result::timed_out;
+    auto g = gate_.try_acquire(*set_);
+    if (g == gate_result::must_wait) g = co_await gate_.wait(*set_, route_timeout);
+    if (g == gate_result::overflow) co_return done(exchange_result::overflow);
+    if (g == gate_result::timed_out) co_return done(exchange_result::timed_out);
   }
   for (unsigned n = 0;; ++n) {
     const auto left = route_timeout - since(started);
     // A retry never starts once the route timeout has passed (Envoy: 504 UT).
-    if (n > 0 && left.count() <= 0) co_return exchange_result::timed_out;
+    if (n > 0 && left.count() <= 0) co_return done(exchange_result::timed_out);
     const bool per_try = retry && retry->per_try_timeout && *retry->per_try_timeout < left;
     response_timeout_ =
         std::max(std::chrono::milliseconds(1), per_try ? *retry->per_try_timeout : left);
@@ -98,16 +89,23 @@ task<exchange_result> upstream_exchange::run_tries(
                   (result != exchange_result::timed_out || per_try) &&
                   retry->retries_failure(failure_of(result));
     }
-    if (!retriable) co_return result;
+    if (!retriable) co_return done(result);
     if (n == retry->retries) {
       retries_exhausted_ = n > 0;  // the last try's outcome goes to the client
-      co_return result;
+      co_return done(result);
     }
     // maxRetries in flight: the outcome goes to the client unretried.
-    if (set_ && !gate_.take_retry(*set_)) co_return result;
+    if (set_ && !gate_.take_retry(*set_)) co_return done(result);
     if (result == exchange_result::response) close();
     endpoint_ = co_await before_retry(d, *retry, n + 1, endpoint_);
   }
+}
+
+// The exchange's outcome; without a response nothing is relayed after it,
+// so the cluster's slots go back now.
+exchange_result upstream_exchange::done(exchange_result r) {
+  if (r != exchange_result::response) gate_.release();
+  return r;
 }
 
 // One try: a pooled connection that went stale between its check and the
@@ -131,12 +129,11 @@ task<exchange_result> upstream_exchange::attempt(const tcp::endpoint& endpoint,
     }
     const bool streamed = !req.parser.is_done();
     error_code ec;
+    ++past_.requests;  // for maxRequestsPerConnection
     if (streamed) {
-      ++past_.requests;
       pump_.start(req.parser, down.socket, down.buffer, up_, req.head, t.idle,
                   down.request_deadline, down.body_bytes);
     } else {
-      ++past_.requests;
       std::array<asio::const_buffer, 2> out{asio::buffer(req.head), asio::buffer(req.kept_body)};
       if (!co_await write_all(up_, out, deadline_, t.idle)) ec = asio::error::broken_pipe;
     }

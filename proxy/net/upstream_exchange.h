@@ -100,12 +100,7 @@ class upstream_exchange {
   void release_memory();
 
  private:
-  task<exchange_result> run_tries(const dataplane::route_decision& d,
-                                  const config::retry_policy* retry, const outgoing_request& req,
-                                  const downstream_side& down, const config::proxy_timeouts& t,
-                                  const config::proxy_limits& limits,
-                                  std::chrono::steady_clock::time_point started,
-                                  std::chrono::milliseconds route_timeout);
+  exchange_result done(exchange_result r);
   task<exchange_result> attempt(const tcp::endpoint& endpoint, const outgoing_request& req,
                                 const downstream_side& down, const config::proxy_timeouts& t,
                                 const config::proxy_limits& limits, bool first);
