@@ -133,17 +133,23 @@ std::optional<hash_policy> decode_consistent_hash(const yaml_field& hash, destin
   return out;
 }
 
-void decode_warmup(const yaml_field& w) {
-  if (!w.expect_map()) return;
+std::optional<warmup_policy> decode_warmup(const yaml_field& w) {
+  if (!w.expect_map()) return std::nullopt;
   w.check_keys({"duration", "minimumPercent", "aggression"});
   if (!w["duration"].present()) w.error_at("duration", "warmup needs a duration");
-  decode_min_duration(w["duration"], false);
+  warmup_policy out;
+  if (auto d = millis(decode_min_duration(w["duration"], false))) out.duration = *d;
   if (auto p = decode_number(w["minimumPercent"]); p && (*p < 0 || *p > 100)) {
     w["minimumPercent"].error("minimumPercent must be within [0, 100]");
+  } else if (p) {
+    out.minimum = *p / 100;
   }
   if (auto a = decode_number(w["aggression"]); a && *a < 1) {
     w["aggression"].error("aggression must be at least 1");
+  } else if (a) {
+    out.aggression = *a;
   }
+  return out;
 }
 
 std::optional<load_balancer_policy> decode_load_balancer(const yaml_field& lb, destination_rule* dr,
@@ -174,14 +180,22 @@ std::optional<load_balancer_policy> decode_load_balancer(const yaml_field& lb, d
   }
   decode_locality_lb(lb["localityLbSetting"], has_outlier);
   decode_zone_aware_lb(lb["zoneAwareLbSetting"], has_outlier);
-  decode_min_duration(lb["warmupDurationSecs"], false);
+  if (auto d = millis(decode_min_duration(lb["warmupDurationSecs"], false))) {
+    out.warmup = warmup_policy{*d};
+  }
   if (lb["warmupDurationSecs"].present() && lb["warmup"].present()) {
     lb.error("only one of warmupDurationSecs or warmup may be set");
   }
-  decode_warmup(lb["warmup"]);
+  if (auto w = decode_warmup(lb["warmup"])) out.warmup = w;
+  if (out.warmup && (out.hash || out.simple == lb_algorithm::random)) {
+    // Envoy ramps endpoints up under round robin and least request only.
+    for (auto k : {"warmupDurationSecs", "warmup"}) {
+      not_applied(lb[k], "slow start applies to ROUND_ROBIN and LEAST_REQUEST only");
+    }
+    out.warmup.reset();
+  }
   not_applied(lb["localityLbSetting"], "laneproxy knows no localities");
   not_applied(lb["zoneAwareLbSetting"], "laneproxy knows no localities");
-  for (auto k : {"warmupDurationSecs", "warmup"}) not_applied(lb[k]);
   return out;
 }
 

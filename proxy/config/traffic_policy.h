@@ -40,9 +40,19 @@ struct hash_policy {
   std::uint64_t min_ring_size = 1024;  // ring hash's
 };
 
+// warmupDurationSecs / warmup: Envoy's slow start. An endpoint that joined
+// the cluster less than `duration` ago has its weight scaled by
+// max(minimum, (time since it joined / duration) ^ (1 / aggression)).
+struct warmup_policy {
+  std::chrono::milliseconds duration{0};
+  double minimum = 0.1;  // minimumPercent / 100
+  double aggression = 1.0;
+};
+
 struct load_balancer_policy {
   lb_algorithm simple = lb_algorithm::least_request;
-  std::optional<hash_policy> hash;  // set: consistent hashing instead of `simple`
+  std::optional<hash_policy> hash;      // set: consistent hashing instead of `simple`
+  std::optional<warmup_policy> warmup;  // ROUND_ROBIN and LEAST_REQUEST only
 };
 
 struct tcp_keepalive {

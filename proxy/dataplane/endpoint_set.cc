@@ -1,6 +1,7 @@
 #include "dataplane/endpoint_set.h"
 
 #include <algorithm>
+#include <cmath>
 
 namespace laneproxy::dataplane {
 
@@ -190,6 +191,9 @@ const config::socket_address* endpoint_set::pick(const pick_input& in) const {
   const auto ok = [&](std::size_t i, bool avoiding) {
     return usable(i, all, in.now) && !(avoiding && &endpoints_[i] == in.avoid);
   };
+  if (auto weights = warming_weights(in.now)) {
+    if (const auto* e = pick_warming(in, all, std::move(*weights))) return e;
+  }
   for (const bool avoiding : {in.avoid != nullptr, false}) {
     if (!table_.empty()) {
       const auto h = in.hash ? *in.hash : in.random->next();
@@ -229,6 +233,51 @@ std::size_t endpoint_set::least_of_two(const pick_input& in, bool all) const {
     return states_[k]->active.load(std::memory_order_relaxed);
   };
   return active(j) < active(i) ? j : i;
+}
+
+std::optional<std::vector<double>> endpoint_set::warming_weights(
+    steady_clock::time_point now) const {
+  if (!policy_.load_balancer || !policy_.load_balancer->warmup || !table_.empty()) {
+    return std::nullopt;
+  }
+  const auto& w = *policy_.load_balancer->warmup;
+  std::vector<double> out(endpoints_.size(), 1.0);
+  bool any = false;
+  for (std::size_t i = 0; i < endpoints_.size(); ++i) {
+    const auto age = now - states_[i]->joined;
+    if (age >= w.duration) continue;
+    any = true;
+    const double t = std::max<double>(std::chrono::duration<double>(age).count(), 1.0) /
+                     std::chrono::duration<double>(w.duration).count();
+    out[i] = std::max(w.minimum, std::pow(std::min(t, 1.0), 1.0 / w.aggression));
+  }
+  if (!any) return std::nullopt;
+  return out;
+}
+
+// By weight, drawn at random (Envoy schedules by the same weights with
+// EDF); least request divides each weight by the requests in flight + 1,
+// as Envoy's weighted least request does.
+const config::socket_address* endpoint_set::pick_warming(const pick_input& in, bool all,
+                                                         std::vector<double> weights) const {
+  const auto n = endpoints_.size();
+  double sum = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!usable(i, all, in.now)) {
+      weights[i] = 0;
+    } else if (algorithm_ == config::lb_algorithm::least_request) {
+      weights[i] /= states_[i]->active.load(std::memory_order_relaxed) + 1.0;
+    }
+    sum += weights[i];
+  }
+  if (sum <= 0) return nullptr;
+  double at = static_cast<double>(in.random->next() >> 11) * 0x1.0p-53 * sum;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (weights[i] <= 0) continue;
+    if (at < weights[i]) return &endpoints_[i] == in.avoid ? nullptr : &endpoints_[i];
+    at -= weights[i];
+  }
+  return nullptr;
 }
 
 bool endpoint_set::record(const config::socket_address& e, endpoint_outcome outcome,

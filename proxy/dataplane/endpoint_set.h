@@ -40,6 +40,8 @@ struct endpoint_state {
   std::atomic<std::uint32_t> consecutive_5xx{0}, consecutive_gateway{0}, consecutive_local{0};
   // steady_clock ticks until which the endpoint is ejected; 0: admitted.
   std::atomic<std::int64_t> ejected_until{0};
+  // When it joined the cluster (its first config version): slow start.
+  steady_clock::time_point joined = steady_clock::now();
   // Guarded by the cluster's mutex:
   std::uint32_t ejections = 0;  // in a row: the next one lasts base * (this + 1)
 };
@@ -171,6 +173,11 @@ class endpoint_set {
   std::size_t ready_count() const;
   bool ignores_ejections(steady_clock::time_point now) const;
   std::size_t least_of_two(const pick_input& in, bool all) const;
+  // Slow start: the weights of endpoints still warming up (nullopt when
+  // none is), and a pick by them.
+  std::optional<std::vector<double>> warming_weights(steady_clock::time_point now) const;
+  const config::socket_address* pick_warming(const pick_input& in, bool all,
+                                             std::vector<double> weights) const;
   bool eject(std::size_t i, steady_clock::time_point now) const;
 
   std::vector<config::socket_address> endpoints_;

@@ -114,6 +114,32 @@ spec:
                   HasSubstr("http.maxConcurrentStreams: not applied by laneproxy")));
 }
 
+TEST(TrafficPolicyDecoding, WarmupRampsRoundRobinAndLeastRequestOnly) {
+  const auto m = testing::compile_yaml(testing::mock_apps({"v1", "v2"}) + R"(---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: mocka}
+spec:
+  host: mocka.default.svc.cluster.local
+  trafficPolicy:
+    loadBalancer: {warmup: {duration: 60s, minimumPercent: 20, aggression: 2}}
+  subsets:
+  - name: v1
+    labels: {version: v1}
+    trafficPolicy: {loadBalancer: {simple: RANDOM, warmupDurationSecs: 30s}}
+)");
+  EXPECT_THAT(m.errors(), IsEmpty());
+  EXPECT_THAT(m.warnings(), ElementsAre(HasSubstr("warmupDurationSecs: not applied by laneproxy: "
+                                                  "slow start applies to ROUND_ROBIN and "
+                                                  "LEAST_REQUEST only")));
+  const auto& svc = m.snap().services.at("mocka.default");
+  const auto w = svc.policy_for("v2").load_balancer->warmup.value();
+  EXPECT_EQ(w.duration, 60s);
+  EXPECT_DOUBLE_EQ(w.minimum, 0.2);
+  EXPECT_DOUBLE_EQ(w.aggression, 2.0);
+  EXPECT_FALSE(svc.policy_for("v1").load_balancer->warmup);
+}
+
 TEST(TrafficPolicyDecoding, PortLevelSettingsOfAServiceWithSeveralPortsAreNotApplied) {
   const auto m = testing::compile_yaml(R"(apiVersion: v1
 kind: Service

@@ -220,3 +220,26 @@ TEST(EndpointSet, ARetryAvoidsTheLastEndpointAndTheStateOutlivesAReload) {
 
 }  // namespace
 }  // namespace laneproxy::dataplane
+
+namespace laneproxy::dataplane {
+namespace {
+
+// Slow start: a new endpoint's weight is max(10%, age / window).
+TEST(EndpointSetWarmup, ANewEndpointRampsUpOverTheWindow) {
+  auto policy = balanced(lb_algorithm::round_robin);
+  policy.load_balancer->warmup = config::warmup_policy{100s};
+  const endpoint_set set(addresses(2), policy, "svc", nullptr);
+  const auto t0 = steady_clock::now();
+  set.state(set.all()[0]).joined = t0 - 1h;  // an old hand
+  set.state(set.all()[1]).joined = t0;       // just added
+  route::default_random_source r(9);
+  // At 5 s: 10% against 100% (a share of 1/11); at 50 s 50% (1/3); then even.
+  for (const auto& [age, share] : {std::pair{5s, 1.0 / 11}, {50s, 1.0 / 3}, {200s, 0.5}}) {
+    const auto counts = spread(set, 6000, r, t0 + age);
+    EXPECT_TRUE(near_share(counts.count(9002) ? counts.at(9002) : 0, 6000, share))
+        << age.count() << " s: " << counts.at(9002);
+  }
+}
+
+}  // namespace
+}  // namespace laneproxy::dataplane
