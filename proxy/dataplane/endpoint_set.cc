@@ -5,8 +5,23 @@
 
 namespace laneproxy::dataplane {
 
+namespace {
+template <typename Map>
+void drop_expired(Map& m) {
+  std::erase_if(m, [](const auto& entry) { return entry.second.expired(); });
+}
+}  // namespace
+
 std::shared_ptr<cluster_state> endpoint_registry::cluster(const std::string& key) {
   std::lock_guard lock(mutex_);
+  // Every so often, the entries no config holds any more go, so that a long
+  // run of reloads with changing endpoints does not grow the maps.
+  if (++lookups_ % 256 == 0) {
+    drop_expired(clusters_);
+    drop_expired(endpoints_);
+    drop_expired(guards_);
+    drop_expired(health_);
+  }
   auto& slot = clusters_[key];
   auto state = slot.lock();
   if (!state) {

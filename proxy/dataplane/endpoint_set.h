@@ -100,6 +100,7 @@ class endpoint_registry {
   std::map<std::pair<std::string, std::string>, std::weak_ptr<endpoint_state>> endpoints_;
   std::map<std::string, std::weak_ptr<lane_guard>> guards_;
   std::map<std::string, std::weak_ptr<address_health>> health_;
+  std::size_t lookups_ = 0;  // of clusters: every 256th drops expired entries
 };
 
 // How a request ended at an endpoint, for outlier detection.

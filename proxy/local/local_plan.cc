@@ -79,14 +79,14 @@ std::string endpoints_yaml(const config::mesh_snapshot& mesh, const std::vector<
 }
 
 // Pods whose app is down are no endpoints: every proxy checks the apps'
-// port each second (when the pods share one), and one refused connect
-// takes a pod out until it answers again.
+// port each second (when the pods share one), and two refused connects in
+// a row take a pod out until it answers again.
 std::string health_check_yaml(const std::vector<pod_plan>& pods) {
   if (pods.empty()) return "";
   for (const auto& p : pods) {
     if (p.app_port != pods.front().app_port) return "";
   }
-  return "healthCheck: {interval: 1s, timeout: 500ms, unhealthyThreshold: 1, healthyThreshold: "
+  return "healthCheck: {interval: 1s, timeout: 500ms, unhealthyThreshold: 2, healthyThreshold: "
          "1, port: " +
          std::to_string(pods.front().app_port) + "}\n";
 }

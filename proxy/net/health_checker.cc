@@ -63,8 +63,15 @@ void health_checker::start() {
   asio::co_spawn(context_, rounds(), asio::detached);
 }
 
+// The first round comes one interval after the start: the endpoints a
+// proxy starts with are taken as healthy until then (a pod starting beside
+// it gets that long to listen).
 task<void> health_checker::rounds() {
   asio::steady_timer every(context_);
+  const auto first = configs_.load();
+  every.expires_after(first->health_check() ? first->health_check()->interval
+                                            : std::chrono::milliseconds(1000));
+  co_await every.async_wait(nothrow);
   for (;;) {
     const auto config = configs_.load();
     const auto& check = config->health_check();
