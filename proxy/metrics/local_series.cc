@@ -33,7 +33,9 @@ void local_histogram::merge() {
     merged_counts_[i] = now;
   }
   const auto sum = sum_.load(std::memory_order_relaxed);
-  if (any) {
+  // A recording that raced the previous merge may have left only its sum
+  // for this one: the counts then stand still, and the sum still goes in.
+  if (any || sum != merged_sum_) {
     target_->ObserveMultiple(increments,
                              static_cast<double>(sum - merged_sum_) / static_cast<double>(scale_));
   }

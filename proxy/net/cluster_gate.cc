@@ -1,5 +1,7 @@
 #include "net/cluster_gate.h"
 
+#include <algorithm>
+
 #include <boost/asio/post.hpp>
 
 namespace laneproxy::net {
@@ -64,18 +66,31 @@ task<gate_result> cluster_gate::wait(const dataplane::endpoint_set& set,
                                   });
                                 }});
   }
+  // Leaves the queue however the wait ends, the frame's destruction
+  // included; true when the request was still in it (not handed a slot).
+  struct queued {
+    dataplane::cluster_state& cluster;
+    std::uint64_t id;
+    bool left = false;
+    bool leave() {
+      left = true;
+      std::lock_guard lock(cluster.mutex);
+      const auto it = std::find_if(cluster.waiting.begin(), cluster.waiting.end(),
+                                   [this](const auto& w) { return w.id == id; });
+      if (it == cluster.waiting.end()) return false;
+      cluster.waiting.erase(it);
+      return true;
+    }
+    ~queued() {
+      if (!left) leave();
+    }
+  } in_queue{*cluster, id};
   waiter->timer.expires_after(timeout);
   co_await waiter->timer.async_wait(nothrow);
-  if (!waiter->granted) {
-    std::lock_guard lock(cluster->mutex);
-    for (auto it = cluster->waiting.begin(); it != cluster->waiting.end(); ++it) {
-      if (it->id == id) {
-        cluster->waiting.erase(it);
-        co_return gate_result::timed_out;
-      }
-    }
-    // Handed over just now: the slot is this request's.
-  }
+  // Not granted and still queued: timed out. Handed over just as the time
+  // ran out: the slot is this request's.
+  if (!waiter->granted && in_queue.leave()) co_return gate_result::timed_out;
+  in_queue.left = true;
   connection_ = true;
   co_return gate_result::taken;
 }
@@ -95,8 +110,7 @@ bool cluster_gate::take_retry(const dataplane::endpoint_set& set) {
     cluster->retries.fetch_sub(1, relaxed);
     return false;
   }
-  if (cluster_ && cluster_ != cluster) release();
-  cluster_ = std::move(cluster);
+  cluster_ = std::move(cluster);  // the request's own cluster, whatever it holds of it
   ++retries_;
   return true;
 }
