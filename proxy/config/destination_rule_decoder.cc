@@ -181,7 +181,7 @@ std::optional<load_balancer_policy> decode_load_balancer(const yaml_field& lb, d
   decode_locality_lb(lb["localityLbSetting"], has_outlier);
   decode_zone_aware_lb(lb["zoneAwareLbSetting"], has_outlier);
   if (auto d = millis(decode_min_duration(lb["warmupDurationSecs"], false))) {
-    out.warmup = warmup_policy{*d};
+    out.warmup = warmup_policy{*d, 0.1, 1.0};
   }
   if (lb["warmupDurationSecs"].present() && lb["warmup"].present()) {
     lb.error("only one of warmupDurationSecs or warmup may be set");

@@ -321,7 +321,7 @@ void add_subsets(const mesh_documents& docs, mesh_snapshot& snap, diagnostics& d
     for (const auto& key : group.services) {
       auto& svc = snap.services.at(key);
       if (svc.subsets.count(lane_name)) continue;
-      subset_def def{lane_name, lane.selector, true, {}};
+      subset_def def{lane_name, lane.selector, true, {}, {}};
       if (auto m = lane.members.find(key); m != lane.members.end()) def.workloads = m->second;
       svc.subsets.emplace(lane_name, std::move(def));
     }
