@@ -44,3 +44,18 @@ wait_ready() {
   echo "laneproxy never got ready: $1" >&2
   return 1
 }
+
+# Instructions (callgrind) of one gateway run of $1/laneproxy on the
+# bootstrap $2, one worker, listening on 127.0.0.1:$3, that serves $4
+# keep-alive requests to /mock (curl, one connection).
+callgrind_run() {
+  local bin=$1 boot=$2 port=$3 n=$4
+  valgrind --tool=callgrind --callgrind-out-file="$work/cg.out" \
+    "$bin/laneproxy" run --config "$boot" --concurrency 1 >"$work/gw.log" 2>&1 &
+  local pid=$!
+  wait_ready "$work/gw.log" 300
+  curl -s -o /dev/null "http://127.0.0.1:$port/mock?[1-$n]"
+  kill -TERM "$pid"
+  wait "$pid" || true
+  awk '/^summary:/ {print $2}' "$work/cg.out"
+}

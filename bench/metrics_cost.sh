@@ -26,14 +26,7 @@ instructions() {
   # long enough for several, and their instructions are not the request path's.
   gateway_bootstrap "$work/boot.yaml" "$PWD/config/swimlane" "$port" "$up_port" "$up_port" \
     "metrics: $1" "watch: {poll: 3600s}"
-  valgrind --tool=callgrind --callgrind-out-file="$work/cg.out" \
-    "$bin/laneproxy" run --config "$work/boot.yaml" --concurrency 1 >"$work/gw.log" 2>&1 &
-  local pid=$!
-  wait_ready "$work/gw.log" 300
-  curl -s -o /dev/null "http://127.0.0.1:$port/mock?[1-$2]"
-  kill -TERM "$pid"
-  wait "$pid" || true
-  awk '/^summary:/ {print $2}' "$work/cg.out"
+  callgrind_run "$bin" "$work/boot.yaml" "$port" "$2"
 }
 
 for metrics in false true; do

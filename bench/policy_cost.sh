@@ -67,14 +67,7 @@ endpoints:
     v1: $list
     v2: $list
 YAML
-  valgrind --tool=callgrind --callgrind-out-file="$work/cg.out" \
-    "$bin/laneproxy" run --config "$work/boot.yaml" --concurrency 1 >"$work/gw.log" 2>&1 &
-  local pid=$!
-  wait_ready "$work/gw.log" 300
-  curl -s -o /dev/null "http://127.0.0.1:$port/mock?[1-$2]"
-  kill -TERM "$pid"
-  wait "$pid" || true
-  awk '/^summary:/ {print $2}' "$work/cg.out"
+  callgrind_run "$bin" "$work/boot.yaml" "$port" "$2"
 }
 
 declare -A per

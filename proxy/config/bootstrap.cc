@@ -85,21 +85,24 @@ std::chrono::milliseconds millis(std::chrono::nanoseconds d) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(d);
 }
 
+// f[key] into `out` when given, refused below `least`.
+void decode_duration(const yaml_field& f, std::string_view key, std::chrono::milliseconds least,
+                     std::chrono::milliseconds& out) {
+  const auto d = f[key].duration();
+  if (!d) return;
+  if (*d < least) {
+    f[key].error("must be at least " + std::to_string(least.count()) + "ms");
+    return;
+  }
+  out = millis(*d);
+}
+
 std::optional<active_health_check> decode_health_check(const yaml_field& f) {
   if (!f.expect_map()) return std::nullopt;
   f.check_keys({"interval", "timeout", "unhealthyThreshold", "healthyThreshold", "path", "port"});
   active_health_check h;
-  const auto set = [&](std::string_view key, std::chrono::milliseconds& out) {
-    const auto d = f[key].duration();
-    if (!d) return;
-    if (*d < std::chrono::milliseconds(10)) {
-      f[key].error("must be at least 10ms");
-      return;
-    }
-    out = millis(*d);
-  };
-  set("interval", h.interval);
-  set("timeout", h.timeout);
+  decode_duration(f, "interval", std::chrono::milliseconds(10), h.interval);
+  decode_duration(f, "timeout", std::chrono::milliseconds(10), h.timeout);
   h.unhealthy_threshold =
       static_cast<std::uint32_t>(f["unhealthyThreshold"].integer(1, 1000).value_or(2));
   h.healthy_threshold =
@@ -118,20 +121,12 @@ std::optional<active_health_check> decode_health_check(const yaml_field& f) {
 void decode_timeouts(const yaml_field& f, proxy_timeouts& t) {
   if (!f.expect_map()) return;
   f.check_keys({"connect", "requestHeaders", "request", "idle", "drain"});
-  const auto set = [&](std::string_view key, std::chrono::milliseconds& out) {
-    const auto d = f[key].duration();
-    if (!d) return;
-    if (*d < std::chrono::milliseconds(1)) {
-      f[key].error("must be at least 1ms");
-      return;
-    }
-    out = millis(*d);
-  };
-  set("connect", t.connect);
-  set("requestHeaders", t.request_headers);
-  set("request", t.request);
-  set("idle", t.idle);
-  set("drain", t.drain);
+  constexpr std::chrono::milliseconds least(1);
+  decode_duration(f, "connect", least, t.connect);
+  decode_duration(f, "requestHeaders", least, t.request_headers);
+  decode_duration(f, "request", least, t.request);
+  decode_duration(f, "idle", least, t.idle);
+  decode_duration(f, "drain", least, t.drain);
 }
 
 void decode_limits(const yaml_field& f, proxy_limits& l) {

@@ -10,6 +10,17 @@ template <typename Map>
 void drop_expired(Map& m) {
   std::erase_if(m, [](const auto& entry) { return entry.second.expired(); });
 }
+
+// The live state in `slot`, or a new one put there.
+template <typename T>
+std::shared_ptr<T> live_or_new(std::weak_ptr<T>& slot) {
+  auto state = slot.lock();
+  if (!state) {
+    state = std::make_shared<T>();
+    slot = state;
+  }
+  return state;
+}
 }  // namespace
 
 std::shared_ptr<cluster_state> endpoint_registry::cluster(const std::string& key) {
@@ -22,25 +33,13 @@ std::shared_ptr<cluster_state> endpoint_registry::cluster(const std::string& key
     drop_expired(guards_);
     drop_expired(health_);
   }
-  auto& slot = clusters_[key];
-  auto state = slot.lock();
-  if (!state) {
-    state = std::make_shared<cluster_state>();
-    slot = state;
-  }
-  return state;
+  return live_or_new(clusters_[key]);
 }
 
 std::shared_ptr<endpoint_state> endpoint_registry::endpoint(const std::string& cluster_key,
                                                             const std::string& address) {
   std::lock_guard lock(mutex_);
-  auto& slot = endpoints_[{cluster_key, address}];
-  auto state = slot.lock();
-  if (!state) {
-    state = std::make_shared<endpoint_state>();
-    slot = state;
-  }
-  return state;
+  return live_or_new(endpoints_[{cluster_key, address}]);
 }
 
 std::shared_ptr<lane_guard> endpoint_registry::guard(const std::string& route,
@@ -65,13 +64,7 @@ std::shared_ptr<lane_guard> endpoint_registry::guard(const std::string& route,
 
 std::shared_ptr<address_health> endpoint_registry::health(const std::string& address) {
   std::lock_guard lock(mutex_);
-  auto& slot = health_[address];
-  auto h = slot.lock();
-  if (!h) {
-    h = std::make_shared<address_health>();
-    slot = h;
-  }
-  return h;
+  return live_or_new(health_[address]);
 }
 
 void endpoint_registry::set_guard_listener(guard_listener l) {

@@ -95,7 +95,7 @@ void lane_guard::enter(std::size_t i, phase p, clock::time_point now, double rat
     ++l.trips;
     l.window = {};  // probing counts afresh
   }
-  if (p != phase::probing) l.step = 0;
+  if (p != phase::probing) l.step = 0;  // so probing starts at step 0
   holding_.store(std::any_of(lanes_.begin(), lanes_.end(),
                              [](const lane& x) { return x.state != phase::closed; }),
                  std::memory_order_relaxed);
@@ -128,13 +128,10 @@ void lane_guard::advance(clock::time_point now) {
     const auto [total, errors] = counts(l, now);
     const double rate = total ? static_cast<double>(errors) / static_cast<double>(total) : 0;
     if (l.state == phase::open) {
-      l.step = 0;
       enter(i, phase::probing, now, rate, total);
     } else if (l.step + 1 < probe_steps) {
       ++l.step;
-      l.since = now;
-      if (listener_)
-        listener_({guard_event::kind::probing, route_, lanes_names_[i], share(l), rate, total});
+      enter(i, phase::probing, now, rate, total);
     } else {
       enter(i, phase::closed, now, rate, total);
     }
@@ -147,16 +144,16 @@ std::optional<std::size_t> lane_guard::pick(std::uint64_t value, clock::time_poi
   advance(now);
   if (!holding_.load(std::memory_order_relaxed)) return std::nullopt;
   // Weights in thousandths of the configured ones.
+  const auto weight = [this](std::size_t i) {
+    return static_cast<std::uint64_t>(weights_[i] * share(lanes_[i]) * 1000);
+  };
   std::uint64_t sum = 0;
-  for (std::size_t i = 0; i < lanes_.size(); ++i) {
-    sum += static_cast<std::uint64_t>(weights_[i] * share(lanes_[i]) * 1000);
-  }
+  for (std::size_t i = 0; i < lanes_.size(); ++i) sum += weight(i);
   if (sum == 0) return std::nullopt;
   auto at = value % sum;
   for (std::size_t i = 0; i < lanes_.size(); ++i) {
-    const auto w = static_cast<std::uint64_t>(weights_[i] * share(lanes_[i]) * 1000);
-    if (at < w) return i;
-    at -= w;
+    if (at < weight(i)) return i;
+    at -= weight(i);
   }
   return std::nullopt;
 }

@@ -60,12 +60,10 @@ route_decision local(response_flag flag) {
 }  // namespace
 
 std::size_t router::pick(const config::route_rule& rule, const route::request_view& req,
-                         steady_clock::time_point now) const {
-  if (rule.guard) {
-    // While the guard holds a lane back, its weights decide, at random.
-    if (auto* g = config_.guard(rule)) {
-      if (const auto i = g->pick(random_.next(), now)) return *i;
-    }
+                         lane_guard* guard, steady_clock::time_point now) const {
+  // While the guard holds a lane back, its weights decide, at random.
+  if (guard) {
+    if (const auto i = guard->pick(random_.next(), now)) return *i;
   }
   const auto mode = rule.split.value_or(config_.default_split());
   if (mode == config::split_mode::smooth && smooth_) return smooth_->pick(rule);
@@ -138,7 +136,8 @@ route_decision router::forward(const config::route_rule* rule, const service_vie
       return d;
     }
     if (rule->targets.empty()) return local(response_flag::no_route);
-    const auto& t = rule->targets[pick(*rule, req, now)];
+    d.guard = rule->guard ? config_.guard(*rule) : nullptr;
+    const auto& t = rule->targets[pick(*rule, req, d.guard, now)];
     d.target = &t;
     svc = config_.service(t.service);
     if (!svc) return local(response_flag::no_cluster);
@@ -165,12 +164,9 @@ route_decision router::forward(const config::route_rule* rule, const service_vie
   return d;
 }
 
-void record_outcome(const proxy_config& config, const route_decision& d, unsigned status,
-                    steady_clock::time_point now) {
-  if (!d.rule || !d.rule->guard || !d.target) return;
-  if (auto* g = config.guard(*d.rule)) {
-    g->record(static_cast<std::size_t>(d.target - d.rule->targets.data()), status >= 500, now);
-  }
+void record_outcome(const route_decision& d, unsigned status, steady_clock::time_point now) {
+  if (!d.guard || !d.target) return;
+  d.guard->record(static_cast<std::size_t>(d.target - d.rule->targets.data()), status >= 500, now);
 }
 
 void router::apply_actions(const config::route_rule& rule, const route::request_view& req,

@@ -48,7 +48,8 @@ struct route_decision {
   const config::retry_policy* retry = nullptr;         // nullptr: no retries
   std::vector<const config::socket_address*> mirrors;  // where copies of the request go
   const endpoint_set* endpoints = nullptr;  // where `endpoint` came from (retries pick again)
-  std::string set_cookie;  // a consistent-hash cookie made up for the response ("": none)
+  std::string set_cookie;       // a consistent-hash cookie made up for the response ("": none)
+  lane_guard* guard = nullptr;  // the rule's lane guard: told how the request ends
   std::chrono::milliseconds fault_delay{0};  // a fault delay drawn for this request
   unsigned fault_abort = 0;  // a fault abort drawn: answer with this status ("fault filter abort")
 };
@@ -72,8 +73,7 @@ std::chrono::milliseconds retry_backoff(
 void draw_faults(const config::http_fault& f, route::random_source& random, route_decision& d);
 
 // Tells the lane guard of `d`'s rule, if any, how its request ended.
-void record_outcome(const proxy_config& config, const route_decision& d, unsigned status,
-                    steady_clock::time_point now);
+void record_outcome(const route_decision& d, unsigned status, steady_clock::time_point now);
 
 class router {
  public:
@@ -106,8 +106,9 @@ class router {
                      route_decision& d) const;
 
   // The target of a weighted rule, by the rule's split mode.
+  // `guard`: the rule's lane guard, or nullptr.
   std::size_t pick(const config::route_rule& rule, const route::request_view& req,
-                   steady_clock::time_point now) const;
+                   lane_guard* guard, steady_clock::time_point now) const;
 
   const proxy_config& config_;
   lane_policy lanes_;

@@ -63,26 +63,23 @@ void health_checker::start() {
   asio::co_spawn(context_, rounds(), asio::detached);
 }
 
-// The first round comes one interval after the start: the endpoints a
-// proxy starts with are taken as healthy until then (a pod starting beside
-// it gets that long to listen).
+// Each round waits its interval first: the endpoints a proxy starts with
+// are taken as healthy until the first (a pod starting beside it gets that
+// long to listen).
 task<void> health_checker::rounds() {
   asio::steady_timer every(context_);
-  const auto first = configs_.load();
-  every.expires_after(first->health_check() ? first->health_check()->interval
-                                            : std::chrono::milliseconds(1000));
-  co_await every.async_wait(nothrow);
   for (;;) {
+    // Without a check, look again in a second: a reload may add one.
+    const auto live = configs_.load();
+    every.expires_after(live->health_check() ? live->health_check()->interval
+                                             : std::chrono::milliseconds(1000));
+    co_await every.async_wait(nothrow);
     const auto config = configs_.load();
     const auto& check = config->health_check();
-    if (check) {
-      for (const auto& t : config->health_targets()) {
-        asio::co_spawn(context_, probe(t.address, t.health, *check), asio::detached);
-      }
+    if (!check) continue;
+    for (const auto& t : config->health_targets()) {
+      asio::co_spawn(context_, probe(t.address, t.health, *check), asio::detached);
     }
-    // Without a check, look again in a second: a reload may add one.
-    every.expires_after(check ? check->interval : std::chrono::milliseconds(1000));
-    co_await every.async_wait(nothrow);
   }
 }
 

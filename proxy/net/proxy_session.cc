@@ -495,8 +495,8 @@ class session {
     const auto elapsed =
         std::chrono::duration_cast<std::chrono::microseconds>(steady::now() - x_.started);
     if (auto* m = worker_.metrics()) m->record(x_, elapsed, config);
-    if (x_.decision && x_.decision->rule && x_.decision->rule->guard) {
-      dataplane::record_outcome(config, *x_.decision, x_.status, steady::now());
+    if (x_.decision && x_.decision->guard) {
+      dataplane::record_outcome(*x_.decision, x_.status, steady::now());
     }
     auto& log = worker_.access_log();
     if (!log.enabled()) return;

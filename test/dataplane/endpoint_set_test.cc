@@ -218,12 +218,6 @@ TEST(EndpointSet, ARetryAvoidsTheLastEndpointAndTheStateOutlivesAReload) {
   EXPECT_EQ(&after.cluster(), &before.cluster());
 }
 
-}  // namespace
-}  // namespace laneproxy::dataplane
-
-namespace laneproxy::dataplane {
-namespace {
-
 // Slow start: a new endpoint's weight is max(10%, age / window).
 TEST(EndpointSetWarmup, ANewEndpointRampsUpOverTheWindow) {
   auto policy = balanced(lb_algorithm::round_robin);

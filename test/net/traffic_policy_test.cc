@@ -276,12 +276,6 @@ spec:
                                  "default\",serving_lane=\"s1\"} 18"));
 }
 
-}  // namespace
-}  // namespace laneproxy::testing
-
-namespace laneproxy::testing {
-namespace {
-
 // laneproxy.io/guard on a 50:50 route: the failing canary loses its weight
 // and gets it back in steps once it answers again.
 TEST(LaneGuardThroughTheGateway, TripsOnAFailingCanaryAndRecovers) {
@@ -351,12 +345,6 @@ spec:
               HasSubstr("laneproxy_lane_guard_events_total{event=\"recovered\",lane=\"v2\","
                         "route=\"canary\"} 1"));
 }
-
-}  // namespace
-}  // namespace laneproxy::testing
-
-namespace laneproxy::testing {
-namespace {
 
 // The bootstrap's healthCheck: a pod that fails it gets nothing until it
 // passes again; a lane whose only pod fails answers 503 UH.
