@@ -260,9 +260,12 @@ std::optional<connection_pool_policy> decode_connection_pool(const yaml_field& p
       http.error("h2UpgradePolicy UPGRADE cannot be combined with useClientProtocol");
     }
     decode_keepalive(http["http2KeepAlive"], true);
-    for (auto k :
-         {"h2UpgradePolicy", "useClientProtocol", "maxConcurrentStreams", "http2KeepAlive"}) {
-      not_applied(http[k], "laneproxy speaks HTTP/1.1 to upstreams");
+    if (const auto policy = http["h2UpgradePolicy"].string(); policy && *policy != "DEFAULT") {
+      out.h2_upgrade = *policy == "UPGRADE";
+    }
+    out.use_client_protocol = http["useClientProtocol"].boolean().value_or(false);
+    for (auto k : {"maxConcurrentStreams", "http2KeepAlive"}) {
+      not_applied(http[k], "laneproxy's HTTP/2 upstream connections keep their own limits");
     }
   }
   return out;

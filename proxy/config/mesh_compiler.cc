@@ -53,6 +53,20 @@ traffic_policy service_info::policy_for(std::string_view subset) const {
   return resolve_policy(policy, sub ? &sub->policy : nullptr, port);
 }
 
+bool speaks_http2(const service_port& port) {
+  const std::string protocol = ascii_lower(
+      port.app_protocol.empty() ? port.name.substr(0, port.name.find('-')) : port.app_protocol);
+  return protocol == "grpc" || protocol == "http2" || protocol == "h2c" ||
+         protocol == "kubernetes.io/h2c";
+}
+
+bool service_info::http2_at(std::uint32_t endpoint_port) const {
+  for (const auto& p : ports) {
+    if ((p.target_port ? p.target_port : p.port) == endpoint_port) return speaks_http2(p);
+  }
+  return ports.size() == 1 && speaks_http2(ports.front());
+}
+
 const lane_group_info* mesh_snapshot::group_of(const service_info& svc) const {
   if (svc.lane_group.empty()) return nullptr;
   const auto it = lane_groups.find(svc.lane_group);

@@ -152,6 +152,9 @@ struct service_info {
   // The policy of the cluster of `subset` ("": the whole service), as
   // resolve_policy merges it for the service's port.
   traffic_policy policy_for(std::string_view subset) const;
+  // Whether endpoints listening on `endpoint_port` speak HTTP/2: the port
+  // whose targetPort (or port) it is, else the Service's only port, decides.
+  bool http2_at(std::uint32_t endpoint_port) const;
 };
 
 struct workload_info {

@@ -195,6 +195,7 @@ void decode_service(const yaml_field& spec, object_meta meta, mesh_documents& ou
     if (!p["port"].present()) p.error_at("port", "port is required");
     port.port = static_cast<std::uint32_t>(p["port"].integer(1, 65535).value_or(0));
     port.name = p["name"].string().value_or("");
+    port.app_protocol = p["appProtocol"].string().value_or("");
     if (count > 1 && port.name.empty()) {
       p.error_at("name", "name is required when a Service has several ports");
     }

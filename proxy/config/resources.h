@@ -105,6 +105,7 @@ struct http_fault {
   struct abort_spec {
     int http_status = 0;
     std::uint32_t per_million = 0;
+    std::string grpc_status;  // grpcStatus ("" for httpStatus): a gRPC error, HTTP 200
   };
   std::optional<delay_spec> delay;
   std::optional<abort_spec> abort;
@@ -213,7 +214,12 @@ struct service_port {
   std::string name;
   std::uint32_t port = 0;
   std::uint32_t target_port = 0;  // 0: same as port (a named targetPort counts as 0)
+  std::string app_protocol;       // appProtocol
 };
+
+// True when the port speaks HTTP/2 as Istio reads it: its appProtocol, else
+// its name's prefix up to "-", is grpc, http2 or h2c (kubernetes.io/h2c).
+bool speaks_http2(const service_port& port);
 
 struct service {
   object_meta meta;

@@ -224,12 +224,15 @@ void decode_fault(const yaml_field& f, http_route& rule) {
     if (auto g = abort["grpcStatus"].string(); g && !grpc_codes.count(*g)) {
       abort["grpcStatus"].error("unknown gRPC status \"" + *g + "\"");
     }
-    not_applied(abort["grpcStatus"], "gRPC needs HTTP/2");
     if (abort["http2Error"].present())
       abort["http2Error"].error("http2Error is not supported (Istio)");
+    if (auto g = abort["grpcStatus"].string(); g && grpc_codes.count(*g)) {
+      if (!rule.actions.fault) rule.actions.fault.emplace();
+      rule.actions.fault->abort = http_fault::abort_spec{200, share, *g};
+    }
     if (status) {
       if (!rule.actions.fault) rule.actions.fault.emplace();
-      rule.actions.fault->abort = http_fault::abort_spec{static_cast<int>(*status), share};
+      rule.actions.fault->abort = http_fault::abort_spec{static_cast<int>(*status), share, ""};
     }
   }
 }

@@ -71,6 +71,8 @@ struct connection_pool_policy {
   std::optional<std::chrono::milliseconds> idle_timeout;  // http.idleTimeout
   std::optional<std::chrono::milliseconds> max_connection_duration;
   std::optional<tcp_keepalive> keepalive;
+  std::optional<bool> h2_upgrade;    // h2UpgradePolicy UPGRADE (true) or DO_NOT_UPGRADE
+  bool use_client_protocol = false;  // the upstream speaks what the client spoke
 };
 
 // outlierDetection with Envoy's defaults for what Istio leaves unset.

@@ -135,6 +135,15 @@ class endpoint_set {
   const config::connection_pool_policy* limits() const {
     return policy_.connection_pool ? &*policy_.connection_pool : nullptr;
   }
+  // The protocol its endpoints are spoken to in: HTTP/2 when `http2` (the
+  // Service port's), or when the policy says UPGRADE; the client's own with
+  // useClientProtocol.
+  void speak_http2(bool http2) { http2_ = http2; }
+  bool http2(bool client_http2) const {
+    const auto* p = limits();
+    if (p && p->use_client_protocol) return client_http2;
+    return http2_ || (p && p->h2_upgrade.value_or(false));
+  }
   cluster_state& cluster() const { return *cluster_; }
   const std::shared_ptr<cluster_state>& cluster_ptr() const { return cluster_; }
 
@@ -185,6 +194,7 @@ class endpoint_set {
   std::vector<std::shared_ptr<endpoint_state>> states_;
   std::vector<std::shared_ptr<address_health>> health_;  // empty: not checked
   std::shared_ptr<cluster_state> cluster_ = std::make_shared<cluster_state>();
+  bool http2_ = false;
   config::traffic_policy policy_;
   config::lb_algorithm algorithm_ = config::lb_algorithm::least_request;
   endpoint_hash table_;

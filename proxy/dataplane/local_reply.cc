@@ -95,4 +95,48 @@ void append_flags(std::string& out, response_flag flag, extra_flags extra) {
   }
 }
 
+unsigned grpc_status_of_http(unsigned status) {
+  switch (status) {
+    case 400:
+      return 13;
+    case 401:
+      return 16;
+    case 403:
+      return 7;
+    case 404:
+      return 12;
+    case 429:
+    case 502:
+    case 503:
+    case 504:
+      return 14;
+    default:
+      return 2;
+  }
+}
+
+int grpc_status_code(std::string_view name) {
+  static constexpr std::string_view names[] = {"OK",
+                                               "CANCELLED",
+                                               "UNKNOWN",
+                                               "INVALID_ARGUMENT",
+                                               "DEADLINE_EXCEEDED",
+                                               "NOT_FOUND",
+                                               "ALREADY_EXISTS",
+                                               "PERMISSION_DENIED",
+                                               "RESOURCE_EXHAUSTED",
+                                               "FAILED_PRECONDITION",
+                                               "ABORTED",
+                                               "OUT_OF_RANGE",
+                                               "UNIMPLEMENTED",
+                                               "INTERNAL",
+                                               "UNAVAILABLE",
+                                               "DATA_LOSS",
+                                               "UNAUTHENTICATED"};
+  for (int i = 0; i < static_cast<int>(std::size(names)); ++i) {
+    if (names[i] == name) return i;
+  }
+  return -1;
+}
+
 }  // namespace laneproxy::dataplane

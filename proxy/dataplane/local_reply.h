@@ -39,6 +39,14 @@ struct local_reply {
 // The reply for `flag`. Precondition: flag != none.
 local_reply reply_for(response_flag flag);
 
+// The gRPC status a gRPC client gets for a local reply of HTTP `status`
+// (Envoy's mapping: 400 INTERNAL, 401 UNAUTHENTICATED, 403
+// PERMISSION_DENIED, 404 UNIMPLEMENTED, 429/502/503/504 UNAVAILABLE, else
+// UNKNOWN).
+unsigned grpc_status_of_http(unsigned status);
+// The code of a gRPC status name ("UNAVAILABLE": 14); -1 when unknown.
+int grpc_status_code(std::string_view name);
+
 // The short code: "-", "NR", "NC", "UH", "UF", "UC", "UT", "DPE".
 std::string_view flag_code(response_flag flag);
 

@@ -57,6 +57,11 @@ proxy_config::proxy_config(std::shared_ptr<const config::mesh_snapshot> mesh,
     }
     all.insert(all.end(), e.plain.begin(), e.plain.end());
     view.all = endpoint_set(std::move(all), view.info->policy_for(""), key, registry);
+    const auto speak = [&](endpoint_set& set) {
+      if (!set.empty()) set.speak_http2(view.info->http2_at(set.all().front().port));
+    };
+    speak(view.all);
+    for (auto& [subset, set] : view.by_subset) speak(set);
   }
 
   if (boot.gateway) {
@@ -85,6 +90,14 @@ proxy_config::proxy_config(std::shared_ptr<const config::mesh_snapshot> mesh,
       break;
     }
     home_ns_ = s.ns;
+    // The app speaks what the port of one of its Services that it listens
+    // on says.
+    if (const auto w = m.workloads.find(id.workload); w != m.workloads.end()) {
+      for (const auto& key : w->second.services) {
+        const auto svc = m.services.find(key);
+        if (svc != m.services.end() && svc->second.http2_at(s.app.port)) app_http2_ = true;
+      }
+    }
     sidecar_ = std::move(id);
   }
 }

@@ -91,6 +91,13 @@ class proxy_config {
   // The lane guard of `rule` (one of this config's), nullptr without one.
   lane_guard* guard(const config::route_rule& rule) const;
 
+  // Whether an upstream is spoken to in HTTP/2: the protocol of its
+  // endpoint `set`, or the sidecar app's when null, for a client that spoke
+  // HTTP/2 or not.
+  bool upstream_http2(const endpoint_set* set, bool client_http2) const {
+    return set ? set->http2(client_http2) : app_http2_;
+  }
+
   const config::proxy_timeouts& timeouts() const { return timeouts_; }
   const config::proxy_limits& limits() const { return limits_; }
 
@@ -102,6 +109,7 @@ class proxy_config {
   std::string home_ns_ = "default";
   config::split_mode default_split_ = config::split_mode::random;
   std::uint32_t gateway_server_port_ = 0;
+  bool app_http2_ = false;
   config::proxy_timeouts timeouts_;
   config::proxy_limits limits_;
   std::unordered_map<const config::route_rule*, std::shared_ptr<lane_guard>> guards_;

@@ -48,6 +48,7 @@ void draw_faults(const config::http_fault& f, route::random_source& random, rout
   }
   if (f.abort && drawn(random, f.abort->per_million)) {
     d.fault_abort = static_cast<unsigned>(f.abort->http_status);
+    d.fault_grpc_status = f.abort->grpc_status;
   }
 }
 

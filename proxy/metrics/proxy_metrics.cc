@@ -269,14 +269,22 @@ request_metrics::series& request_metrics::series_for(const request_record& r,
   key_ += d ? d->serving_lane : std::string_view{};
   key_ += '|';
   key_ += std::to_string(r.status);
+  if (r.grpc) {
+    key_ += "|g";
+    key_ += std::to_string(r.grpc_status);
+  }
   const auto flags_at = key_.size();
   dataplane::append_flags(key_, r.flag, r.extra);
   if (const auto it = series_.find(key_); it != series_.end()) return it->second;
 
   const auto& self = metrics_.self_;
-  labels l = {{"request_protocol", "http"},
-              {"response_code", std::to_string(r.status)},
-              {"response_flags", key_.substr(flags_at)}};
+  // Istio's grpc_response_status: the status a gRPC call ended with, ""
+  // for other requests.
+  labels l = {
+      {"request_protocol", r.grpc ? "grpc" : "http"},
+      {"response_code", std::to_string(r.status)},
+      {"grpc_response_status", r.grpc && r.grpc_status >= 0 ? std::to_string(r.grpc_status) : ""},
+      {"response_flags", key_.substr(flags_at)}};
   const auto set_source = [&](bool known) {
     l["source_workload"] = known ? self.workload : unknown;
     l["source_workload_namespace"] = known ? self.ns : unknown;

@@ -25,6 +25,8 @@ struct request_record {
   const config::socket_address* upstream = nullptr;
   std::uint64_t request_bytes = 0, response_bytes = 0;
   unsigned status = 0;
+  bool grpc = false;     // a gRPC request (request_protocol="grpc")
+  int grpc_status = -1;  // the gRPC status the client got; -1: none
   dataplane::response_flag flag = dataplane::response_flag::none;
   dataplane::extra_flags extra;
   std::optional<std::chrono::milliseconds> upstream_time;  // to the response header

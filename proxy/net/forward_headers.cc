@@ -131,6 +131,32 @@ void local_reply_head(unsigned status, unsigned version, bool keep_alive,
   out += "\r\n";
 }
 
+void grpc_local_reply_head(unsigned code, std::string_view message, unsigned version,
+                           bool keep_alive, std::string& out) {
+  out.assign(version >= 11 ? "HTTP/1.1 200 OK\r\n" : "HTTP/1.0 200 OK\r\n");
+  out += "Server: laneproxy\r\ncontent-type: application/grpc\r\ngrpc-status: ";
+  out += std::to_string(code);
+  out += "\r\ngrpc-message: ";
+  for (const char c : message) {
+    // Percent-encoded outside printable ASCII, and '%' itself (gRPC's rule).
+    if (c < 0x20 || c > 0x7e || c == '%') {
+      static constexpr char hex[] = "0123456789ABCDEF";
+      out += '%';
+      out += hex[(static_cast<unsigned char>(c) >> 4) & 0xf];
+      out += hex[static_cast<unsigned char>(c) & 0xf];
+    } else {
+      out += c;
+    }
+  }
+  out += "\r\nContent-Length: 0\r\n";
+  if (!keep_alive) {
+    out += "Connection: close\r\n";
+  } else if (version < 11) {
+    out += "Connection: keep-alive\r\n";
+  }
+  out += "\r\n";
+}
+
 bool well_formed(const request_parser& p) {
   const auto& req = p.get();
   if (p.has_transfer_encoding() && (!p.chunked() || req.version() < 11)) return false;

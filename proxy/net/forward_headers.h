@@ -54,6 +54,12 @@ void local_reply_head(unsigned status, unsigned version, bool keep_alive,
                       std::string_view content_type, std::size_t body_size, std::string& out,
                       std::string_view location = "", const dataplane::header_pairs& extra = {});
 
+// The header of a gRPC error of the proxy's own: HTTP 200, no body, the
+// status `code` and `message` in grpc-status and grpc-message (gRPC's
+// trailers-only form, as Envoy answers a gRPC request locally).
+void grpc_local_reply_head(unsigned code, std::string_view message, unsigned version,
+                           bool keep_alive, std::string& out);
+
 // True for responses that never carry a body (RFC 9110 6.4.1), whatever
 // their framing headers say.
 constexpr bool bodiless(unsigned status, bool head) {

@@ -19,6 +19,24 @@ bool is_tchar(char c) {
 // A Transfer-Encoding value every hop reads alike: a list of bare tokens
 // (RFC 9112 7: no coding laneproxy relays takes parameters). Anything else
 // could be read as chunked by one hop and not by the next.
+// Names a trailer section may not carry on to the next hop.
+bool trailer_allowed(http::field name) {
+  switch (name) {
+    case http::field::content_length:
+    case http::field::transfer_encoding:
+    case http::field::host:
+    case http::field::connection:
+    case http::field::keep_alive:
+    case http::field::te:
+    case http::field::trailer:
+    case http::field::upgrade:
+    case http::field::proxy_connection:
+      return false;
+    default:
+      return true;
+  }
+}
+
 bool plain_coding_list(string_view value) {
   std::size_t i = 0;
   while (i < value.size()) {
@@ -80,13 +98,20 @@ template <bool is_request>
 void message_parser<is_request>::on_field_impl(http::field name, string_view name_string,
                                                string_view value, error_code& ec) {
   if (header_done_) {
-    // A trailer field: bounded like the header, then dropped.
+    // A trailer field: bounded like the header, kept as a line for the
+    // next hop's last chunk (gRPC's status travels there). Framing and
+    // hop-by-hop names are dropped (RFC 9110 6.5.1).
     const std::size_t bytes = name_string.size() + value.size() + 4;
     if (bytes > trailer_budget_) {
       ec = http::error::header_limit;
       return;
     }
     trailer_budget_ -= bytes;
+    if (!trailer_allowed(name)) return;
+    trailers_.append(name_string.data(), name_string.size());
+    trailers_ += ": ";
+    trailers_.append(value.data(), value.size());
+    trailers_ += "\r\n";
     return;
   }
   if (name_string.size() > max_field_bytes || value.size() > max_field_bytes) {

@@ -11,8 +11,8 @@
 //   - one field's name or value: 65,000 bytes, whatever the header limit
 //     (Beast's field container cannot hold more and would throw);
 //   - the trailer section of a chunked body: `header_limit` bytes as well
-//     (http::error::header_limit); trailer fields are checked and dropped,
-//     not relayed;
+//     (http::error::header_limit); its fields are kept as header lines
+//     (trailers()) for the next hop, but for framing and hop-by-hop names;
 //   - one chunk's extensions: max_chunk_extension bytes
 //     (http::error::bad_chunk_extension); they are dropped too.
 // The bytes a chunk-size line or a trailer occupies while incomplete are
@@ -24,6 +24,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 #include <boost/beast/http/basic_parser.hpp>
 
@@ -60,6 +61,8 @@ class message_parser : public http::basic_parser<is_request> {
   std::size_t host_count() const { return host_count_; }
   // A chunked body's next bytes are a chunk-size line.
   bool at_chunk_line() const { return at_chunk_line_; }
+  // The trailer fields read so far, as "Name: value\r\n" lines.
+  const std::string& trailers() const { return trailers_; }
 
   // parse_some() calls put() again after need_more only once the buffer
   // holds this many bytes: more than before, and at least 5 (Beast asserts
@@ -84,6 +87,7 @@ class message_parser : public http::basic_parser<is_request> {
   void on_finish_impl(error_code& ec) override;
 
   header_type header_;
+  std::string trailers_;
   char* body_data_ = nullptr;
   std::size_t body_left_ = 0;
   std::size_t trailer_budget_;

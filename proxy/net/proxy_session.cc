@@ -22,6 +22,7 @@
 #include "dataplane/local_reply.h"
 #include "net/body_pump.h"
 #include "net/forward_headers.h"
+#include "net/h2_front.h"
 #include "net/http_headers.h"
 #include "net/io_buffer.h"
 #include "net/message_parser.h"
@@ -69,9 +70,33 @@ namespace {
 
 using pump_state = body_pump::state;
 
+// The grpc-status of a relayed response: its trailers', else its
+// header's (trailers-only); -1 when it has none.
+int grpc_status_of(const response_parser& rp) {
+  std::string_view value = rp.get()["grpc-status"];
+  const std::string_view trailers = rp.trailers();
+  for (std::size_t at = 0; at < trailers.size();) {
+    const auto eol = std::min(trailers.find("\r\n", at), trailers.size());
+    const auto line = trailers.substr(at, eol - at);
+    if (line.size() > 12 && config::ascii_iequals(line.substr(0, 12), "grpc-status:")) {
+      value = line.substr(12);
+    }
+    at = eol + 2;
+  }
+  while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+  if (value.empty() || value.size() > 2) return -1;
+  int code = 0;
+  for (const char c : value) {
+    if (c < '0' || c > '9') return -1;
+    code = code * 10 + (c - '0');
+  }
+  return code;
+}
+
 class session {
  public:
-  session(socket_type socket, worker& w, listener_role role, std::uint16_t port)
+  session(socket_type socket, worker& w, listener_role role, std::uint16_t port,
+          const downstream_origin* origin)
       : worker_(w),
         role_(role),
         port_(port),
@@ -80,11 +105,15 @@ class session {
         down_buf_(0),
         upstream_(w, deadline_, arena_, &session::expired, this),
         fault_timer_(w.context()) {
-    w.shared().open_connections.fetch_add(1, std::memory_order_relaxed);
+    if (origin) origin_ = *origin;
+    // A bridged stream is counted by its HTTP/2 connection.
+    if (!origin) w.shared().open_connections.fetch_add(1, std::memory_order_relaxed);
     error_code ignored;
     down_.non_blocking(true, ignored);  // reads and writes are tried at once
   }
-  ~session() { worker_.shared().open_connections.fetch_sub(1, std::memory_order_relaxed); }
+  ~session() {
+    if (!origin_) worker_.shared().open_connections.fetch_sub(1, std::memory_order_relaxed);
+  }
   session(const session&) = delete;
   session& operator=(const session&) = delete;
 
@@ -101,7 +130,7 @@ class session {
       if (!keep_going) break;
     }
     co_await upstream_.stop();
-    co_await lingering_close();
+    if (!handed_off_) co_await lingering_close();
   }
 
  private:
@@ -118,9 +147,13 @@ class session {
     arena_.reset();
     request_body_.clear();
     head_request_ = false;
+    grpc_request_ = false;
     down_buf_.max_size(config->limits().max_request_header_bytes + buffer_slack);
     upstream_.buffer().max_size(config->limits().max_response_header_bytes + buffer_slack);
     if (down_buf_.empty() && !co_await wait_for_request(t.idle)) co_return false;
+    if (!origin_ && !dataplane::is_admin_role(role_) && co_await opens_http2(t.request_headers)) {
+      co_return false;
+    }
 
     auto& parser = request_.emplace(arena_, config->limits().max_request_header_bytes);
     x_ = metrics::request_record{};
@@ -157,6 +190,9 @@ class session {
     auto& req = parser.get();
     const unsigned version = req.version();
     head_request_ = req.method() == http::verb::head;
+    grpc_request_ =
+        config::ascii_lower(req[http::field::content_type]).starts_with("application/grpc");
+    x_.grpc = grpc_request_;
     if (auto absolute = split_absolute_form(req.target())) {
       req.set(http::field::host, absolute->authority);
       req.target(absolute->path);
@@ -224,7 +260,13 @@ class session {
     }
     if (decision.flag == response_flag::fault_abort) {
       x_.flag = decision.flag;
-      co_await reply_text(decision.fault_abort, "fault filter abort", version, reusable);
+      if (!decision.fault_grpc_status.empty()) {
+        co_await reply_grpc(
+            static_cast<unsigned>(dataplane::grpc_status_code(decision.fault_grpc_status)),
+            "fault filter abort", version, reusable);
+      } else {
+        co_await reply_text(decision.fault_abort, "fault filter abort", version, reusable);
+      }
       co_return reusable;
     }
     if (decision.flag != response_flag::none) {
@@ -237,6 +279,26 @@ class session {
       co_return reusable;
     }
     co_return co_await forward(config, parser, decision, keep_alive, cors.headers);
+  }
+
+  // True when the connection opened with HTTP/2's preface: it is then
+  // handed, with what was read, to the HTTP/2 front. Only a connection's
+  // first bytes are looked at.
+  task<bool> opens_http2(std::chrono::milliseconds wait) {
+    if (served_ > 0) co_return false;
+    ++served_;
+    const auto bytes = [&] {
+      return std::string_view(static_cast<const char*>(down_buf_.data().data()), down_buf_.size());
+    };
+    deadline_.arm(wait);
+    while (is_h2_preface_prefix(bytes()) && bytes().size() < h2_preface.size()) {
+      if (co_await read_more(down_, down_buf_)) co_return false;
+    }
+    if (!bytes().starts_with(h2_preface)) co_return false;
+    deadline_.disarm();
+    handed_off_ = true;
+    start_h2_front(std::move(down_), worker_, role_, port_, std::string(bytes()));
+    co_return true;
   }
 
   // Waits for the first bytes of the next request on an idle connection;
@@ -294,8 +356,10 @@ class session {
     // A request can be sent again when it has no body or its body was kept
     // whole; a body streamed through is not retried.
     const config::retry_policy* retry = parser.is_done() ? decision.retry : nullptr;
-    const outgoing_request out{parser, request_head_, request_body_, expect_continue,
-                               head_request_};
+    const outgoing_request out{
+        parser,        request_head_,
+        request_body_, expect_continue,
+        head_request_, config.upstream_http2(decision.endpoints, origin_ && origin_->http2)};
     const downstream_side down{down_, down_buf_, request_deadline_, x_.request_bytes};
     const auto started = steady::now();
     const auto result = co_await upstream_.run(decision, retry, out, down, t, config.limits());
@@ -327,6 +391,7 @@ class session {
     if (upstream_.body_state() != pump_state::none) {
       request_whole = co_await upstream_.request_sent_whole();
     }
+    if (grpc_request_) x_.grpc_status = grpc_status_of(rp);
     upstream_.finish(r == relay_result::done && upstream_keep_alive && request_whole);
     const bool reusable = r == relay_result::done && plan.keep_alive && request_whole;
     co_return reusable;
@@ -431,11 +496,27 @@ class session {
     co_await reply_text(r.status, r.body, version, keep_alive);
   }
 
+  // A gRPC error of the proxy's own.
+  task<void> reply_grpc(unsigned code, std::string_view message, unsigned version,
+                        bool keep_alive) {
+    grpc_local_reply_head(code, message, version, keep_alive, response_head_);
+    std::array<asio::const_buffer, 1> bufs{asio::buffer(response_head_)};
+    co_await write_all(down_, bufs, deadline_, worker_.config()->timeouts().idle);
+    x_.status = 200;
+    x_.grpc_status = static_cast<int>(code);
+    x_.response_bytes = response_head_.size();
+  }
+
   // A response of the proxy's own. A HEAD request gets the header alone
-  // (with the length a GET would have); a 1xx, 204 or 304 has no body.
+  // (with the length a GET would have); a 1xx, 204 or 304 has no body. An
+  // error to a gRPC request is a gRPC error.
   task<void> reply_text(unsigned status, std::string_view body, unsigned version, bool keep_alive,
                         std::string_view content_type = "text/plain",
                         std::string_view location = "", const dataplane::header_pairs& extra = {}) {
+    if (grpc_request_ && status >= 400) {
+      co_await reply_grpc(dataplane::grpc_status_of_http(status), body, version, keep_alive);
+      co_return;
+    }
     const bool no_body = bodiless(status, head_request_);
     local_reply_head(status, version, keep_alive, content_type, body.size(), response_head_,
                      location, extra);
@@ -501,17 +582,18 @@ class session {
     auto& log = worker_.access_log();
     if (!log.enabled()) return;
     if (local_address_.empty()) {
-      error_code ignored;
       std::ostringstream l, r;
-      l << down_.local_endpoint(ignored);
-      r << down_.remote_endpoint(ignored);
+      l << local_endpoint();
+      r << remote_endpoint();
       local_address_ = l.str();
       remote_address_ = r.str();
     }
     metrics::request_words w;
     w.method = req.method_string();
     w.path = req.target();
-    w.protocol = req.version() == 10 ? "HTTP/1.0" : "HTTP/1.1";
+    w.protocol = origin_ && origin_->http2 ? "HTTP/2"
+                 : req.version() == 10     ? "HTTP/1.0"
+                                           : "HTTP/1.1";
     w.authority = req[http::field::host];
     w.request_id = req["x-request-id"];
     w.user_agent = req[http::field::user_agent];
@@ -541,13 +623,22 @@ class session {
 
   bool draining() const { return worker_.shared().draining.load(std::memory_order_relaxed); }
 
+  // The client's addresses (the origin's for a bridged stream).
+  tcp::endpoint remote_endpoint() const {
+    error_code ignored;
+    return origin_ ? origin_->remote : down_.remote_endpoint(ignored);
+  }
+  tcp::endpoint local_endpoint() const {
+    error_code ignored;
+    return origin_ ? origin_->local : down_.local_endpoint(ignored);
+  }
+
   // route::request_view's connection hashes, read from the socket once.
   static std::uint64_t hash_connection(const void* ctx, bool both) {
     auto& s = *static_cast<session*>(const_cast<void*>(ctx));
     if (s.ip_hash_ == 0) {
-      error_code ignored;
-      const auto remote = s.down_.remote_endpoint(ignored);
-      const auto local = s.down_.local_endpoint(ignored);
+      const auto remote = s.remote_endpoint();
+      const auto local = s.local_endpoint();
       const auto ip = remote.address().to_string();
       s.ip_hash_ = dataplane::hash_key(ip) | 1;
       s.connection_hash_ =
@@ -575,10 +666,14 @@ class session {
   std::string request_head_, response_head_;  // serialized; capacity reused
   std::string request_body_;                  // a body kept whole to be sent again
   bool head_request_ = false;
-  asio::steady_timer fault_timer_;                   // a route's fault delay
-  metrics::request_record x_;                        // the request being served
+  bool grpc_request_ = false;       // content-type application/grpc*: local errors are gRPC errors
+  asio::steady_timer fault_timer_;  // a route's fault delay
+  metrics::request_record x_;       // the request being served
   std::string local_address_, remote_address_;       // for the access log, read once
   std::uint64_t ip_hash_ = 0, connection_hash_ = 0;  // see hash_connection()
+  std::optional<downstream_origin> origin_;          // set for a bridged stream
+  unsigned served_ = 0;                              // requests begun on the connection
+  bool handed_off_ = false;                          // the socket went to the HTTP/2 front
 };
 
 task<void> serve(std::unique_ptr<session> s) {
@@ -587,12 +682,13 @@ task<void> serve(std::unique_ptr<session> s) {
 
 }  // namespace
 
-void start_session(socket_type socket, worker& w, listener_role role, std::uint16_t port) {
+void start_session(socket_type socket, worker& w, listener_role role, std::uint16_t port,
+                   const downstream_origin* origin) {
   // Headers and bodies go out in separate writes: without TCP_NODELAY,
   // Nagle's algorithm and delayed ACKs would add 40 ms to small responses.
   boost::system::error_code ignored;
   socket.set_option(tcp::no_delay(true), ignored);
-  auto s = std::make_unique<session>(std::move(socket), w, role, port);
+  auto s = std::make_unique<session>(std::move(socket), w, role, port, origin);
   asio::co_spawn(w.context(), serve(std::move(s)), asio::detached);
 }
 

@@ -106,7 +106,7 @@ task<relay_result> relay_body(message_parser<is_request>& p, bool chunked, std::
       body_bytes += n;
       if (n == 0 && !p.is_done()) continue;  // only framing was read
     }
-    std::array<asio::const_buffer, 5> out;
+    std::array<asio::const_buffer, 7> out;
     std::size_t count = 0;
     char size_line[20];
     if (!pending.empty()) out[count++] = asio::buffer(pending);
@@ -114,7 +114,14 @@ task<relay_result> relay_body(message_parser<is_request>& p, bool chunked, std::
     if (n > 0) out[count++] = asio::buffer(leg.chunk, n);
     if (n > 0 && chunked) out[count++] = asio::buffer(crlf);
     if (p.is_done() && !terminated) {
-      out[count++] = asio::buffer(last_chunk);
+      // The last chunk carries the trailers read, if any.
+      if (p.trailers().empty()) {
+        out[count++] = asio::buffer(last_chunk);
+      } else {
+        out[count++] = asio::buffer(last_chunk.substr(0, 3));
+        out[count++] = asio::buffer(p.trailers());
+        out[count++] = asio::buffer(crlf);
+      }
       terminated = true;
     }
     if (leg.stop && *leg.stop) co_return relay_result::stopped;

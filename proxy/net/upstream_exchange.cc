@@ -116,8 +116,8 @@ task<exchange_result> upstream_exchange::attempt(const tcp::endpoint& endpoint,
                                                  const config::proxy_timeouts& t,
                                                  const config::proxy_limits& limits, bool first) {
   for (int stale = 0;; ++stale) {
-    const bool reused = stale == 0 && take_pooled(endpoint);
-    if (!reused) co_await connect(endpoint, t);
+    const bool reused = stale == 0 && !req.http2 && take_pooled(endpoint);
+    if (!reused) co_await connect(endpoint, t, req.http2, limits);
     if (!up_.is_open()) co_return exchange_result::connect_failed;
     if (req.expect_continue && first && stale == 0) {
       // The client waits for this before it sends the body.
@@ -195,10 +195,24 @@ bool upstream_exchange::take_pooled(const tcp::endpoint& endpoint) {
 }
 
 task<void> upstream_exchange::connect(const tcp::endpoint& endpoint,
-                                      const config::proxy_timeouts& t) {
+                                      const config::proxy_timeouts& t, bool http2,
+                                      const config::proxy_limits& limits) {
   close();
   const auto* policy = set_ ? set_->limits() : nullptr;
-  deadline_.arm(policy && policy->connect_timeout ? *policy->connect_timeout : t.connect);
+  const auto connect_timeout =
+      policy && policy->connect_timeout ? *policy->connect_timeout : t.connect;
+  http2_ = http2;
+  if (http2) {
+    h2_limits h2;
+    h2.max_header_bytes = limits.max_response_header_bytes;
+    h2.idle = policy && policy->idle_timeout ? *policy->idle_timeout : t.idle;
+    up_ = co_await worker_.h2().open(endpoint, connect_timeout, h2);
+    if (!up_.is_open()) co_return;
+    address_ = endpoint;
+    past_ = {0, coarse_clock::now()};
+    co_return;
+  }
+  deadline_.arm(connect_timeout);
   auto [ec] = co_await up_.async_connect(endpoint, nothrow);
   if (ec) {
     close();
@@ -272,7 +286,7 @@ void upstream_exchange::finish(bool reusable) {
     }
     idle = p.idle_timeout.value_or(idle);
   }
-  if (reusable && buf_.empty() && up_.is_open()) {
+  if (reusable && !http2_ && buf_.empty() && up_.is_open()) {
     worker_.pool().give(address_, std::move(up_), now, past_, idle);
     buf_.clear();
   } else {

@@ -48,6 +48,7 @@ struct outgoing_request {
   std::string_view kept_body;    // a body read whole, sent with the header
   bool expect_continue = false;  // answer 100 Continue downstream once connected
   bool head_method = false;      // HEAD: the response has no body
+  bool http2 = false;            // the upstream speaks HTTP/2 (h2_upstream.h carries it)
 };
 
 // The downstream side the pump reads a streamed body from.
@@ -108,7 +109,8 @@ class upstream_exchange {
                                                    const config::retry_policy& retry, unsigned n,
                                                    const config::socket_address* last);
   bool take_pooled(const tcp::endpoint& endpoint);
-  task<void> connect(const tcp::endpoint& endpoint, const config::proxy_timeouts& t);
+  task<void> connect(const tcp::endpoint& endpoint, const config::proxy_timeouts& t, bool http2,
+                     const config::proxy_limits& limits);
   void record(exchange_result result);
   task<error_code> read_response_header(const config::proxy_limits& limits, bool head_method);
   void close();
@@ -130,6 +132,7 @@ class upstream_exchange {
   const config::socket_address* endpoint_ = nullptr;
   std::chrono::milliseconds response_timeout_{0};
   bool awaiting_response_ = false;
+  bool http2_ = false;  // up_ is a stream on a pooled HTTP/2 connection: never pooled itself
   bool retries_exhausted_ = false;
 };
 

@@ -29,6 +29,7 @@
 #include "metrics/access_log.h"
 #include "metrics/proxy_metrics.h"
 #include "net/deadline_sweep.h"
+#include "net/h2_upstream.h"
 #include "net/upstream_pool.h"
 #include "route/lane_selector.h"
 #include "route/weighted_pick.h"
@@ -80,6 +81,7 @@ class worker {
   deadline_sweep& deadlines() { return deadlines_; }
   shared_state& shared() { return shared_; }
   upstream_pool& pool() { return pool_; }
+  h2_upstreams& h2() { return h2_; }
   route::random_source& random() { return random_; }
   route::smooth_state& smooth() { return smooth_; }
   // This worker's series cache, or nullptr when metrics are off.
@@ -121,6 +123,7 @@ class worker {
   context_type context_{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
   deadline_sweep deadlines_{context_};
   upstream_pool pool_;
+  h2_upstreams h2_{context_};
   route::default_random_source random_;
   route::smooth_state smooth_;
   std::optional<metrics::request_metrics> metrics_;

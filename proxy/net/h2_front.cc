@@ -1,0 +1,266 @@
+#include "net/h2_front.h"
+
+#include <optional>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/write.hpp>
+
+#include "config/ascii.h"
+#include "net/forward_headers.h"
+#include "net/message_parser.h"
+#include "net/proxy_session.h"
+
+namespace laneproxy::net {
+
+namespace {
+
+bool connection_specific(std::string_view lower_name) {
+  return lower_name == "connection" || lower_name == "keep-alive" ||
+         lower_name == "proxy-connection" || lower_name == "transfer-encoding" ||
+         lower_name == "upgrade" || lower_name == "te" || lower_name == "trailer";
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = config::ascii_lower(c);
+  return out;
+}
+
+// One stream on its way through a bridged session.
+struct bridge {
+  std::shared_ptr<h2_connection> conn;
+  std::shared_ptr<h2_stream> stream;
+  socket_type pipe;
+  std::uint32_t header_limit;
+  bool chunked = false;
+  bool head_request = false;
+};
+
+// The stream's DATA (then its trailers) into the pipe; credited back to
+// the client as the session takes it.
+task<void> send_request_body(std::shared_ptr<bridge> b) {
+  auto& s = *b->stream;
+  auto& c = *b->conn;
+  static constexpr std::string_view crlf = "\r\n";
+  for (;;) {
+    if (!s.in.empty()) {
+      const std::string data = std::move(s.in);
+      s.in.clear();
+      char line[20];
+      std::array<asio::const_buffer, 3> out{asio::buffer(line, 0), asio::buffer(data),
+                                            asio::buffer(crlf.data(), 0)};
+      if (b->chunked) {
+        out[0] = asio::buffer(line, chunk_size_line(data.size(), line));
+        out[2] = asio::buffer(crlf);
+      }
+      auto [ec, n] = co_await asio::async_write(b->pipe, out, nothrow);
+      if (ec) co_return;  // the session answered early and stopped reading
+      c.consumed(s, data.size());
+      continue;
+    }
+    if (s.in_ended) {
+      if (b->chunked) {
+        std::string last = "0\r\n";
+        for (const auto& f : s.trailers) last += f.name + ": " + f.value + "\r\n";
+        last += crlf;
+        co_await asio::async_write(b->pipe, asio::buffer(last), nothrow);
+      }
+      co_return;
+    }
+    if (s.closed || !c.alive()) {
+      // Reset by the client mid-body: the session sees the body cut short.
+      error_code ignored;
+      b->pipe.shutdown(socket_type::shutdown_send, ignored);
+      co_return;
+    }
+    co_await s.changed();
+  }
+}
+
+h2_fields fields_of(const response_head& h) {
+  h2_fields out;
+  for (const auto& f : h) {
+    out.push_back({lower(f.name_string()), std::string(f.value())});
+  }
+  return out;
+}
+
+// The session's response, from the pipe to the stream.
+task<void> relay_response(std::shared_ptr<bridge> b) {
+  auto& s = *b->stream;
+  auto& c = *b->conn;
+  header_arena arena;
+  io_buffer buf(b->header_limit + 4096);
+  std::optional<response_parser> rp;
+  unsigned status = 0;
+  for (int interim = 0; interim < 16 && status < 200; ++interim) {
+    rp.emplace(arena, b->header_limit);
+    if (b->head_request) rp->skip(true);
+    if (co_await read_header(*rp, b->pipe, buf)) {
+      c.reset(s, NGHTTP2_INTERNAL_ERROR);
+      co_return;
+    }
+    status = rp->get().result_int();
+  }
+  if (status < 200) {
+    c.reset(s, NGHTTP2_INTERNAL_ERROR);
+    co_return;
+  }
+  const bool end = bodiless(status, b->head_request) || rp->is_done();
+  c.respond(s, h2_response_head(status, fields_of(rp->get())), end);
+  if (end) co_return;
+  block chunk;
+  for (;;) {
+    std::size_t n = 0;
+    const auto step = decode_body(*rp, buf, chunk.get(), block_size, n);
+    if (n > 0) {
+      c.send(s, std::string_view(chunk.get(), n));
+      co_await c.wait_room(s);
+      if (s.closed || !c.alive()) co_return;
+    }
+    if (step == body_step::done) {
+      c.end(s, h2_fields_of_lines(rp->trailers()));
+      co_return;
+    }
+    if (step == body_step::bad) break;
+    if (step == body_step::need_more && co_await read_more(b->pipe, buf)) break;
+  }
+  c.reset(s, NGHTTP2_INTERNAL_ERROR);  // the response was cut short
+}
+
+task<void> serve_stream(std::shared_ptr<h2_connection> c, std::shared_ptr<h2_stream> s, worker& w,
+                        dataplane::listener_role role, std::uint16_t port,
+                        downstream_origin origin) {
+  std::string head;
+  bool chunked = false;
+  // Decided once: the END_STREAM may come while the head is on its way.
+  const bool body_follows = !s->in_ended || !s->in.empty();
+  if (!h1_request_head(s->head, body_follows, head, chunked)) {
+    c->respond(*s, {{":status", "400"}}, true);
+    co_return;
+  }
+  socket_type mine(w.context()), theirs(w.context());
+  if (!socket_pair(mine, theirs)) {
+    c->reset(*s, NGHTTP2_REFUSED_STREAM);
+    co_return;
+  }
+  start_session(std::move(theirs), w, role, port, &origin);
+  auto b = std::make_shared<bridge>(bridge{c, s, std::move(mine),
+                                           w.config()->limits().max_response_header_bytes, chunked,
+                                           h2_value(s->head, ":method") == "HEAD"});
+  auto [ec, n] = co_await asio::async_write(b->pipe, asio::buffer(head), nothrow);
+  if (ec) {
+    c->reset(*s, NGHTTP2_INTERNAL_ERROR);
+    co_return;
+  }
+  if (body_follows) {
+    asio::co_spawn(w.context(), send_request_body(b), asio::detached);
+  }
+  co_await relay_response(b);
+}
+
+struct connection_count {
+  explicit connection_count(worker& w) : w_(w) {
+    w_.shared().open_connections.fetch_add(1, std::memory_order_relaxed);
+  }
+  ~connection_count() { w_.shared().open_connections.fetch_sub(1, std::memory_order_relaxed); }
+  worker& w_;
+};
+
+task<void> serve_h2(std::shared_ptr<h2_connection> c, worker& w, dataplane::listener_role role,
+                    std::uint16_t port, std::string received) {
+  const connection_count count(w);
+  downstream_origin origin;
+  error_code ignored;
+  origin.remote = c->socket().remote_endpoint(ignored);
+  origin.local = c->socket().local_endpoint(ignored);
+  origin.http2 = true;
+  // Raw: the connection holds this callback, and must not hold itself.
+  auto* conn = c.get();
+  c->on_request = [conn, &w, role, port, origin](std::shared_ptr<h2_stream> s) {
+    asio::co_spawn(w.context(),
+                   serve_stream(conn->shared_from_this(), std::move(s), w, role, port, origin),
+                   asio::detached);
+  };
+  co_await c->run(std::move(received));
+}
+
+}  // namespace
+
+bool h1_request_head(const h2_fields& head, bool body_follows, std::string& out, bool& chunked) {
+  const auto method = h2_value(head, ":method");
+  const auto path = h2_value(head, ":path");
+  auto authority = h2_value(head, ":authority");
+  if (authority.empty()) authority = h2_value(head, "host");
+  if (method.empty() || method == "CONNECT" || path.empty() || authority.empty()) return false;
+  out.assign(method);
+  out += ' ';
+  out += path;
+  out += " HTTP/1.1\r\nHost: ";
+  out += authority;
+  out += "\r\n";
+  std::string cookies;
+  bool has_length = false;
+  for (const auto& f : head) {
+    if (f.name.empty() || f.name.front() == ':' || f.name == "host") continue;
+    if (connection_specific(f.name)) continue;
+    if (f.name == "cookie") {
+      if (!cookies.empty()) cookies += "; ";
+      cookies += f.value;
+      continue;
+    }
+    has_length = has_length || f.name == "content-length";
+    out += f.name;
+    out += ": ";
+    out += f.value;
+    out += "\r\n";
+  }
+  if (!cookies.empty()) out += "cookie: " + cookies + "\r\n";
+  chunked = body_follows && !has_length;
+  if (chunked) out += "transfer-encoding: chunked\r\n";
+  out += "\r\n";
+  return true;
+}
+
+h2_fields h2_response_head(unsigned status, const h2_fields& head) {
+  h2_fields out;
+  out.reserve(head.size() + 1);
+  out.push_back({":status", std::to_string(status)});
+  for (const auto& f : head) {
+    if (connection_specific(f.name)) continue;
+    out.push_back(f);
+  }
+  return out;
+}
+
+h2_fields h2_fields_of_lines(std::string_view lines) {
+  h2_fields out;
+  while (!lines.empty()) {
+    const auto eol = lines.find("\r\n");
+    const auto line = lines.substr(0, eol);
+    lines = eol == std::string_view::npos ? std::string_view{} : lines.substr(eol + 2);
+    const auto colon = line.find(':');
+    if (colon == std::string_view::npos || colon == 0) continue;
+    auto value = line.substr(colon + 1);
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
+      value.remove_prefix(1);
+    const auto name = lower(line.substr(0, colon));
+    if (connection_specific(name)) continue;
+    out.push_back({name, std::string(value)});
+  }
+  return out;
+}
+
+void start_h2_front(socket_type socket, worker& w, dataplane::listener_role role,
+                    std::uint16_t port, std::string received) {
+  const auto config = w.config();
+  h2_limits limits;
+  limits.max_header_bytes = config->limits().max_request_header_bytes;
+  limits.idle = config->timeouts().idle;
+  auto c = std::make_shared<h2_connection>(std::move(socket), h2_connection::side::server, limits);
+  asio::co_spawn(w.context(), serve_h2(std::move(c), w, role, port, std::move(received)),
+                 asio::detached);
+}
+
+}  // namespace laneproxy::net

@@ -1,0 +1,391 @@
+"""HTTP/2 and gRPC through laneproxy local: the gateway and every sidecar,
+lanes included, with real clients (grpcio, curl, h2load) and real apps
+(grpcio servers, laneproxy-mock).
+
+  /usr/bin/python3 test/grpc/grpc_lanes_test.py --laneproxy build/bin/laneproxy
+"""
+import argparse
+import os
+import random
+import re
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+import grpc
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+LANEPROXY = "build/bin/laneproxy"
+CHAIN = re.compile(r"version: (v\d+)")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Topology:
+    """laneproxy local on a copy of config/swimlane, its Service ports named
+    `port_name`, every pod run as `command` (None: laneproxy-mock)."""
+
+    def __init__(self, port_name="http", command=None, route_prefix=None):
+        self.dir = tempfile.mkdtemp(prefix="laneproxy-grpc-")
+        mesh = os.path.join(self.dir, "mesh")
+        shutil.copytree(os.path.join(ROOT, "config", "swimlane"), mesh)
+        services = os.path.join(mesh, "services.yaml")
+        with open(services) as f:
+            text = f.read()
+        with open(services, "w") as f:
+            f.write(text.replace("name: http\n", f"name: {port_name}\n"))
+        if route_prefix:
+            route = os.path.join(mesh, "mock-route.yaml")
+            with open(route) as f:
+                text = f.read()
+            with open(route, "w") as f:
+                f.write(text.replace("exact: /mock", f"prefix: {route_prefix}"))
+        args = [LANEPROXY, "local", mesh]
+        if command:
+            overlay = os.path.join(self.dir, "overlay.yaml")
+            with open(overlay, "w") as f:
+                f.write("pods:\n")
+                for pod in ("mocka-v1", "mocka-v2", "mockb-v1", "mockb-v2", "mockc-v1", "mockc-v2"):
+                    f.write(f"  {pod}:\n    command: [{', '.join(command)}]\n")
+            args += ["--overlay", overlay]
+        self.port, self.admin = free_port(), free_port()
+        base = f"127.{random.randint(100, 250)}.{random.randint(1, 250)}.1"
+        args += ["--port", str(self.port), "--admin-port", str(self.admin), "--pod-base", base]
+        self.log = open(os.path.join(self.dir, "local.log"), "w+")
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            self.log.seek(0)
+            if "ready" in self.log.read():
+                break
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.2)
+        else:
+            self.stop()
+            raise RuntimeError("laneproxy local did not get ready")
+        self.log.seek(0)
+        if "ready" not in self.log.read():
+            raise RuntimeError("laneproxy local ended: " + self.text())
+        # The apps may still be binding: wait until a call passes.
+        self.wait_until_serving()
+
+    def wait_until_serving(self):
+        pass
+
+    def text(self):
+        self.log.seek(0)
+        return self.log.read()
+
+    def stop(self):
+        self.log.close()
+        self.proc.terminate()
+        try:
+            self.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def identity(b):
+    return b
+
+
+class GrpcTopology(Topology):
+    def __init__(self):
+        super().__init__("grpc", ["/usr/bin/python3", os.path.join(HERE, "chain_app.py")],
+                         "/laneproxy.Chain/")
+
+    def channel(self):
+        return grpc.insecure_channel(f"127.0.0.1:{self.port}",
+                                     options=[("grpc.enable_http_proxy", 0)])
+
+    def wait_until_serving(self):
+        deadline = time.time() + 60
+        with self.channel() as ch:
+            call = ch.unary_unary("/laneproxy.Chain/Call", identity, identity)
+            while time.time() < deadline:
+                try:
+                    if len(CHAIN.findall(call(b"x", timeout=5).decode())) == 3:
+                        return
+                except grpc.RpcError:
+                    pass
+                time.sleep(0.3)
+        text = self.text()
+        self.stop()
+        raise RuntimeError("the gRPC chain never answered: " + text)
+
+
+def versions(reply):
+    return CHAIN.findall(reply)
+
+
+class GrpcLanesTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.mesh = GrpcTopology()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.mesh.stop()
+
+    def test_unary_calls_split_50_50_and_stay_in_their_lane(self):
+        counts = {"v1": 0, "v2": 0}
+        with self.mesh.channel() as ch:
+            call = ch.unary_unary("/laneproxy.Chain/Call", identity, identity)
+            for i in range(200):
+                reply = call(b"hi", metadata=[("x-request-id", f"unary-{i}")], timeout=10).decode()
+                chain = versions(reply)
+                self.assertEqual(len(chain), 3, reply)
+                self.assertEqual(len(set(chain)), 1, f"lanes mixed: {reply}")
+                counts[chain[0]] += 1
+        # 200 draws at 50:50: outside 60..140 one time in 10^8.
+        self.assertTrue(60 <= counts["v1"] <= 140, counts)
+
+    def test_bidirectional_streams_stay_in_their_lane(self):
+        seen = set()
+        with self.mesh.channel() as ch:
+            stream = ch.stream_stream("/laneproxy.Chain/Stream", identity, identity)
+            for n in range(8):
+                messages = [f"m{i}".encode() for i in range(10)]
+                replies = [r.decode() for r in stream(iter(messages), timeout=30,
+                                                      metadata=[("x-request-id", f"bidi-{n}")])]
+                self.assertEqual(len(replies), 10)
+                lanes = {v for r in replies for v in versions(r)}
+                self.assertEqual(len(lanes), 1, replies)
+                for i, r in enumerate(replies):
+                    self.assertTrue(r.endswith(f"m{i}"), r)
+                    self.assertEqual(len(versions(r)), 3, r)
+                seen |= lanes
+        self.assertTrue(seen <= {"v1", "v2"})
+
+    def test_an_http1_client_reaches_grpc_apps_with_trailers(self):
+        # A gRPC request over HTTP/1.1 (chunked, trailers) to the gateway: the
+        # gateway and sidecars speak HTTP/2 to the gRPC apps and bring the
+        # trailers back on the last chunk.
+        message = b"hello"
+        body = b"\0" + struct.pack(">I", len(message)) + message
+        with socket.create_connection(("127.0.0.1", self.mesh.port), timeout=10) as s:
+            s.sendall(b"POST /laneproxy.Chain/Call HTTP/1.1\r\nHost: mock.example\r\n"
+                      b"content-type: application/grpc\r\nte: trailers\r\n"
+                      b"x-request-id: h1-client\r\n"
+                      b"content-length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+            data = b""
+            while not data.endswith(b"\r\n\r\n") or b"grpc-status" not in data:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        head, _, rest = data.partition(b"\r\n\r\n")
+        self.assertIn(b"200", head.split(b"\r\n")[0])
+        self.assertIn(b"transfer-encoding: chunked", head.lower())
+        self.assertIn(b"grpc-status: 0", rest)
+        self.assertEqual(len(versions(rest.decode(errors="replace"))), 3, rest)
+
+    def test_local_replies_are_grpc_errors_and_metrics_say_grpc(self):
+        # No route for this path at the gateway: NR, as gRPC's UNIMPLEMENTED.
+        with self.mesh.channel() as ch:
+            call = ch.unary_unary("/other.Service/Call", identity, identity)
+            with self.assertRaises(grpc.RpcError) as e:
+                call(b"x", timeout=10)
+            self.assertEqual(e.exception.code(), grpc.StatusCode.UNIMPLEMENTED)
+        import urllib.request
+        text = urllib.request.urlopen(
+            f"http://127.0.0.1:{self.mesh.admin}/stats/prometheus", timeout=10).read().decode()
+        ok = [l for l in text.splitlines() if l.startswith("istio_requests_total")
+              and 'request_protocol="grpc"' in l and 'grpc_response_status="0"' in l]
+        self.assertTrue(ok, text[:2000])
+
+
+class Http2ClientsTest(unittest.TestCase):
+    """HTTP/2 clients against HTTP/1.1 apps (laneproxy-mock)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.mesh = Topology()
+        url = f"http://127.0.0.1:{cls.mesh.port}/mock"
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            r = subprocess.run(["curl", "-s", "-m", "5", url], capture_output=True, text=True)
+            if len(versions(r.stdout)) == 3:
+                break
+            time.sleep(0.3)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.mesh.stop()
+
+    def test_curl_with_prior_knowledge_stays_in_its_lane(self):
+        url = f"http://127.0.0.1:{self.mesh.port}/mock"
+        counts = {"v1": 0, "v2": 0}
+        for i in range(40):
+            r = subprocess.run(["curl", "-s", "-m", "10", "--http2-prior-knowledge", "-w",
+                                "\n%{http_version}", "-H", f"x-request-id: c-{i}", url],
+                               capture_output=True, text=True, check=True)
+            body, _, version = r.stdout.rpartition("\n")
+            self.assertEqual(version, "2")
+            chain = versions(body)
+            self.assertEqual(len(chain), 3, body)
+            self.assertEqual(len(set(chain)), 1, body)
+            counts[chain[0]] += 1
+        self.assertTrue(counts["v1"] > 0 and counts["v2"] > 0, counts)
+
+    def test_curl_posts_a_body_over_http2(self):
+        url = f"http://127.0.0.1:{self.mesh.port}/mock"
+        body = os.path.join(self.mesh.dir, "body")
+        with open(body, "w") as f:
+            f.write("x" * 200000)  # past every flow-control window
+        r = subprocess.run(["curl", "-s", "-m", "10", "--http2-prior-knowledge",
+                            "--data-binary", "@" + body, url], capture_output=True, text=True)
+        self.assertEqual(len(versions(r.stdout)), 3, r.stdout[:500])
+
+    def test_h2load_many_streams_per_connection(self):
+        url = f"http://127.0.0.1:{self.mesh.port}/mock"
+        r = subprocess.run(["h2load", "-n", "2000", "-c", "4", "-m", "20", url],
+                           capture_output=True, text=True, timeout=120)
+        self.assertIn("2000 succeeded, 0 failed", r.stdout, r.stdout)
+        self.assertIn("status codes: 2000 2xx", r.stdout, r.stdout)
+
+
+# Hand-made HTTP/2 frames for the hostile cases.
+PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
+
+def frame(kind, flags, stream, payload=b""):
+    return struct.pack(">I", len(payload))[1:] + bytes([kind, flags]) + struct.pack(">I", stream) \
+        + payload
+
+
+def literal(name, value):
+    # HPACK literal without indexing, new name, lengths under 127.
+    return b"\x00" + bytes([len(name)]) + name + bytes([len(value)]) + value
+
+
+def request_block(path=b"/mock", method=b"GET"):
+    return (literal(b":method", method) + literal(b":scheme", b"http") +
+            literal(b":path", path) + literal(b":authority", b"mock.example"))
+
+
+def read_frames(sock, seconds=5):
+    """Frames the server sent until it closed or `seconds` passed."""
+    sock.settimeout(seconds)
+    data = b""
+    end = time.time() + seconds
+    while time.time() < end:
+        try:
+            chunk = sock.recv(65536)
+        except (socket.timeout, ConnectionResetError):
+            break
+        if not chunk:
+            break
+        data += chunk
+    frames = []
+    while len(data) >= 9:
+        n = int.from_bytes(data[:3], "big")
+        frames.append((data[3], data[4], int.from_bytes(data[5:9], "big") & 0x7fffffff,
+                       data[9:9 + n]))
+        data = data[9 + n:]
+    return frames
+
+
+class Http2HostileTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.mesh = Topology()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.mesh.stop()
+
+    def connect(self):
+        s = socket.create_connection(("127.0.0.1", self.mesh.port), timeout=10)
+        s.sendall(PREFACE + frame(4, 0, 0))
+        return s
+
+    def assert_alive(self):
+        r = subprocess.run(["curl", "-s", "-m", "10", "--http2-prior-knowledge",
+                            f"http://127.0.0.1:{self.mesh.port}/mock"], capture_output=True,
+                           text=True)
+        self.assertEqual(len(versions(r.stdout)), 3, r.stdout)
+
+    def test_garbage_after_the_preface_gets_a_goaway(self):
+        with self.connect() as s:
+            s.sendall(b"\xff" * 64)
+            kinds = [f[0] for f in read_frames(s)]
+        self.assertIn(7, kinds)  # GOAWAY
+        self.assert_alive()
+
+    def test_a_header_block_over_the_limit_resets_the_stream(self):
+        with self.connect() as s:
+            big = b""
+            for i in range(2000):  # 2000 fields of ~60 bytes: over 60 KiB decoded
+                big += literal(b"x-filler-%04d" % i, b"v" * 40)
+            block = request_block() + big
+            first, rest = block[:16000], block[16000:]
+            s.sendall(frame(1, 0x1, 1, first))  # HEADERS, END_STREAM, no END_HEADERS
+            while rest:
+                piece, rest = rest[:16000], rest[16000:]
+                s.sendall(frame(9, 0x4 if not rest else 0, 1, piece))
+            frames = read_frames(s, 3)
+        resets = [f for f in frames if f[0] == 3 and f[2] == 1]
+        goaways = [f for f in frames if f[0] == 7]
+        answered = [f for f in frames if f[0] == 1 and f[2] == 1]
+        self.assertTrue(resets or goaways, frames)
+        self.assertFalse(answered)
+        self.assert_alive()
+
+    def test_too_many_streams_are_refused(self):
+        with self.connect() as s:
+            out = b""
+            for i in range(300):  # no END_STREAM: every stream stays open
+                out += frame(1, 0x4, 1 + 2 * i, request_block())
+            s.sendall(out)
+            frames = read_frames(s, 3)
+        refused = [f for f in frames if f[0] == 3 and f[3] == struct.pack(">I", 7)]
+        goaways = [f for f in frames if f[0] == 7]
+        self.assertTrue(len(refused) >= 150 or goaways, [f[:3] for f in frames][:20])
+        self.assert_alive()
+
+    def test_data_past_the_window_is_a_flow_control_error(self):
+        with self.connect() as s:
+            s.sendall(frame(1, 0x4, 1, request_block(method=b"POST")))
+            chunk = b"z" * 16384
+            try:
+                for _ in range(200):  # 3.2 MB, far past every window
+                    s.sendall(frame(0, 0, 1, chunk))
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            frames = read_frames(s, 3)
+        errors = [f for f in frames if (f[0] == 7 and f[3][4:8] == struct.pack(">I", 3)) or
+                  (f[0] == 3 and f[3] == struct.pack(">I", 3))]
+        self.assertTrue(errors, [f[:3] for f in frames][:20])
+        self.assert_alive()
+
+    def test_a_stream_reset_mid_body_leaves_the_connection_serving(self):
+        with self.connect() as s:
+            s.sendall(frame(1, 0x4, 1, request_block(method=b"POST")))
+            s.sendall(frame(0, 0, 1, b"partial body"))
+            s.sendall(frame(3, 0, 1, struct.pack(">I", 8)))  # RST_STREAM CANCEL
+            s.sendall(frame(1, 0x5, 3, request_block()))
+            frames = read_frames(s, 3)
+        self.assertTrue([f for f in frames if f[0] == 1 and f[2] == 3], [f[:3] for f in frames])
+        self.assert_alive()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--laneproxy", default=LANEPROXY)
+    args, rest = parser.parse_known_args()
+    LANEPROXY = os.path.abspath(args.laneproxy)
+    unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
