@@ -297,17 +297,13 @@ TEST(VirtualServiceRules, FieldsNotAppliedAreWarningsNamingThem) {
     route:
     - destination: {host: mocka}
     retries: {attempts: 3, backoff: 1s, retryOn: "5xx,envoy-ratelimited"}
-    fault: {abort: {grpcStatus: UNAVAILABLE, percentage: {value: 100}}}
 )");
   EXPECT_THAT(m.errors(), IsEmpty());
-  EXPECT_THAT(
-      m.warnings(),
-      ElementsAre("vs.yaml:8:45: warning: spec.http[0].match[0].statPrefix: not applied by "
-                  "laneproxy",
-                  "vs.yaml:11:50: warning: spec.http[0].retries.retryOn: not applied by "
-                  "laneproxy: retry condition envoy-ratelimited",
-                  "vs.yaml:12:33: warning: spec.http[0].fault.abort.grpcStatus: not applied by "
-                  "laneproxy: gRPC needs HTTP/2"));
+  EXPECT_THAT(m.warnings(),
+              ElementsAre("vs.yaml:8:45: warning: spec.http[0].match[0].statPrefix: not applied by "
+                          "laneproxy",
+                          "vs.yaml:11:50: warning: spec.http[0].retries.retryOn: not applied by "
+                          "laneproxy: retry condition envoy-ratelimited"));
   ASSERT_EQ(m.snap().mesh_routes.begin()->second.size(), 1u);
   const auto& retry = m.snap().mesh_routes.begin()->second[0].retry;
   ASSERT_TRUE(retry);
@@ -329,10 +325,7 @@ TEST(VirtualServiceRules, FaultsAreReadAsSharesPerMillion) {
       abort: {grpcStatus: UNAVAILABLE}
 )");
   EXPECT_THAT(m.errors(), IsEmpty());
-  EXPECT_THAT(
-      m.warnings(),
-      ElementsAre("vs.yaml:19:27: warning: spec.http[1].fault.abort.grpcStatus: not applied "
-                  "by laneproxy: gRPC needs HTTP/2"));
+  EXPECT_THAT(m.warnings(), IsEmpty());
   const auto& rules = m.snap().mesh_routes.at("mocka.default");
   ASSERT_EQ(rules.size(), 2u);
   const auto& first = *rules[0].actions.fault;
@@ -342,7 +335,10 @@ TEST(VirtualServiceRules, FaultsAreReadAsSharesPerMillion) {
   EXPECT_EQ(first.abort->per_million, 1u);
   const auto& second = *rules[1].actions.fault;
   EXPECT_EQ(second.delay->per_million, 300000u);  // the deprecated integer percent
-  EXPECT_FALSE(second.abort.has_value());
+  // A gRPC abort: HTTP 200 carrying the gRPC status, always when no share is set.
+  ASSERT_TRUE(second.abort.has_value());
+  EXPECT_EQ(second.abort->http_status, 200);
+  EXPECT_EQ(second.abort->grpc_status, "UNAVAILABLE");
 }
 
 TEST(VirtualServiceRules, DirectResponseBytesAreBase64Decoded) {

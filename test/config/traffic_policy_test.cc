@@ -109,8 +109,6 @@ spec:
       ElementsAre(HasSubstr("loadBalancer.simple: not applied by laneproxy: it forwards to the "
                             "address the app dialled"),
                   HasSubstr("tcp.idleTimeout: not applied by laneproxy"),
-                  HasSubstr("http.h2UpgradePolicy: not applied by laneproxy: laneproxy speaks "
-                            "HTTP/1.1 to upstreams"),
                   HasSubstr("http.maxConcurrentStreams: not applied by laneproxy")));
 }
 

@@ -199,13 +199,13 @@ TEST_F(Reload, ConfigMapSwapIsPickedUp) {
 TEST_F(Reload, ALiveConfigsWarningsAreLoggedWithIt) {
   commit(routes(1, {"v1", "v2"}, {{"v1", 100}}));
   start();
-  // A gRPC fault status: accepted, served, and said not to be applied.
+  // A retry condition: accepted, served, and said not to be applied.
   commit(routes(2, {"v1", "v2"}, {{"v2", 100}}) +
-         "    fault: {abort: {grpcStatus: UNAVAILABLE, percentage: {value: 100}}}\n");
+         "    retries: {attempts: 1, retryOn: envoy-ratelimited}\n");
   const auto line = proxy->wait_for_line("laneproxy: reload", 10s);
   ASSERT_NE(line.find("reloaded"), std::string::npos) << proxy->output();
   const auto warning =
-      proxy->wait_for_line("spec.http[0].fault.abort.grpcStatus: not applied by laneproxy", 5s);
+      proxy->wait_for_line("spec.http[0].retries.retryOn: not applied by laneproxy", 5s);
   EXPECT_NE(warning.find("routes.yaml:"), std::string::npos) << proxy->output();
   http_client client(port);
   EXPECT_EQ(client.get("/").body, "v2");
