@@ -54,8 +54,11 @@ traffic_policy service_info::policy_for(std::string_view subset) const {
 }
 
 bool speaks_http2(const service_port& port) {
-  const std::string protocol = ascii_lower(
-      port.app_protocol.empty() ? port.name.substr(0, port.name.find('-')) : port.app_protocol);
+  const std::string name = ascii_lower(port.name);
+  // "grpc-web" names a protocol of its own (HTTP/1.1), not grpc with a suffix.
+  const std::string protocol = !port.app_protocol.empty()     ? ascii_lower(port.app_protocol)
+                               : name.starts_with("grpc-web") ? "grpc-web"
+                                                              : name.substr(0, name.find('-'));
   return protocol == "grpc" || protocol == "http2" || protocol == "h2c" ||
          protocol == "kubernetes.io/h2c";
 }

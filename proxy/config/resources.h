@@ -218,7 +218,8 @@ struct service_port {
 };
 
 // True when the port speaks HTTP/2 as Istio reads it: its appProtocol, else
-// its name's prefix up to "-", is grpc, http2 or h2c (kubernetes.io/h2c).
+// its name's prefix up to "-" (grpc-web being a protocol of its own), is
+// grpc, http2 or h2c (kubernetes.io/h2c).
 bool speaks_http2(const service_port& port);
 
 struct service {

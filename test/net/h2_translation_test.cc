@@ -1,0 +1,132 @@
+// The HTTP/2 front's translation to and from HTTP/1.1, gRPC's local
+// replies, and how a Service port's protocol is read.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "config/resources.h"
+#include "dataplane/local_reply.h"
+#include "net/forward_headers.h"
+#include "net/h2_front.h"
+
+namespace laneproxy::net {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::Field;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+TEST(H2Translation, ARequestBlockBecomesAnHttp11HeadWithCookiesJoined) {
+  const h2_fields head{{":method", "GET"},      {":scheme", "http"}, {":path", "/mock?a=1"},
+                       {":authority", "mocka"}, {"cookie", "a=1"},   {"x-request-id", "r1"},
+                       {"cookie", "b=2"}};
+  std::string out;
+  bool chunked = true;
+  ASSERT_TRUE(h1_request_head(head, false, out, chunked));
+  EXPECT_FALSE(chunked);
+  EXPECT_EQ(out,
+            "GET /mock?a=1 HTTP/1.1\r\nHost: mocka\r\nx-request-id: r1\r\n"
+            "cookie: a=1; b=2\r\n\r\n");
+}
+
+TEST(H2Translation, ABodyIsChunkedUnlessItsLengthIsAnnounced) {
+  std::string out;
+  bool chunked = false;
+  ASSERT_TRUE(h1_request_head({{":method", "POST"}, {":path", "/"}, {":authority", "a"}}, true, out,
+                              chunked));
+  EXPECT_TRUE(chunked);
+  EXPECT_THAT(out, HasSubstr("transfer-encoding: chunked\r\n"));
+  ASSERT_TRUE(h1_request_head(
+      {{":method", "POST"}, {":path", "/"}, {":authority", "a"}, {"content-length", "5"}}, true,
+      out, chunked));
+  EXPECT_FALSE(chunked);
+  EXPECT_THAT(out, Not(HasSubstr("transfer-encoding")));
+}
+
+TEST(H2Translation, WhatIsNoRequestToServeIsRefused) {
+  std::string out;
+  bool chunked = false;
+  EXPECT_FALSE(h1_request_head({{":path", "/"}, {":authority", "a"}}, false, out, chunked));
+  EXPECT_FALSE(h1_request_head({{":method", "GET"}, {":authority", "a"}}, false, out, chunked));
+  EXPECT_FALSE(h1_request_head({{":method", "GET"}, {":path", "/"}}, false, out, chunked));
+  EXPECT_FALSE(
+      h1_request_head({{":method", "CONNECT"}, {":authority", "a:443"}}, false, out, chunked));
+  // Host stands in for a missing :authority (RFC 9113 8.3.1).
+  EXPECT_TRUE(
+      h1_request_head({{":method", "GET"}, {":path", "/"}, {"host", "b"}}, false, out, chunked));
+  EXPECT_THAT(out, HasSubstr("Host: b\r\n"));
+}
+
+TEST(H2Translation, AResponseLosesItsHopByHopFields) {
+  const auto head = h2_response_head(200, {{"content-type", "text/plain"},
+                                           {"connection", "close"},
+                                           {"transfer-encoding", "chunked"},
+                                           {"keep-alive", "timeout=5"},
+                                           {"x-envoy-upstream-service-time", "3"}});
+  EXPECT_THAT(head,
+              ElementsAre(Field(&h2_field::name, ":status"), Field(&h2_field::name, "content-type"),
+                          Field(&h2_field::name, "x-envoy-upstream-service-time")));
+  EXPECT_EQ(head[0].value, "200");
+}
+
+TEST(H2Translation, TrailerLinesBecomeAHeaderBlock) {
+  const auto t = h2_fields_of_lines("Grpc-Status: 0\r\ngrpc-message:  done\r\nbad line\r\n");
+  ASSERT_EQ(t.size(), 2u);
+  EXPECT_EQ(t[0].name, "grpc-status");
+  EXPECT_EQ(t[0].value, "0");
+  EXPECT_EQ(t[1].name, "grpc-message");
+  EXPECT_EQ(t[1].value, "done");
+}
+
+TEST(H2Translation, ThePrefaceIsRecognisedFromItsFirstBytes) {
+  EXPECT_TRUE(is_h2_preface_prefix("PRI"));
+  EXPECT_TRUE(is_h2_preface_prefix(h2_preface));
+  EXPECT_FALSE(is_h2_preface_prefix("GET / HTTP/1.1\r\n"));
+  EXPECT_FALSE(is_h2_preface_prefix("PRI * HTTP/1.1"));
+}
+
+TEST(GrpcLocalReply, IsHttp200WithTheStatusAndAnEncodedMessage) {
+  std::string out;
+  grpc_local_reply_head(14, "no healthy upstream 100%", 11, true, out);
+  EXPECT_THAT(out, HasSubstr("HTTP/1.1 200 OK\r\n"));
+  EXPECT_THAT(out, HasSubstr("content-type: application/grpc\r\n"));
+  EXPECT_THAT(out, HasSubstr("grpc-status: 14\r\n"));
+  EXPECT_THAT(out, HasSubstr("grpc-message: no healthy upstream 100%25\r\n"));
+  EXPECT_THAT(out, HasSubstr("Content-Length: 0\r\n"));
+}
+
+TEST(GrpcLocalReply, HttpStatusesMapAsEnvoyMapsThem) {
+  EXPECT_EQ(dataplane::grpc_status_of_http(503), 14u);
+  EXPECT_EQ(dataplane::grpc_status_of_http(504), 14u);
+  EXPECT_EQ(dataplane::grpc_status_of_http(404), 12u);
+  EXPECT_EQ(dataplane::grpc_status_of_http(400), 13u);
+  EXPECT_EQ(dataplane::grpc_status_of_http(403), 7u);
+  EXPECT_EQ(dataplane::grpc_status_of_http(418), 2u);
+  EXPECT_EQ(dataplane::grpc_status_code("UNAVAILABLE"), 14);
+  EXPECT_EQ(dataplane::grpc_status_code("OK"), 0);
+  EXPECT_EQ(dataplane::grpc_status_code("UNAUTHENTICATED"), 16);
+  EXPECT_EQ(dataplane::grpc_status_code("NOPE"), -1);
+}
+
+TEST(ServicePortProtocol, IsReadFromAppProtocolThenTheNamePrefix) {
+  const auto port = [](std::string name, std::string app) {
+    config::service_port p;
+    p.name = std::move(name);
+    p.app_protocol = std::move(app);
+    p.port = 8000;
+    return p;
+  };
+  EXPECT_TRUE(config::speaks_http2(port("grpc", "")));
+  EXPECT_TRUE(config::speaks_http2(port("grpc-api", "")));
+  EXPECT_TRUE(config::speaks_http2(port("http2", "")));
+  EXPECT_TRUE(config::speaks_http2(port("h2c-x", "")));
+  EXPECT_TRUE(config::speaks_http2(port("web", "kubernetes.io/h2c")));
+  EXPECT_TRUE(config::speaks_http2(port("http", "GRPC")));
+  EXPECT_FALSE(config::speaks_http2(port("grpc-web", "")));
+  EXPECT_FALSE(config::speaks_http2(port("http", "")));
+  EXPECT_FALSE(config::speaks_http2(port("grpc", "http")));
+  EXPECT_FALSE(config::speaks_http2(port("", "")));
+}
+
+}  // namespace
+}  // namespace laneproxy::net
