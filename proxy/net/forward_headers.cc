@@ -22,7 +22,7 @@ bool names_framing(const config::header_operations& ops) {
 }  // namespace
 
 void rewrite_request(request_parser& parser, const dataplane::route_decision& d,
-                     route::random_source& random, std::string& out) {
+                     route::random_source& random, std::string& out, std::string_view upgrade) {
   auto& req = parser.get();
   const auto length = parser.content_length();
   const std::string codings = parser.has_transfer_encoding() ? transfer_codings(req) : "";
@@ -45,6 +45,10 @@ void rewrite_request(request_parser& parser, const dataplane::route_decision& d,
       (d.target && names_framing(d.target->request_headers))) {
     req.erase(http::field::content_length);
     req.erase(http::field::transfer_encoding);
+  }
+  if (!upgrade.empty()) {
+    req.set(http::field::upgrade, upgrade);
+    req.set(http::field::connection, "upgrade");
   }
   set_framing(req,
               parser.chunked() ? framing::chunked
@@ -92,6 +96,20 @@ response_plan rewrite_response(response_parser& parser, const dataplane::route_d
   set_connection(res, version, plan.keep_alive);
   serialize_head(res, version, out);
   return plan;
+}
+
+void rewrite_upgrade_response(response_parser& parser, const dataplane::route_decision& d,
+                              std::string& out) {
+  auto& res = parser.get();
+  const std::string upgrade(res[http::field::upgrade]);
+  strip_hop_by_hop(res);
+  if (d.rule) apply_header_operations(d.rule->actions.response_headers, res);
+  if (d.target) apply_header_operations(d.target->response_headers, res);
+  res.erase(http::field::content_length);
+  res.erase(http::field::transfer_encoding);
+  res.set(http::field::connection, "upgrade");
+  res.set(http::field::upgrade, upgrade);
+  serialize_head(res, 11, out);
 }
 
 void local_reply_head(unsigned status, unsigned version, bool keep_alive,

@@ -25,8 +25,16 @@ namespace laneproxy::net {
 // Host), the route's header operations, the lane header, x-request-id and
 // x-forwarded-proto in, HTTP/1.1, and the body's framing as read (chunked,
 // with any other transfer codings kept, or the Content-Length).
+// `upgrade` (websocket_upgrade()'s), when not empty, goes on as Upgrade
+// with Connection: upgrade.
 void rewrite_request(request_parser& parser, const dataplane::route_decision& d,
-                     route::random_source& random, std::string& out);
+                     route::random_source& random, std::string& out, std::string_view upgrade = {});
+
+// Rewrites an upstream's 101 Switching Protocols for the client: the
+// route's response operations applied, Connection: upgrade and the
+// upstream's Upgrade kept, no framing.
+void rewrite_upgrade_response(response_parser& parser, const dataplane::route_decision& d,
+                              std::string& out);
 
 // How a response body goes to the client.
 struct response_plan {

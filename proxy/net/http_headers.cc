@@ -48,6 +48,18 @@ bool hop_by_hop(http::field f) {
 }
 }  // namespace
 
+std::string websocket_upgrade(const fields& headers, bool has_body) {
+  if (has_body) return {};
+  bool listed = false, websocket = false;
+  for_each_token(headers, http::field::connection, [&](std::string_view token) {
+    listed |= config::ascii_iequals(token, "upgrade");
+  });
+  for_each_token(headers, http::field::upgrade, [&](std::string_view token) {
+    websocket |= config::ascii_iequals(token, "websocket");
+  });
+  return listed && websocket ? std::string(headers[http::field::upgrade]) : std::string();
+}
+
 void strip_hop_by_hop(fields& headers) {
   // Names listed in Connection are hop-by-hop too; copy them before erasing
   // because the list lives in the container.

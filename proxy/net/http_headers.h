@@ -45,6 +45,12 @@ enum class framing {
 };
 void set_framing(fields& headers, framing f, std::uint64_t length, std::string_view codings);
 
+// The Upgrade a request asks for that the proxy passes on: a WebSocket
+// handshake (Upgrade listing "websocket", Connection listing "upgrade", no
+// body), as Istio enables Envoy's websocket upgrade; "" for any other
+// request (other upgrades are stripped as hop-by-hop).
+std::string websocket_upgrade(const fields& headers, bool has_body);
+
 // Says whether the connection stays open after this message, in the
 // version's terms (Connection: close for 1.1, keep-alive for 1.0), on
 // headers whose Connection was stripped.

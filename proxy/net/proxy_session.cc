@@ -344,7 +344,8 @@ class session {
     const unsigned version = req.version();
     const bool expect_continue =
         config::ascii_iequals(req[http::field::expect], "100-continue") && !parser.is_done();
-    rewrite_request(parser, decision, worker_.random(), request_head_);
+    const std::string upgrade = websocket_upgrade(req, !parser.is_done());
+    rewrite_request(parser, decision, worker_.random(), request_head_, upgrade);
     if (!parser.is_done() && !expect_continue && (decision.retry || !decision.mirrors.empty())) {
       const auto kept = co_await keep_body(parser, t);
       if (kept != body_kept::yes && kept != body_kept::too_large) {
@@ -356,10 +357,11 @@ class session {
     // A request can be sent again when it has no body or its body was kept
     // whole; a body streamed through is not retried.
     const config::retry_policy* retry = parser.is_done() ? decision.retry : nullptr;
-    const outgoing_request out{
-        parser,        request_head_,
-        request_body_, expect_continue,
-        head_request_, config.upstream_http2(decision.endpoints, origin_ && origin_->http2)};
+    // A WebSocket handshake goes as HTTP/1.1 (no extended CONNECT upstream).
+    const bool http2 =
+        upgrade.empty() && config.upstream_http2(decision.endpoints, origin_ && origin_->http2);
+    const outgoing_request out{parser,        request_head_, request_body_,   expect_continue,
+                               head_request_, http2,         !upgrade.empty()};
     const downstream_side down{down_, down_buf_, request_deadline_, x_.request_bytes};
     const auto started = steady::now();
     const auto result = co_await upstream_.run(decision, retry, out, down, t, config.limits());
@@ -369,6 +371,8 @@ class session {
     }
     x_.upstream_time = since(started);
     x_.upstream = upstream_.endpoint();
+    if (upstream_.response().get().result_int() == 101)
+      co_return co_await switch_protocols(decision, t);
 
     // The response, relayed (in this frame: a coroutine per step costs).
     auto& rp = upstream_.response();
@@ -395,6 +399,24 @@ class session {
     upstream_.finish(r == relay_result::done && upstream_keep_alive && request_whole);
     const bool reusable = r == relay_result::done && plan.keep_alive && request_whole;
     co_return reusable;
+  }
+
+  // An upstream's 101 to a WebSocket handshake: relayed, then the two
+  // connections are one byte stream until either side ends it or it idles
+  // for the idle timeout. Neither connection carries a request again.
+  task<bool> switch_protocols(const dataplane::route_decision& decision,
+                              const config::proxy_timeouts& t) {
+    rewrite_upgrade_response(upstream_.response(), decision, response_head_);
+    x_.status = 101;
+    x_.response_bytes = response_head_.size();
+    std::array<asio::const_buffer, 1> head{asio::buffer(response_head_)};
+    if (co_await write_all(down_, head, deadline_, t.idle)) {
+      co_await tunnel({down_, down_buf_, x_.request_bytes},
+                      {upstream_.socket(), upstream_.buffer(), x_.response_bytes}, deadline_,
+                      t.idle);
+    }
+    upstream_.finish(false);
+    co_return false;
   }
 
   // The response header for the client, in response_head_.

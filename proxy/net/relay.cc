@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/write.hpp>
 
 namespace laneproxy::net {
@@ -156,6 +157,48 @@ task<relay_result> read_body(request_parser& p, const relay_leg& leg, std::strin
   }
   out.resize(filled);
   co_return relay_result::done;
+}
+
+namespace {
+task<void> tunnel_one_way(const tunnel_side& from, const tunnel_side& to,
+                          deadline_sweep::entry& deadline, std::chrono::milliseconds idle) {
+  error_code ignored;
+  if (!from.buffer.empty()) {
+    std::array<asio::const_buffer, 1> out{from.buffer.data()};
+    from.bytes += from.buffer.size();
+    if (!co_await write_all(to.socket, out, deadline, idle)) co_return;
+    from.buffer.consume(from.buffer.size());
+  }
+  from.buffer.release();
+  for (;;) {
+    deadline.arm(idle);
+    auto [wec] = co_await from.socket.async_wait(socket_type::wait_read, nothrow);
+    if (wec) break;
+    block chunk;  // held only while bytes flow
+    error_code ec;
+    const std::size_t n = from.socket.read_some(asio::buffer(chunk.get(), block_size), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) continue;
+    if (ec == asio::error::eof) {
+      to.socket.shutdown(socket_type::shutdown_send, ignored);  // half-close, as TCP proxies do
+      co_return;
+    }
+    if (ec) break;
+    from.bytes += n;
+    std::array<asio::const_buffer, 1> out{asio::buffer(chunk.get(), n)};
+    if (!co_await write_all(to.socket, out, deadline, idle)) break;
+  }
+  // An error or the idle timeout: the other way ends too.
+  from.socket.cancel(ignored);
+  to.socket.cancel(ignored);
+  to.socket.shutdown(socket_type::shutdown_both, ignored);
+  from.socket.shutdown(socket_type::shutdown_both, ignored);
+}
+}  // namespace
+
+task<void> tunnel(const tunnel_side& a, const tunnel_side& b, deadline_sweep::entry& deadline,
+                  std::chrono::milliseconds idle) {
+  using namespace asio::experimental::awaitable_operators;
+  co_await (tunnel_one_way(a, b, deadline, idle) && tunnel_one_way(b, a, deadline, idle));
 }
 
 template task<error_code> read_header(message_parser<true>&, socket_type&, io_buffer&);

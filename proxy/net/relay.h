@@ -86,6 +86,20 @@ task<relay_result> relay_body(message_parser<is_request>& p, bool chunked, std::
 // body that must be kept to be sent again: a retry, a mirror.
 task<relay_result> read_body(request_parser& p, const relay_leg& leg, std::string& out);
 
+// An upgraded connection's two directions (a WebSocket after its 101),
+// byte for byte, until both have ended: each direction ends at its
+// source's end of stream (and half-closes its destination), an error ends
+// both. `deadline` is re-armed for `idle` at every transfer either way
+// (its expiry must cancel both sockets). Bytes already read into the
+// buffers go first. An idle tunnel holds no body block.
+struct tunnel_side {
+  socket_type& socket;
+  io_buffer& buffer;
+  std::uint64_t& bytes;  // counts what this side sent
+};
+task<void> tunnel(const tunnel_side& a, const tunnel_side& b, deadline_sweep::entry& deadline,
+                  std::chrono::milliseconds idle);
+
 extern template task<error_code> read_header(message_parser<true>&, socket_type&, io_buffer&);
 extern template task<error_code> read_header(message_parser<false>&, socket_type&, io_buffer&);
 extern template task<relay_result> relay_body(message_parser<true>&, bool, std::string_view,

@@ -137,7 +137,7 @@ task<exchange_result> upstream_exchange::attempt(const tcp::endpoint& endpoint,
       std::array<asio::const_buffer, 2> out{asio::buffer(req.head), asio::buffer(req.kept_body)};
       if (!co_await write_all(up_, out, deadline_, t.idle)) ec = asio::error::broken_pipe;
     }
-    if (!ec) ec = co_await read_response_header(limits, req.head_method);
+    if (!ec) ec = co_await read_response_header(limits, req.head_method, req.upgrade);
     if (!ec) co_return exchange_result::response;
 
     const bool timed_out = deadline_.expired();
@@ -231,7 +231,7 @@ task<void> upstream_exchange::connect(const tcp::endpoint& endpoint,
 // a streamed body still flows the pump's deadlines bound the wait; once it
 // has ended (or the upstream stopped reading it), the response timeout.
 task<error_code> upstream_exchange::read_response_header(const config::proxy_limits& limits,
-                                                         bool head_method) {
+                                                         bool head_method, bool upgrade) {
   awaiting_response_ = true;
   error_code ec = http::error::header_limit;  // too many interim responses
   // Interim responses stay in the arena until the exchange ends: bound them.
@@ -247,8 +247,9 @@ task<error_code> upstream_exchange::read_response_header(const config::proxy_lim
     if (ec) break;
     const auto status = rp.get().result_int();
     if (status == 101) {
-      // Never asked for: the proxy strips Upgrade from every request.
-      ec = http::error::bad_status;
+      // Only a WebSocket handshake asks for it: for any other request the
+      // proxy stripped Upgrade.
+      if (!upgrade) ec = http::error::bad_status;
       break;
     }
     if (status >= 100 && status < 200) {

@@ -49,6 +49,7 @@ struct outgoing_request {
   bool expect_continue = false;  // answer 100 Continue downstream once connected
   bool head_method = false;      // HEAD: the response has no body
   bool http2 = false;            // the upstream speaks HTTP/2 (h2_upstream.h carries it)
+  bool upgrade = false;          // a WebSocket handshake: a 101 is its final response
 };
 
 // The downstream side the pump reads a streamed body from.
@@ -112,7 +113,8 @@ class upstream_exchange {
   task<void> connect(const tcp::endpoint& endpoint, const config::proxy_timeouts& t, bool http2,
                      const config::proxy_limits& limits);
   void record(exchange_result result);
-  task<error_code> read_response_header(const config::proxy_limits& limits, bool head_method);
+  task<error_code> read_response_header(const config::proxy_limits& limits, bool head_method,
+                                        bool upgrade);
   void close();
   static void pump_ended(void* self);
 

@@ -258,6 +258,68 @@ class Http2ClientsTest(unittest.TestCase):
         self.assertIn("status codes: 2000 2xx", r.stdout, r.stdout)
 
 
+class WebSocketLanesTest(unittest.TestCase):
+    """WebSockets through the gateway and every sidecar, each hop's app
+    opening its own to the next."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.mesh = Topology("http", ["/usr/bin/python3", os.path.join(HERE, "ws_chain_app.py")],
+                            "/")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.mesh.stop()
+
+    def chat(self, messages, gap, request_id):
+        import asyncio
+        import websockets
+
+        async def run():
+            replies = []
+            deadline = time.time() + 60
+            while True:  # the apps may still be binding
+                try:
+                    ws = await websockets.connect(f"ws://127.0.0.1:{self.mesh.port}/ws",
+                                                  extra_headers=[("x-request-id", request_id)])
+                    break
+                except (OSError, websockets.exceptions.InvalidStatusCode):
+                    if time.time() > deadline:
+                        raise
+                    await asyncio.sleep(0.3)
+            try:
+                for m in messages:
+                    await ws.send(m)
+                    replies.append(await asyncio.wait_for(ws.recv(), 30))
+                    await asyncio.sleep(gap)
+            finally:
+                await ws.close()
+            return replies
+
+        return asyncio.run(run())
+
+    def test_a_minute_of_messages_stays_in_one_lane(self):
+        # Twelve messages five seconds apart: a minute on one upgraded
+        # connection per hop, within every idle timeout.
+        messages = [f"m{i}" for i in range(12)]
+        replies = self.chat(messages, 5, "ws-long")
+        self.assertEqual(len(replies), 12)
+        lanes = {v for r in replies for v in versions(r)}
+        self.assertEqual(len(lanes), 1, replies)
+        for m, r in zip(messages, replies):
+            self.assertEqual(len(versions(r)), 3, r)
+            self.assertTrue(r.endswith(" " + m), r)
+
+    def test_handshakes_split_across_lanes(self):
+        seen = set()
+        for i in range(16):
+            replies = self.chat(["hi"], 0, f"ws-{i}")
+            chain = versions(replies[0])
+            self.assertEqual(len(set(chain)), 1, replies)
+            seen.add(chain[0])
+        self.assertEqual(seen, {"v1", "v2"})
+
+
 # Hand-made HTTP/2 frames for the hostile cases.
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 
