@@ -5,7 +5,10 @@
 # servers, http-reuse), all splitting 90:10 to the same two upstreams (a
 # small nginx answering "v1" / "v2"), one worker each. Proxies and upstreams
 # run on CPU 0, wrk (keep-alive, 64 connections) alone on CPU 1. Targets are
-# interleaved over several rounds; medians are reported.
+# interleaved over several rounds; medians are reported. Then the same over
+# cleartext HTTP/2 (h2load, 64 connections, one stream at a time on each):
+# laneproxy's, nginx's and HAProxy's HTTP/2 listeners, each proxying to the
+# same HTTP/1.1 upstreams.
 #
 #   bash bench/peers.sh [--seconds S] [--rounds R] [--json] [BUILD_DIR]
 #
@@ -24,17 +27,19 @@ while [ $# -gt 0 ]; do
   shift
 done
 missing=()
-for p in nginx haproxy wrk; do command -v "$p" >/dev/null || missing+=("$p"); done
+for p in nginx haproxy wrk h2load; do command -v "$p" >/dev/null || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
   sudo_cmd=()
   [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
-  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${missing[@]/nginx/nginx-light}" >/dev/null
+  missing=("${missing[@]/nginx/nginx-light}")
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${missing[@]/h2load/nghttp2-client}" >/dev/null
 fi
 bin=$build/bin
 [ -x "$bin/laneproxy" ] || bash scripts/build.sh "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo
 source bench/lib.sh
 
 u1=$(free_port) u2=$(free_port) lp=$(free_port) np=$(free_port) hp=$(free_port)
+np2=$(free_port) hp2=$(free_port)
 nginx_conf() {  # $1 name, $2 http block
   cat >"$work/$1.conf" <<NGINX
 worker_processes 1;
@@ -49,6 +54,8 @@ nginx_conf upstreams "server { listen 127.0.0.1:$u1; location / { return 200 'v1
   server { listen 127.0.0.1:$u2; location / { return 200 'v2'; } }"
 nginx_conf proxy "upstream app { server 127.0.0.1:$u1 weight=9; server 127.0.0.1:$u2 weight=1; keepalive 64; }
   server { listen 127.0.0.1:$np; location / { proxy_pass http://app; proxy_http_version 1.1;
+  proxy_set_header Connection \"\"; } }
+  server { listen 127.0.0.1:$np2 http2; location / { proxy_pass http://app; proxy_http_version 1.1;
   proxy_set_header Connection \"\"; } }"
 cat >"$work/haproxy.cfg" <<HAPROXY
 global
@@ -61,6 +68,9 @@ defaults
   http-reuse always
 frontend in
   bind 127.0.0.1:$hp
+  default_backend app
+frontend in2
+  bind 127.0.0.1:$hp2 proto h2
   default_backend app
 backend app
   balance roundrobin
@@ -112,15 +122,33 @@ measure() {
   usr[$1]+="$(per_request $((u1 - u0)) "$n") "
   sys[$1]+="$(per_request $((s1 - s0)) "$n") "
 }
+# The same over HTTP/2 with prior knowledge: $1 target name, $2 port, $3 pid.
+measure_h2() {
+  local u0 s0 u1 s1 out n
+  read -r u0 s0 < <(ticks "$3")
+  out=$(taskset -c 1 h2load -c64 -m1 -D"$seconds" "http://127.0.0.1:$2/mock")
+  read -r u1 s1 < <(ticks "$3")
+  n=$(echo "$out" | awk '/^requests:/ {print $8}')
+  rps[$1]+="$(echo "$out" | awk '/^finished in/ {print $4}') "
+  p50[$1]+="- "
+  p99[$1]+="- "
+  cpu[$1]+="$(per_request $((u1 - u0 + s1 - s0)) "$n") "
+  usr[$1]+="$(per_request $((u1 - u0)) "$n") "
+  sys[$1]+="$(per_request $((s1 - s0)) "$n") "
+}
 for round in $(seq "$rounds"); do
   measure upstream "$u1" "$upstream_worker"
   measure laneproxy "$lp" "$lp_pid"
   measure nginx "$np" "$nginx_worker"
   measure haproxy "$hp" "$haproxy_pid"
+  measure_h2 "laneproxy-h2" "$lp" "$lp_pid"
+  measure_h2 "nginx-h2" "$np2" "$nginx_worker"
+  measure_h2 "haproxy-h2" "$hp2" "$haproxy_pid"
 done
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 declare -A rss=([upstream]=$(peak_kib "$upstream_worker") [laneproxy]=$(peak_kib "$lp_pid")
   [nginx]=$(peak_kib "$nginx_worker") [haproxy]=$(peak_kib "$haproxy_pid"))
+rss[laneproxy-h2]=${rss[laneproxy]} rss[nginx-h2]=${rss[nginx]} rss[haproxy-h2]=${rss[haproxy]}
 
 # laneproxy's resident memory with 1,000 idle keep-alive connections, each
 # having served one request.
@@ -143,10 +171,11 @@ table=bench/results/peers-$(date -u +%Y%m%d-%H%M%S).md
 {
   echo "| target | req/s | p50 ms | p99 ms | CPU µs/request | user µs | system µs | peak RSS KiB |"
   echo "|---|---|---|---|---|---|---|---|"
-  for t in upstream laneproxy nginx haproxy; do
+  for t in upstream laneproxy nginx haproxy laneproxy-h2 nginx-h2 haproxy-h2; do
     echo "| $t | $(echo "${rps[$t]}" | median) | $(echo "${p50[$t]}" | median) | $(echo "${p99[$t]}" | median) | $(echo "${cpu[$t]}" | median) | $(echo "${usr[$t]}" | median) | $(echo "${sys[$t]}" | median) | ${rss[$t]} |"
   done
   echo
+  echo "The -h2 rows: HTTP/2 with prior knowledge from h2load (no latency percentiles); peak RSS is the process's over both protocols."
   echo "laneproxy with 1,000 idle keep-alive connections: RSS ${idle_rss} KiB"
 } | tee "$table"
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }

@@ -1,6 +1,10 @@
 #include "net/h2_front.h"
 
+#include <sys/socket.h>
+
+#include <cerrno>
 #include <optional>
+#include <vector>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -27,6 +31,28 @@ std::string lower(std::string_view s) {
   return out;
 }
 
+// What the streams of one HTTP/2 connection share: the sessions idle
+// between two streams, each behind its socket pair. A stream takes one
+// rather than starting a session of its own (a socket pair and a session
+// per request would cost more than the request); a session that said it
+// closes, or whose exchange did not end cleanly, is not kept.
+struct front_state {
+  static constexpr std::size_t max_idle = 16;
+  std::vector<socket_type> idle;
+  // An idle session's pipe, still open and quiet; else an invalid socket.
+  std::optional<socket_type> take() {
+    while (!idle.empty()) {
+      socket_type s = std::move(idle.back());
+      idle.pop_back();
+      char byte;
+      const auto n = ::recv(s.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return s;
+      // Closed (its idle timeout) or with bytes no request asked for.
+    }
+    return std::nullopt;
+  }
+};
+
 // One stream on its way through a bridged session.
 struct bridge {
   std::shared_ptr<h2_connection> conn;
@@ -35,6 +61,7 @@ struct bridge {
   std::uint32_t header_limit;
   bool chunked = false;
   bool head_request = false;
+  bool body_sent = false;  // the request went whole into the pipe
 };
 
 // The stream's DATA (then its trailers) into the pipe; credited back to
@@ -64,8 +91,10 @@ task<void> send_request_body(std::shared_ptr<bridge> b) {
         std::string last = "0\r\n";
         for (const auto& f : s.trailers) last += f.name + ": " + f.value + "\r\n";
         last += crlf;
-        co_await asio::async_write(b->pipe, asio::buffer(last), nothrow);
+        auto [ec, n] = co_await asio::async_write(b->pipe, asio::buffer(last), nothrow);
+        if (ec) co_return;
       }
+      b->body_sent = true;
       co_return;
     }
     if (s.closed || !c.alive()) {
@@ -86,8 +115,9 @@ h2_fields fields_of(const response_head& h) {
   return out;
 }
 
-// The session's response, from the pipe to the stream.
-task<void> relay_response(std::shared_ptr<bridge> b) {
+// The session's response, from the pipe to the stream; true when it came
+// whole and the session keeps its connection.
+task<bool> relay_response(std::shared_ptr<bridge> b) {
   auto& s = *b->stream;
   auto& c = *b->conn;
   header_arena arena;
@@ -99,17 +129,18 @@ task<void> relay_response(std::shared_ptr<bridge> b) {
     if (b->head_request) rp->skip(true);
     if (co_await read_header(*rp, b->pipe, buf)) {
       c.reset(s, NGHTTP2_INTERNAL_ERROR);
-      co_return;
+      co_return false;
     }
     status = rp->get().result_int();
   }
   if (status < 200) {
     c.reset(s, NGHTTP2_INTERNAL_ERROR);
-    co_return;
+    co_return false;
   }
   const bool end = bodiless(status, b->head_request) || rp->is_done();
+  const bool keep = rp->keep_alive() && buf.empty();
   c.respond(s, h2_response_head(status, fields_of(rp->get())), end);
-  if (end) co_return;
+  if (end) co_return keep;
   block chunk;
   for (;;) {
     std::size_t n = 0;
@@ -117,19 +148,21 @@ task<void> relay_response(std::shared_ptr<bridge> b) {
     if (n > 0) {
       c.send(s, std::string_view(chunk.get(), n));
       co_await c.wait_room(s);
-      if (s.closed || !c.alive()) co_return;
+      if (s.closed || !c.alive()) co_return false;
     }
     if (step == body_step::done) {
       c.end(s, h2_fields_of_lines(rp->trailers()));
-      co_return;
+      co_return rp->keep_alive() && buf.empty();
     }
     if (step == body_step::bad) break;
     if (step == body_step::need_more && co_await read_more(b->pipe, buf)) break;
   }
   c.reset(s, NGHTTP2_INTERNAL_ERROR);  // the response was cut short
+  co_return false;
 }
 
-task<void> serve_stream(std::shared_ptr<h2_connection> c, std::shared_ptr<h2_stream> s, worker& w,
+task<void> serve_stream(std::shared_ptr<h2_connection> c, std::shared_ptr<h2_stream> s,
+                        std::shared_ptr<front_state> front, worker& w,
                         dataplane::listener_role role, std::uint16_t port,
                         downstream_origin origin) {
   std::string head;
@@ -140,15 +173,19 @@ task<void> serve_stream(std::shared_ptr<h2_connection> c, std::shared_ptr<h2_str
     c->respond(*s, {{":status", "400"}}, true);
     co_return;
   }
-  socket_type mine(w.context()), theirs(w.context());
-  if (!socket_pair(mine, theirs)) {
-    c->reset(*s, NGHTTP2_REFUSED_STREAM);
-    co_return;
+  auto pipe = front->take();
+  if (!pipe) {
+    socket_type theirs(w.context());
+    pipe.emplace(w.context());
+    if (!socket_pair(*pipe, theirs)) {
+      c->reset(*s, NGHTTP2_REFUSED_STREAM);
+      co_return;
+    }
+    start_session(std::move(theirs), w, role, port, &origin);
   }
-  start_session(std::move(theirs), w, role, port, &origin);
-  auto b = std::make_shared<bridge>(bridge{c, s, std::move(mine),
+  auto b = std::make_shared<bridge>(bridge{c, s, std::move(*pipe),
                                            w.config()->limits().max_response_header_bytes, chunked,
-                                           h2_value(s->head, ":method") == "HEAD"});
+                                           h2_value(s->head, ":method") == "HEAD", !body_follows});
   auto [ec, n] = co_await asio::async_write(b->pipe, asio::buffer(head), nothrow);
   if (ec) {
     c->reset(*s, NGHTTP2_INTERNAL_ERROR);
@@ -157,7 +194,11 @@ task<void> serve_stream(std::shared_ptr<h2_connection> c, std::shared_ptr<h2_str
   if (body_follows) {
     asio::co_spawn(w.context(), send_request_body(b), asio::detached);
   }
-  co_await relay_response(b);
+  const bool keep = co_await relay_response(b);
+  // The session serves the next stream once both ways ended cleanly.
+  if (keep && b->body_sent && c->alive() && front->idle.size() < front_state::max_idle) {
+    front->idle.push_back(std::move(b->pipe));
+  }
 }
 
 struct connection_count {
@@ -178,12 +219,15 @@ task<void> serve_h2(std::shared_ptr<h2_connection> c, worker& w, dataplane::list
   origin.http2 = true;
   // Raw: the connection holds this callback, and must not hold itself.
   auto* conn = c.get();
-  c->on_request = [conn, &w, role, port, origin](std::shared_ptr<h2_stream> s) {
-    asio::co_spawn(w.context(),
-                   serve_stream(conn->shared_from_this(), std::move(s), w, role, port, origin),
-                   asio::detached);
+  auto front = std::make_shared<front_state>();
+  c->on_request = [conn, front, &w, role, port, origin](std::shared_ptr<h2_stream> s) {
+    asio::co_spawn(
+        w.context(),
+        serve_stream(conn->shared_from_this(), std::move(s), front, w, role, port, origin),
+        asio::detached);
   };
   co_await c->run(std::move(received));
+  front->idle.clear();  // their sessions see the end and close
 }
 
 }  // namespace
