@@ -1,5 +1,7 @@
 #include "mock/mock_app.h"
 
+#include <sys/socket.h>
+
 #include <charconv>
 #include <cstdlib>
 #include <iostream>
@@ -12,6 +14,8 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+
+#include "mock/grpc_mock.h"
 
 namespace laneproxy::mock {
 
@@ -81,11 +85,37 @@ asio::awaitable<std::string> call_upstream(const mock_options& o, const http::fi
   co_return parser.release().body();
 }
 
+// True when the connection opens with the HTTP/2 preface ("PRI"): a gRPC
+// client. nullopt when it closed first.
+asio::awaitable<std::optional<bool>> opens_http2(tcp::socket& socket) {
+  asio::steady_timer pause(socket.get_executor());
+  for (;;) {
+    auto [wec] = co_await socket.async_wait(tcp::socket::wait_read, nothrow);
+    if (wec) co_return std::nullopt;
+    char first[3];
+    const auto n = ::recv(socket.native_handle(), first, sizeof first, MSG_PEEK);
+    if (n <= 0) co_return std::nullopt;
+    if (n == 3 || first[0] != 'P') co_return std::string_view(first, n) == "PRI";
+    // "P" alone could be POST, PUT or the preface: wait for more.
+    pause.expires_after(std::chrono::milliseconds(1));
+    co_await pause.async_wait(nothrow);
+  }
+}
+
 asio::awaitable<void> serve(tcp::socket socket, const mock_options& o) {
-  beast::tcp_stream stream(std::move(socket));
   boost::system::error_code ec;
-  const auto local = stream.socket().local_endpoint(ec);
+  const auto local = socket.local_endpoint(ec);
   const std::string ip = ec ? o.bind_ip : local.address().to_string();
+  const auto http2 = co_await opens_http2(socket);
+  if (!http2) co_return;
+  if (*http2) {
+    auto& ctx = static_cast<asio::io_context&>(socket.get_executor().context());
+    net::socket_type s(ctx);
+    s.assign(local.protocol(), socket.release(ec), ec);
+    asio::co_spawn(ctx, serve_grpc(std::move(s), ip, o, next_request), asio::detached);
+    co_return;
+  }
+  beast::tcp_stream stream(std::move(socket));
   beast::flat_buffer buf;
   for (;;) {
     // The sample reads whole requests; it has no use for large bodies.

@@ -125,6 +125,8 @@ class h2_connection : public std::enable_shared_from_this<h2_connection> {
   void reset(h2_stream& s, std::uint32_t code);
   // Stops accepting streams: GOAWAY, then close once the open ones end.
   void shutdown();
+  // Closes at once: every open stream ends as reset.
+  void shutdown_now() { fail(); }
 
   bool alive() const { return !dead_; }
   // Client: true when another stream fits (alive, no GOAWAY, under the
