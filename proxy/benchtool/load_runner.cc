@@ -14,6 +14,9 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include "mock/grpc_mock.h"
+#include "net/h2_connection.h"
+
 #include "benchtool/split_stats.h"
 
 namespace laneproxy::benchtool {
@@ -45,17 +48,19 @@ struct run_state {
     return true;
   }
 
-  void record(const http::response<http::string_body>& res, double ms) {
-    if (res.result_int() != 200) {
-      ++result.errors["status " + std::to_string(res.result_int())];
+  // An answer: its status, the lane header's value, the body (for gRPC, its
+  // message).
+  void record(unsigned status, std::string_view lane, const std::string& body, double ms) {
+    if (status != 200) {
+      ++result.errors["status " + std::to_string(status)];
       return;
     }
     result.latencies_ms.push_back(ms);
     if (!options.lane_header.empty()) {
-      ++result.lanes[std::string(res[options.lane_header])];
+      ++result.lanes[std::string(lane)];
       return;
     }
-    const auto hops = chain_versions(res.body());
+    const auto hops = chain_versions(body);
     if (hops.empty()) {
       ++result.lanes["(no chain)"];
       return;
@@ -64,7 +69,7 @@ struct run_state {
     for (const auto& v : hops) {
       if (v != hops.front()) {
         ++result.isolation_violations;
-        if (result.violation_examples.size() < 5) result.violation_examples.push_back(res.body());
+        if (result.violation_examples.size() < 5) result.violation_examples.push_back(body);
         break;
       }
     }
@@ -119,13 +124,109 @@ asio::awaitable<void> connection(run_state& st) {
       connected = false;
       continue;
     }
-    st.record(res, std::chrono::duration<double, std::milli>(clock_type::now() - start).count());
+    st.record(res.result_int(), res[st.options.lane_header], res.body(),
+              std::chrono::duration<double, std::milli>(clock_type::now() - start).count());
     if (!res.keep_alive()) {
       stream.close();
       buf.clear();
       connected = false;
     }
   }
+  if (--st.active == 0 && st.done) *st.done = true;
+}
+
+// One HTTP/2 connection's share of the load, a stream at a time: GETs, or
+// gRPC unary calls.
+net::task<void> h2_connection_loop(run_state& st) {
+  auto ex = co_await asio::this_coro::executor;
+  const bool grpc = st.options.protocol == load_protocol::grpc;
+  const std::string authority = st.options.host + ":" + std::to_string(st.options.port);
+  std::shared_ptr<net::h2_connection> c;
+  asio::steady_timer pace(ex), limit(ex);
+  while (st.take()) {
+    if (st.interval.count() > 0) {
+      const auto at = st.next_send;
+      st.next_send += st.interval;
+      pace.expires_at(at);
+      co_await pace.async_wait(net::nothrow);
+    }
+    if (!c || !c->can_take_stream()) {
+      if (c) c->shutdown();
+      net::socket_type socket(ex);
+      auto [ec] = co_await socket.async_connect(st.endpoints.begin()->endpoint(), net::nothrow);
+      if (ec) {
+        ++st.result.errors["connect: " + ec.message()];
+        c.reset();
+        continue;
+      }
+      socket.set_option(tcp::no_delay(true), ec);
+      c = std::make_shared<net::h2_connection>(std::move(socket), net::h2_connection::side::client,
+                                               net::h2_limits{});
+      asio::co_spawn(
+          ex, [c]() { return c->run(); }, asio::detached);
+    }
+    net::h2_fields head{{":method", grpc ? "POST" : "GET"},
+                        {":scheme", "http"},
+                        {":authority", authority},
+                        {":path", st.options.target},
+                        {"user-agent", "laneproxy-bench"}};
+    if (grpc) {
+      head.push_back({"content-type", "application/grpc"});
+      head.push_back({"te", "trailers"});
+    }
+    if (!st.options.vary_header.empty()) {
+      head.push_back({st.options.vary_header, "user-" + std::to_string(st.started)});
+    }
+    const auto start = clock_type::now();
+    auto s = c->request(head, !grpc);
+    if (!s) {
+      ++st.result.errors["stream refused"];
+      c.reset();
+      continue;
+    }
+    if (grpc) {
+      c->send(*s, mock::grpc_frame("laneproxy-bench"));
+      c->end(*s);
+    }
+    auto timed_out = std::make_shared<bool>(false);
+    limit.expires_after(st.options.timeout);
+    limit.async_wait([c, timed_out](const boost::system::error_code& ec) {
+      if (!ec) {
+        *timed_out = true;
+        c->shutdown_now();
+      }
+    });
+    std::string body;
+    while (!s->in_ended && !s->closed) {
+      if (!s->in.empty()) {
+        body += s->in;
+        c->consumed(*s, s->in.size());
+        s->in.clear();
+        continue;
+      }
+      co_await s->changed();
+    }
+    body += s->in;
+    limit.cancel();
+    if (!s->in_ended) {
+      ++st.result.errors[*timed_out ? "timeout" : "reset"];
+      continue;
+    }
+    unsigned status = 0;
+    for (const char ch : net::h2_value(s->head, ":status")) status = status * 10 + (ch - '0');
+    if (grpc && status == 200) {
+      auto code = net::h2_value(s->trailers, "grpc-status");
+      if (code.empty()) code = net::h2_value(s->head, "grpc-status");
+      if (code != "0") {
+        ++st.result.errors["grpc-status " + std::string(code)];
+        continue;
+      }
+      body = mock::grpc_first_message(body).value_or("");
+    }
+    st.record(status, net::h2_value(s->head, st.options.lane_header), body,
+              std::chrono::duration<double, std::milli>(clock_type::now() - start).count());
+  }
+  if (c) c->shutdown();
   if (--st.active == 0 && st.done) *st.done = true;
 }
 
@@ -198,7 +299,11 @@ load_result run_load(const load_options& options) {
   }
   bool done = false;
   for (unsigned i = 0; i < std::max(1u, options.connections); ++i) {
-    asio::co_spawn(ctx, connection(st), asio::detached);
+    if (options.protocol == load_protocol::http1) {
+      asio::co_spawn(ctx, connection(st), asio::detached);
+    } else {
+      asio::co_spawn(ctx, h2_connection_loop(st), asio::detached);
+    }
   }
   if (options.progress) asio::co_spawn(ctx, progress_bar(st, done), asio::detached);
   // The connections end by themselves; the last one tells the progress bar.

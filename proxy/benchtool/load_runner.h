@@ -12,7 +12,13 @@
 
 namespace laneproxy::benchtool {
 
+// What the load speaks: HTTP/1.1 keep-alive GETs; HTTP/2 GETs with prior
+// knowledge (one stream at a time per connection); or gRPC unary calls on
+// the URL's path (POST, one message, lane read from the answer's message).
+enum class load_protocol { http1, http2, grpc };
+
 struct load_options {
+  load_protocol protocol = load_protocol::http1;
   std::string host;  // name or IP
   std::uint16_t port = 80;
   std::string target = "/";

@@ -16,14 +16,15 @@ using namespace laneproxy::benchtool;
 constexpr const char* usage =
     "usage: laneproxy-bench URL [-n N] [-c C] [--duration S] [--rate R]\n"
     "                       [--expect v1=60,v2=30,v3=10] [--lane-from header:NAME|body-chain]\n"
-    "                       [--alpha A] [--vary-header NAME] [--json]\n"
+    "                       [--alpha A] [--vary-header NAME] [--h2 | --grpc] [--json]\n"
     "  Sends N requests (default 1000) over C keep-alive connections (default 10), or\n"
     "  for S seconds, optionally paced at R requests/s; counts answers by lane (the\n"
     "  first hop of a chain body like the sample app's, or a response header), checks\n"
     "  that every chain stays in one lane, and tests the split against --expect\n"
     "  (chi-square). Exit status 1 when p < alpha (default 0.001) or a chain left\n"
     "  its lane; 2 on usage errors. --vary-header sends NAME: user-<n>, a new user\n"
-    "  per request (for sticky splits).\n";
+    "  per request (for sticky splits). --h2 speaks HTTP/2 with prior knowledge;\n"
+    "  --grpc makes gRPC unary calls on URL's path (laneproxy-mock answers them).\n";
 
 double percentile(std::vector<double>& v, double q) {
   if (v.empty()) return 0;
@@ -74,6 +75,10 @@ int main(int argc, char** argv) {
         alpha = std::stod(value());
       } else if (a == "--json") {
         json = true;
+      } else if (a == "--h2") {
+        options.protocol = load_protocol::http2;
+      } else if (a == "--grpc") {
+        options.protocol = load_protocol::grpc;
       } else if (!have_url && parse_url(a, options)) {
         have_url = true;
       } else {

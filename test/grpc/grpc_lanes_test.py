@@ -5,6 +5,7 @@ lanes included, with real clients (grpcio, curl, h2load) and real apps
   /usr/bin/python3 test/grpc/grpc_lanes_test.py --laneproxy build/bin/laneproxy
 """
 import argparse
+import json
 import os
 import random
 import re
@@ -23,6 +24,7 @@ import grpc
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 LANEPROXY = "build/bin/laneproxy"
+BENCH = "build/bin/laneproxy-bench"
 CHAIN = re.compile(r"version: (v\d+)")
 
 
@@ -36,10 +38,10 @@ class Topology:
     """laneproxy local on a copy of config/swimlane, its Service ports named
     `port_name`, every pod run as `command` (None: laneproxy-mock)."""
 
-    def __init__(self, port_name="http", command=None, route_prefix=None):
+    def __init__(self, port_name="http", command=None, route_prefix=None, folder="swimlane"):
         self.dir = tempfile.mkdtemp(prefix="laneproxy-grpc-")
         mesh = os.path.join(self.dir, "mesh")
-        shutil.copytree(os.path.join(ROOT, "config", "swimlane"), mesh)
+        shutil.copytree(os.path.join(ROOT, "config", folder), mesh)
         services = os.path.join(mesh, "services.yaml")
         with open(services) as f:
             text = f.read()
@@ -250,6 +252,15 @@ class Http2ClientsTest(unittest.TestCase):
                             "--data-binary", "@" + body, url], capture_output=True, text=True)
         self.assertEqual(len(versions(r.stdout)), 3, r.stdout[:500])
 
+    def test_the_bench_tool_over_http2_sees_the_split(self):
+        r = subprocess.run([BENCH, f"http://127.0.0.1:{self.mesh.port}/mock", "--h2", "-n", "400",
+                            "-c", "4", "--expect", "v1=50,v2=50", "--json"],
+                           capture_output=True, text=True, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        result = json.loads(r.stdout.strip().splitlines()[-1])
+        self.assertEqual(result["isolation_violations"], 0, result)
+        self.assertEqual(sum(result["lanes"].values()), 400, result)
+
     def test_h2load_many_streams_per_connection(self):
         url = f"http://127.0.0.1:{self.mesh.port}/mock"
         r = subprocess.run(["h2load", "-n", "2000", "-c", "4", "-m", "20", url],
@@ -318,6 +329,35 @@ class WebSocketLanesTest(unittest.TestCase):
             self.assertEqual(len(set(chain)), 1, replies)
             seen.add(chain[0])
         self.assertEqual(seen, {"v1", "v2"})
+
+
+class MockGrpcChainTest(unittest.TestCase):
+    """config/swimlane-grpc with the built-in laneproxy-mock answering gRPC,
+    driven by laneproxy-bench --grpc."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.mesh = Topology("grpc", folder="swimlane-grpc")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.mesh.stop()
+
+    def test_grpc_calls_split_50_50_and_stay_in_their_lane(self):
+        url = f"http://127.0.0.1:{self.mesh.port}/laneproxy.Chain/Call"
+        deadline = time.time() + 30
+        while True:  # the pods may still be binding
+            r = subprocess.run([BENCH, url, "--grpc", "-n", "1", "-c", "1", "--json"],
+                               capture_output=True, text=True, timeout=60)
+            if r.returncode == 0 or time.time() > deadline:
+                break
+            time.sleep(0.3)
+        r = subprocess.run([BENCH, url, "--grpc", "-n", "600", "-c", "6", "--expect",
+                            "v1=50,v2=50", "--json"], capture_output=True, text=True, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        result = json.loads(r.stdout.strip().splitlines()[-1])
+        self.assertEqual(result["isolation_violations"], 0, result)
+        self.assertEqual(result["lanes"].get("v1", 0) + result["lanes"].get("v2", 0), 600, result)
 
 
 # Hand-made HTTP/2 frames for the hostile cases.
@@ -435,4 +475,5 @@ if __name__ == "__main__":
     parser.add_argument("--laneproxy", default=LANEPROXY)
     args, rest = parser.parse_known_args()
     LANEPROXY = os.path.abspath(args.laneproxy)
+    BENCH = os.path.join(os.path.dirname(LANEPROXY), "laneproxy-bench")
     unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
