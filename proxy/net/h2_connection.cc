@@ -327,6 +327,21 @@ nghttp2_data_provider h2_connection::provider(h2_stream& s) {
   return p;
 }
 
+std::shared_ptr<h2_stream> h2_connection::upgrade(std::string_view settings, bool head_request,
+                                                  h2_fields request) {
+  if (nghttp2_session_upgrade2(session_, reinterpret_cast<const std::uint8_t*>(settings.data()),
+                               settings.size(), head_request ? 1 : 0, nullptr) != 0) {
+    return nullptr;
+  }
+  auto s = make_stream();
+  s->id = 1;
+  s->head = std::move(request);
+  s->head_done = true;
+  s->in_ended = true;
+  streams_[1] = s;
+  return s;
+}
+
 void h2_connection::respond(h2_stream& s, const h2_fields& head, bool end) {
   if (dead_ || s.closed) return;
   const auto nv = nv_of(head);

@@ -108,6 +108,11 @@ class h2_connection : public std::enable_shared_from_this<h2_connection> {
   // read from the socket (a server's sniffed preface).
   task<void> run(std::string received = {});
 
+  // Server, before run(): takes an HTTP/1.1 request that asked to upgrade
+  // (its decoded HTTP2-Settings) as stream 1, ended; null when the
+  // settings are malformed.
+  std::shared_ptr<h2_stream> upgrade(std::string_view settings, bool head_request,
+                                     h2_fields request);
   // Server: answers `s` with `head` (":status" first); `end` when no DATA follows.
   void respond(h2_stream& s, const h2_fields& head, bool end);
   // Client: opens a stream for `head` (pseudo-headers first); null when the

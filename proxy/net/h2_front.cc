@@ -195,6 +195,8 @@ task<void> serve_stream(std::shared_ptr<h2_connection> c, std::shared_ptr<h2_str
     asio::co_spawn(w.context(), send_request_body(b), asio::detached);
   }
   const bool keep = co_await relay_response(b);
+  // Draining: the client is told to take its next requests elsewhere.
+  if (w.shared().draining.load(std::memory_order_relaxed)) c->shutdown();
   // The session serves the next stream once both ways ended cleanly.
   if (keep && b->body_sent && c->alive() && front->idle.size() < front_state::max_idle) {
     front->idle.push_back(std::move(b->pipe));
@@ -209,8 +211,16 @@ struct connection_count {
   worker& w_;
 };
 
+// An Upgrade's first request, stream 1 once the connection is HTTP/2.
+struct upgraded_request {
+  std::string settings;
+  h2_fields request;
+  bool head = false;
+};
+
 task<void> serve_h2(std::shared_ptr<h2_connection> c, worker& w, dataplane::listener_role role,
-                    std::uint16_t port, std::string received) {
+                    std::uint16_t port, std::string received,
+                    std::optional<upgraded_request> upgrade) {
   const connection_count count(w);
   downstream_origin origin;
   error_code ignored;
@@ -226,6 +236,11 @@ task<void> serve_h2(std::shared_ptr<h2_connection> c, worker& w, dataplane::list
         serve_stream(conn->shared_from_this(), std::move(s), front, w, role, port, origin),
         asio::detached);
   };
+  if (upgrade) {
+    if (auto s = c->upgrade(upgrade->settings, upgrade->head, std::move(upgrade->request))) {
+      c->on_request(std::move(s));
+    }
+  }
   co_await c->run(std::move(received));
   front->idle.clear();  // their sessions see the end and close
 }
@@ -303,8 +318,80 @@ void start_h2_front(socket_type socket, worker& w, dataplane::listener_role role
   limits.max_header_bytes = config->limits().max_request_header_bytes;
   limits.idle = config->timeouts().idle;
   auto c = std::make_shared<h2_connection>(std::move(socket), h2_connection::side::server, limits);
-  asio::co_spawn(w.context(), serve_h2(std::move(c), w, role, port, std::move(received)),
+  asio::co_spawn(w.context(),
+                 serve_h2(std::move(c), w, role, port, std::move(received), std::nullopt),
                  asio::detached);
+}
+
+void start_h2_front_upgraded(socket_type socket, worker& w, dataplane::listener_role role,
+                             std::uint16_t port, std::string received, std::string settings,
+                             h2_fields request, bool head_request) {
+  const auto config = w.config();
+  h2_limits limits;
+  limits.max_header_bytes = config->limits().max_request_header_bytes;
+  limits.idle = config->timeouts().idle;
+  auto c = std::make_shared<h2_connection>(std::move(socket), h2_connection::side::server, limits);
+  asio::co_spawn(w.context(),
+                 serve_h2(std::move(c), w, role, port, std::move(received),
+                          upgraded_request{std::move(settings), std::move(request), head_request}),
+                 asio::detached);
+}
+
+h2_fields h2_request_fields(const request_head& req) {
+  h2_fields out{{":method", std::string(req.method_string())},
+                {":scheme", "http"},
+                {":authority", std::string(req[http::field::host])},
+                {":path", std::string(req.target())}};
+  for (const auto& f : req) {
+    auto name = lower(f.name_string());
+    if (name == "host" || name == "http2-settings" || connection_specific(name)) continue;
+    out.push_back({std::move(name), std::string(f.value())});
+  }
+  return out;
+}
+
+std::optional<std::string> h2c_upgrade_settings(const request_head& req) {
+  bool upgrade = false, settings_listed = false, h2c = false;
+  const auto tokens = [](std::string_view list, auto fn) {
+    while (!list.empty()) {
+      const auto comma = list.find(',');
+      auto token = list.substr(0, comma);
+      while (!token.empty() && (token.front() == ' ' || token.front() == '\t'))
+        token.remove_prefix(1);
+      while (!token.empty() && (token.back() == ' ' || token.back() == '\t'))
+        token.remove_suffix(1);
+      fn(token);
+      list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
+    }
+  };
+  tokens(req[http::field::connection], [&](std::string_view t) {
+    upgrade |= config::ascii_iequals(t, "upgrade");
+    settings_listed |= config::ascii_iequals(t, "http2-settings");
+  });
+  tokens(req[http::field::upgrade],
+         [&](std::string_view t) { h2c |= config::ascii_iequals(t, "h2c"); });
+  if (!upgrade || !settings_listed || !h2c || req.count("http2-settings") != 1) return std::nullopt;
+  // base64url without padding (RFC 7540 3.2.1).
+  std::string out;
+  unsigned bits = 0, value = 0;
+  for (const char ch : req["http2-settings"]) {
+    int v = ch >= 'A' && ch <= 'Z'   ? ch - 'A'
+            : ch >= 'a' && ch <= 'z' ? ch - 'a' + 26
+            : ch >= '0' && ch <= '9' ? ch - '0' + 52
+            : ch == '-'              ? 62
+            : ch == '_'              ? 63
+                                     : -1;
+    if (ch == '=') break;
+    if (v < 0) return std::nullopt;
+    value = (value << 6) | static_cast<unsigned>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += static_cast<char>((value >> bits) & 0xff);
+    }
+  }
+  if (out.size() % 6 != 0) return std::nullopt;  // whole SETTINGS entries
+  return out;
 }
 
 }  // namespace laneproxy::net

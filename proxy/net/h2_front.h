@@ -19,11 +19,13 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "dataplane/router.h"
 #include "net/h2_connection.h"
+#include "net/http_headers.h"
 #include "net/worker.h"
 
 namespace laneproxy::net {
@@ -45,6 +47,24 @@ void start_h2_front(socket_type socket, worker& w, dataplane::listener_role role
 // authority; CONNECT). `body_follows`: the stream did not end with it.
 // Sets `chunked` when the body is to be chunk-encoded.
 bool h1_request_head(const h2_fields& head, bool body_follows, std::string& out, bool& chunked);
+
+// The HTTP/2 request header block for an HTTP/1.1 request head: the
+// pseudo-headers from its line and Host, its fields but the hop-by-hop
+// ones (and HTTP2-Settings), names lower-cased.
+h2_fields h2_request_fields(const request_head& req);
+
+// An HTTP/1.1 request asking to switch to HTTP/2 (RFC 7540 3.2: Upgrade
+// h2c, Connection listing Upgrade and HTTP2-Settings): the decoded
+// HTTP2-Settings payload; nullopt for any other request or a payload that
+// is not base64url.
+std::optional<std::string> h2c_upgrade_settings(const request_head& req);
+
+// Serves a connection that switched to HTTP/2 by an Upgrade: `request`
+// (already answered 101) becomes stream 1, and `received` are the bytes
+// read after it.
+void start_h2_front_upgraded(socket_type socket, worker& w, dataplane::listener_role role,
+                             std::uint16_t port, std::string received, std::string settings,
+                             h2_fields request, bool head_request);
 
 // The HTTP/2 response header block for an HTTP/1.1 response head (status
 // and fields as parsed).

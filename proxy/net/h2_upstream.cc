@@ -29,28 +29,6 @@ struct carried {
   request_parser parser;
 };
 
-// The HTTP/2 request header block for an HTTP/1.1 request head.
-h2_fields h2_request_head(const request_parser& p) {
-  const auto& req = p.get();
-  h2_fields out{{":method", std::string(req.method_string())},
-                {":scheme", "http"},
-                {":authority", std::string(req[http::field::host])},
-                {":path", std::string(req.target())}};
-  for (const auto& f : req) {
-    auto name = config::ascii_lower(f.name_string());
-    if (name == "host" || name == "connection" || name == "keep-alive" ||
-        name == "proxy-connection" || name == "transfer-encoding" || name == "upgrade" ||
-        name == "te" || name == "trailer") {
-      continue;
-    }
-    out.push_back({std::move(name), std::string(f.value())});
-  }
-  if (config::ascii_lower(req[http::field::content_type]).starts_with("application/grpc")) {
-    out.push_back({"te", "trailers"});
-  }
-  return out;
-}
-
 // The request body from the pipe into the stream, then a watch on the
 // pipe: the exchange closing it (a timeout, its client gone) resets the
 // stream.
@@ -172,7 +150,12 @@ task<void> carry(std::shared_ptr<h2_connection> c, socket_type pipe, std::uint32
   auto x = std::make_shared<carried>(std::move(c), std::move(pipe), header_limit);
   if (co_await read_header(x->parser, x->pipe, x->buf)) co_return;
   const bool body = !x->parser.is_done();
-  x->stream = x->conn->request(h2_request_head(x->parser), !body);
+  auto head = h2_request_fields(x->parser.get());
+  if (config::ascii_lower(x->parser.get()[http::field::content_type])
+          .starts_with("application/grpc")) {
+    head.push_back({"te", "trailers"});  // gRPC servers ask for it
+  }
+  x->stream = x->conn->request(head, !body);
   if (!x->stream) co_return;  // closing the pipe: a reset before any response
   asio::co_spawn(x->pipe.get_executor(), send_body(x, body), asio::detached);
   co_await send_response(x);

@@ -203,6 +203,12 @@ class session {
     const bool keep_alive = parser.keep_alive();
 
     if (dataplane::is_admin_role(role_)) co_return co_await serve_admin(parser, keep_alive);
+    if (!origin_ && parser.is_done()) {
+      if (auto settings = h2c_upgrade_settings(req)) {
+        co_await switch_to_http2(req, std::move(*settings));
+        co_return false;
+      }
+    }
 
     decision = decide(*config, req);
     x_.decision = &decision;
@@ -279,6 +285,22 @@ class session {
       co_return reusable;
     }
     co_return co_await forward(config, parser, decision, keep_alive, cors.headers);
+  }
+
+  // An HTTP/1.1 request that asked for h2c (without a body): answered 101,
+  // and the connection goes to the HTTP/2 front with the request as its
+  // stream 1. The request is counted there, not here.
+  task<void> switch_to_http2(const request_head& req, std::string settings) {
+    static constexpr std::string_view switching =
+        "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n";
+    std::array<asio::const_buffer, 1> out{asio::buffer(switching)};
+    handed_off_ = true;
+    if (!co_await write_all(down_, out, deadline_, worker_.config()->timeouts().idle)) co_return;
+    deadline_.disarm();
+    const std::string rest(static_cast<const char*>(down_buf_.data().data()), down_buf_.size());
+    down_buf_.clear();
+    start_h2_front_upgraded(std::move(down_), worker_, role_, port_, rest, std::move(settings),
+                            h2_request_fields(req), head_request_);
   }
 
   // True when the connection opened with HTTP/2's preface: it is then
@@ -594,7 +616,7 @@ class session {
   };
 
   void finish(const request_head& req, const dataplane::proxy_config& config) {
-    if (dataplane::is_admin_role(role_)) return;
+    if (dataplane::is_admin_role(role_) || handed_off_) return;
     const auto elapsed =
         std::chrono::duration_cast<std::chrono::microseconds>(steady::now() - x_.started);
     if (auto* m = worker_.metrics()) m->record(x_, elapsed, config);

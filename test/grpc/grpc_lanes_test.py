@@ -243,6 +243,16 @@ class Http2ClientsTest(unittest.TestCase):
             counts[chain[0]] += 1
         self.assertTrue(counts["v1"] > 0 and counts["v2"] > 0, counts)
 
+    def test_curl_upgrades_from_http1_with_h2c(self):
+        r = subprocess.run(["curl", "-sv", "-m", "10", "--http2", "-w", "\n%{http_version}",
+                            f"http://127.0.0.1:{self.mesh.port}/mock"], capture_output=True,
+                           text=True, check=True)
+        self.assertIn("101 Switching Protocols", r.stderr)
+        body, _, version = r.stdout.rpartition("\n")
+        self.assertEqual(version, "2")
+        self.assertEqual(len(set(versions(body))), 1, body)
+        self.assertEqual(len(versions(body)), 3, body)
+
     def test_curl_posts_a_body_over_http2(self):
         url = f"http://127.0.0.1:{self.mesh.port}/mock"
         body = os.path.join(self.mesh.dir, "body")

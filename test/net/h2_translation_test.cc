@@ -85,6 +85,29 @@ TEST(H2Translation, ThePrefaceIsRecognisedFromItsFirstBytes) {
   EXPECT_FALSE(is_h2_preface_prefix("PRI * HTTP/1.1"));
 }
 
+TEST(H2Translation, AnH2cUpgradeCarriesItsSettingsInBase64url) {
+  header_arena arena;
+  request_head req{fields(arena_allocator<char>(arena))};
+  req.method(http::verb::get);
+  req.target("/");
+  req.set(http::field::host, "a");
+  req.set(http::field::connection, "Upgrade, HTTP2-Settings");
+  req.set(http::field::upgrade, "h2c");
+  // SETTINGS_MAX_CONCURRENT_STREAMS (3) = 100, as curl sends it.
+  req.set("http2-settings", "AAMAAABkAAQAoAAAAAIAAAAA");
+  const auto settings = h2c_upgrade_settings(req);
+  ASSERT_TRUE(settings);
+  EXPECT_EQ(settings->size(), 18u);
+  EXPECT_EQ(settings->substr(0, 6), std::string("\x00\x03\x00\x00\x00\x64", 6));
+  const auto fields = h2_request_fields(req);
+  EXPECT_EQ(fields.size(), 4u);  // the pseudo-headers; Connection, Upgrade, HTTP2-Settings dropped
+  req.set("http2-settings", "not base64!");
+  EXPECT_FALSE(h2c_upgrade_settings(req));
+  req.set("http2-settings", "AAMAAABk");
+  req.set(http::field::connection, "Upgrade");  // HTTP2-Settings not listed
+  EXPECT_FALSE(h2c_upgrade_settings(req));
+}
+
 TEST(GrpcLocalReply, IsHttp200WithTheStatusAndAnEncodedMessage) {
   std::string out;
   grpc_local_reply_head(14, "no healthy upstream 100%", 11, true, out);
