@@ -60,6 +60,42 @@ std::string websocket_upgrade(const fields& headers, bool has_body) {
   return listed && websocket ? std::string(headers[http::field::upgrade]) : std::string();
 }
 
+std::optional<std::chrono::milliseconds> grpc_timeout(std::string_view value) {
+  if (value.size() < 2 || value.size() > 9) return std::nullopt;
+  std::uint64_t n = 0;
+  for (const char c : value.substr(0, value.size() - 1)) {
+    if (c < '0' || c > '9') return std::nullopt;
+    n = n * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  // Nanoseconds per unit.
+  std::uint64_t unit = 0;
+  switch (value.back()) {
+    case 'H':
+      unit = 3600'000'000'000;
+      break;
+    case 'M':
+      unit = 60'000'000'000;
+      break;
+    case 'S':
+      unit = 1'000'000'000;
+      break;
+    case 'm':
+      unit = 1'000'000;
+      break;
+    case 'u':
+      unit = 1'000;
+      break;
+    case 'n':
+      unit = 1;
+      break;
+    default:
+      return std::nullopt;
+  }
+  const auto ns = static_cast<long double>(n) * static_cast<long double>(unit);
+  const auto ms = static_cast<std::int64_t>((ns + 999'999) / 1'000'000);
+  return std::chrono::milliseconds(std::max<std::int64_t>(ms, 1));
+}
+
 void strip_hop_by_hop(fields& headers) {
   // Names listed in Connection are hop-by-hop too; copy them before erasing
   // because the list lives in the container.

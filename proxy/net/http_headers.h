@@ -2,6 +2,7 @@
 // reads on the way through. Works on Beast's field containers; no I/O.
 #pragma once
 
+#include <chrono>
 #include <forward_list>
 #include <optional>
 #include <string>
@@ -50,6 +51,11 @@ void set_framing(fields& headers, framing f, std::uint64_t length, std::string_v
 // body), as Istio enables Envoy's websocket upgrade; "" for any other
 // request (other upgrades are stripped as hop-by-hop).
 std::string websocket_upgrade(const fields& headers, bool has_body);
+
+// A gRPC request's grpc-timeout ("100m", "5S": 1 to 8 digits and a unit,
+// H M S m u n), rounded up to whole milliseconds; nullopt when absent or
+// malformed (then ignored, as gRPC servers do).
+std::optional<std::chrono::milliseconds> grpc_timeout(std::string_view value);
 
 // Says whether the connection stays open after this message, in the
 // version's terms (Connection: close for 1.1, keep-alive for 1.0), on

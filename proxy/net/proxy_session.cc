@@ -211,6 +211,13 @@ class session {
     }
 
     decision = decide(*config, req);
+    // A gRPC deadline bounds the route's timeout (Istio lets Envoy honour
+    // grpc-timeout, capped by the route's own).
+    if (grpc_request_) {
+      if (const auto g = grpc_timeout(req["grpc-timeout"])) {
+        decision.timeout = decision.timeout.count() > 0 ? std::min(decision.timeout, *g) : *g;
+      }
+    }
     x_.decision = &decision;
     // CORS comes first, as Istio orders Envoy's filters.
     dataplane::cors_result cors;

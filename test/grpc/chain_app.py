@@ -1,6 +1,7 @@
 """A gRPC version of the sample app: answers /laneproxy.Chain/Call (unary)
 and /laneproxy.Chain/Stream (bidirectional) with its name, version and
-address, followed by its upstream's answer when `upstream_url` is set.
+address, followed by its upstream's answer when `upstream_url` is set;
+/laneproxy.Chain/Slow answers after 30 seconds.
 
 Like the guide's app it forwards only x-request-id to its upstream; it
 calls the upstream through its sidecar's outbound listener (HTTP_PROXY's
@@ -11,6 +12,7 @@ upstream_url (http://host:port/), HTTP_PROXY (http://IP:PORT).
 """
 import os
 import sys
+import time
 from concurrent import futures
 from urllib.parse import urlparse
 
@@ -50,6 +52,10 @@ class Chain:
             out += self.stub_call(request, metadata=self.forwarded(context), timeout=10)
         return out
 
+    def slow(self, request, context):
+        time.sleep(30)
+        return ident().encode()
+
     def stream(self, requests, context):
         if not self.stub_stream:
             for r in requests:
@@ -64,6 +70,7 @@ def main():
     chain = Chain()
     handler = grpc.method_handlers_generic_handler("laneproxy.Chain", {
         "Call": grpc.unary_unary_rpc_method_handler(chain.call),
+        "Slow": grpc.unary_unary_rpc_method_handler(chain.slow),
         "Stream": grpc.stream_stream_rpc_method_handler(chain.stream),
     })
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=16))

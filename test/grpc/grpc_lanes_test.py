@@ -195,6 +195,26 @@ class GrpcLanesTest(unittest.TestCase):
         self.assertIn(b"grpc-status: 0", rest)
         self.assertEqual(len(versions(rest.decode(errors="replace"))), 3, rest)
 
+    def test_grpc_timeout_bounds_the_call_at_the_proxy(self):
+        # Sent over HTTP/1.1 so that no client deadline interferes. The app
+        # takes 30 s; the deadline travels on with the call, so whichever of
+        # the proxies (UNAVAILABLE, "upstream request timeout") and the app
+        # (DEADLINE_EXCEEDED) sees it pass first ends it.
+        body = b"\0\0\0\0\0"
+        started = time.time()
+        with socket.create_connection(("127.0.0.1", self.mesh.port), timeout=25) as s:
+            s.sendall(b"POST /laneproxy.Chain/Slow HTTP/1.1\r\nHost: mock.example\r\n"
+                      b"content-type: application/grpc\r\nte: trailers\r\ngrpc-timeout: 300m\r\n"
+                      b"content-length: 5\r\n\r\n" + body)
+            data = b""
+            while b"\r\n\r\n" not in data:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        self.assertLess(time.time() - started, 20)
+        self.assertRegex(data, rb"grpc-status: (4|14)\r\n")
+
     def test_local_replies_are_grpc_errors_and_metrics_say_grpc(self):
         # No route for this path at the gateway: NR, as gRPC's UNIMPLEMENTED.
         with self.mesh.channel() as ch:

@@ -108,6 +108,22 @@ TEST(H2Translation, AnH2cUpgradeCarriesItsSettingsInBase64url) {
   EXPECT_FALSE(h2c_upgrade_settings(req));
 }
 
+TEST(GrpcTimeout, IsReadInItsUnitsAndRoundedUpToMilliseconds) {
+  EXPECT_EQ(grpc_timeout("100m"), std::chrono::milliseconds(100));
+  EXPECT_EQ(grpc_timeout("5S"), std::chrono::milliseconds(5000));
+  EXPECT_EQ(grpc_timeout("2M"), std::chrono::milliseconds(120000));
+  EXPECT_EQ(grpc_timeout("1H"), std::chrono::milliseconds(3600000));
+  EXPECT_EQ(grpc_timeout("1500u"), std::chrono::milliseconds(2));
+  EXPECT_EQ(grpc_timeout("1n"), std::chrono::milliseconds(1));
+  EXPECT_EQ(grpc_timeout("99999999S"), std::chrono::milliseconds(99999999000));
+  EXPECT_FALSE(grpc_timeout(""));
+  EXPECT_FALSE(grpc_timeout("S"));
+  EXPECT_FALSE(grpc_timeout("100"));
+  EXPECT_FALSE(grpc_timeout("123456789S"));  // more than 8 digits
+  EXPECT_FALSE(grpc_timeout("1x"));
+  EXPECT_FALSE(grpc_timeout("-1S"));
+}
+
 TEST(GrpcLocalReply, IsHttp200WithTheStatusAndAnEncodedMessage) {
   std::string out;
   grpc_local_reply_head(14, "no healthy upstream 100%", 11, true, out);
