@@ -151,7 +151,12 @@ class session {
     down_buf_.max_size(config->limits().max_request_header_bytes + buffer_slack);
     upstream_.buffer().max_size(config->limits().max_response_header_bytes + buffer_slack);
     if (down_buf_.empty() && !co_await wait_for_request(t.idle)) co_return false;
-    if (!origin_ && !dataplane::is_admin_role(role_) && co_await opens_http2(t.request_headers)) {
+    // Only a connection's first bytes can be HTTP/2's preface (the test is
+    // made here: a coroutine frame for every request would cost).
+    if (served_++ == 0 && !origin_ && !dataplane::is_admin_role(role_) &&
+        is_h2_preface_prefix(std::string_view(static_cast<const char*>(down_buf_.data().data()),
+                                              down_buf_.size())) &&
+        co_await opens_http2(t.request_headers)) {
       co_return false;
     }
 
@@ -190,8 +195,9 @@ class session {
     auto& req = parser.get();
     const unsigned version = req.version();
     head_request_ = req.method() == http::verb::head;
-    grpc_request_ =
-        config::ascii_lower(req[http::field::content_type]).starts_with("application/grpc");
+    static constexpr std::string_view grpc_type = "application/grpc";
+    grpc_request_ = config::ascii_iequals(
+        req[http::field::content_type].substr(0, grpc_type.size()), grpc_type);
     x_.grpc = grpc_request_;
     if (auto absolute = split_absolute_form(req.target())) {
       req.set(http::field::host, absolute->authority);
@@ -203,11 +209,9 @@ class session {
     const bool keep_alive = parser.keep_alive();
 
     if (dataplane::is_admin_role(role_)) co_return co_await serve_admin(parser, keep_alive);
-    if (!origin_ && parser.is_done()) {
-      if (auto settings = h2c_upgrade_settings(req)) {
-        co_await switch_to_http2(req, std::move(*settings));
-        co_return false;
-      }
+    if (!origin_ && parser.is_done() && req.count(http::field::upgrade) > 0 &&
+        co_await switch_to_http2(req)) {
+      co_return false;
     }
 
     decision = decide(*config, req);
@@ -297,25 +301,29 @@ class session {
   // An HTTP/1.1 request that asked for h2c (without a body): answered 101,
   // and the connection goes to the HTTP/2 front with the request as its
   // stream 1. The request is counted there, not here.
-  task<void> switch_to_http2(const request_head& req, std::string settings) {
+  // False when the request did not ask for h2c.
+  task<bool> switch_to_http2(const request_head& req) {
+    auto settings = h2c_upgrade_settings(req);
+    if (!settings) co_return false;
     static constexpr std::string_view switching =
         "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n";
     std::array<asio::const_buffer, 1> out{asio::buffer(switching)};
     handed_off_ = true;
-    if (!co_await write_all(down_, out, deadline_, worker_.config()->timeouts().idle)) co_return;
+    if (!co_await write_all(down_, out, deadline_, worker_.config()->timeouts().idle)) {
+      co_return true;
+    }
     deadline_.disarm();
     const std::string rest(static_cast<const char*>(down_buf_.data().data()), down_buf_.size());
     down_buf_.clear();
-    start_h2_front_upgraded(std::move(down_), worker_, role_, port_, rest, std::move(settings),
+    start_h2_front_upgraded(std::move(down_), worker_, role_, port_, rest, std::move(*settings),
                             h2_request_fields(req), head_request_);
+    co_return true;
   }
 
   // True when the connection opened with HTTP/2's preface: it is then
   // handed, with what was read, to the HTTP/2 front. Only a connection's
   // first bytes are looked at.
   task<bool> opens_http2(std::chrono::milliseconds wait) {
-    if (served_ > 0) co_return false;
-    ++served_;
     const auto bytes = [&] {
       return std::string_view(static_cast<const char*>(down_buf_.data().data()), down_buf_.size());
     };
@@ -373,8 +381,9 @@ class session {
     const unsigned version = req.version();
     const bool expect_continue =
         config::ascii_iequals(req[http::field::expect], "100-continue") && !parser.is_done();
-    const std::string upgrade = websocket_upgrade(req, !parser.is_done());
-    rewrite_request(parser, decision, worker_.random(), request_head_, upgrade);
+    // (A flag in this frame, not the string: frames are recycled by size.)
+    const bool upgrade = req.count(http::field::upgrade) > 0 && rewrite_upgrade(parser, decision);
+    if (!upgrade) rewrite_request(parser, decision, worker_.random(), request_head_);
     if (!parser.is_done() && !expect_continue && (decision.retry || !decision.mirrors.empty())) {
       const auto kept = co_await keep_body(parser, t);
       if (kept != body_kept::yes && kept != body_kept::too_large) {
@@ -388,9 +397,9 @@ class session {
     const config::retry_policy* retry = parser.is_done() ? decision.retry : nullptr;
     // A WebSocket handshake goes as HTTP/1.1 (no extended CONNECT upstream).
     const bool http2 =
-        upgrade.empty() && config.upstream_http2(decision.endpoints, origin_ && origin_->http2);
-    const outgoing_request out{parser,        request_head_, request_body_,   expect_continue,
-                               head_request_, http2,         !upgrade.empty()};
+        !upgrade && config.upstream_http2(decision.endpoints, origin_ && origin_->http2);
+    const outgoing_request out{parser,        request_head_, request_body_, expect_continue,
+                               head_request_, http2,         upgrade};
     const downstream_side down{down_, down_buf_, request_deadline_, x_.request_bytes};
     const auto started = steady::now();
     const auto result = co_await upstream_.run(decision, retry, out, down, t, config.limits());
@@ -428,6 +437,15 @@ class session {
     upstream_.finish(r == relay_result::done && upstream_keep_alive && request_whole);
     const bool reusable = r == relay_result::done && plan.keep_alive && request_whole;
     co_return reusable;
+  }
+
+  // A WebSocket handshake's request, rewritten with its Upgrade kept; false
+  // (nothing done) for another request.
+  bool rewrite_upgrade(request_parser& parser, const dataplane::route_decision& decision) {
+    const auto value = websocket_upgrade(parser.get(), !parser.is_done());
+    if (value.empty()) return false;
+    rewrite_request(parser, decision, worker_.random(), request_head_, value);
+    return true;
   }
 
   // An upstream's 101 to a WebSocket handshake: relayed, then the two
