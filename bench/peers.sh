@@ -55,7 +55,8 @@ nginx_conf upstreams "server { listen 127.0.0.1:$u1; location / { return 200 'v1
 nginx_conf proxy "upstream app { server 127.0.0.1:$u1 weight=9; server 127.0.0.1:$u2 weight=1; keepalive 64; }
   server { listen 127.0.0.1:$np; location / { proxy_pass http://app; proxy_http_version 1.1;
   proxy_set_header Connection \"\"; } }
-  server { listen 127.0.0.1:$np2 http2; location / { proxy_pass http://app; proxy_http_version 1.1;
+  server { listen 127.0.0.1:$np2 http2; keepalive_requests 1000000;
+  location / { proxy_pass http://app; proxy_http_version 1.1;
   proxy_set_header Connection \"\"; } }"
 cat >"$work/haproxy.cfg" <<HAPROXY
 global

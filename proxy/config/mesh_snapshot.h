@@ -85,9 +85,14 @@ struct retry_policy {
   bool on_gateway_error = false;  // gateway-error: 502, 503, 504, a per-try timeout
   bool on_retriable_4xx = false;  // retriable-4xx: 409
   std::vector<unsigned> status_codes{503};  // retriable-status-codes
+  // gRPC statuses retried when a response's header carries them (Envoy's
+  // cancelled 1, deadline-exceeded 4, resource-exhausted 8, internal 13,
+  // unavailable 14); Istio's default has unavailable and cancelled.
+  std::vector<int> grpc_statuses{14, 1};
 
-  // Whether a response of `status` is retried.
-  bool retries_status(unsigned status) const;
+  // Whether a response of `status` is retried; `grpc_status` (-1: none) is
+  // the grpc-status its header carries.
+  bool retries_status(unsigned status, int grpc_status = -1) const;
   // Whether an attempt that got no response header is retried.
   enum class failure { connect, reset, per_try_timeout };
   bool retries_failure(failure f) const;

@@ -6,7 +6,11 @@
 
 namespace laneproxy::config {
 
-bool retry_policy::retries_status(unsigned status) const {
+bool retry_policy::retries_status(unsigned status, int grpc_status) const {
+  if (grpc_status >= 0 &&
+      std::find(grpc_statuses.begin(), grpc_statuses.end(), grpc_status) != grpc_statuses.end()) {
+    return true;
+  }
   if (on_5xx && status >= 500 && status <= 599) return true;
   if (on_gateway_error && (status == 502 || status == 503 || status == 504)) return true;
   if (on_retriable_4xx && status == 409) return true;
@@ -45,6 +49,7 @@ std::optional<retry_policy> compile_retries(const std::optional<http_retry>& r) 
   if (r->retry_on.empty()) return p;  // Istio's default conditions
   p.on_connect_failure = false;
   p.status_codes.clear();
+  p.grpc_statuses.clear();
   std::string_view on = r->retry_on;
   while (!on.empty()) {
     const auto comma = on.find(',');
@@ -66,9 +71,20 @@ std::optional<retry_policy> compile_retries(const std::optional<http_retry>& r) 
       p.on_gateway_error = true;
     } else if (item == "retriable-4xx") {
       p.on_retriable_4xx = true;
+    } else if (item == "cancelled") {
+      p.grpc_statuses.push_back(1);
+    } else if (item == "deadline-exceeded") {
+      p.grpc_statuses.push_back(4);
+    } else if (item == "resource-exhausted") {
+      p.grpc_statuses.push_back(8);
+    } else if (item == "internal") {
+      p.grpc_statuses.push_back(13);
+    } else if (item == "unavailable") {
+      p.grpc_statuses.push_back(14);
     }
-    // refused-stream and the gRPC conditions concern HTTP/2; the decoder
-    // has rejected anything else.
+    // refused-stream: an HTTP/2 stream refused before its response reads
+    // as a reset here (see route_action_decoder.cc); the decoder has
+    // rejected anything else.
   }
   return p;
 }

@@ -148,10 +148,12 @@ void decode_retries(const yaml_field& f, http_route& rule) {
       if (is_status ? (status < 100 || status > 599) : !retry_policies().count(item)) {
         f["retryOn"].error("invalid retry policy \"" + item + "\"");
       } else if (item == "reset-before-request" || item == "envoy-ratelimited") {
-        // (The HTTP/2 and gRPC conditions cannot occur over HTTP/1.1, in
-        // Envoy either; retriable-headers needs route settings Istio never
-        // sets.)
+        // (retriable-headers needs route settings Istio never sets.)
         not_applied(f["retryOn"], "retry condition " + item);
+      } else if (item == "refused-stream") {
+        not_applied(f["retryOn"],
+                    "retry condition refused-stream: a refused HTTP/2 stream is retried as a "
+                    "reset (retryOn reset)");
       }
       start = comma + 1;
     }

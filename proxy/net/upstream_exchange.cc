@@ -82,7 +82,8 @@ task<exchange_result> upstream_exchange::run(const dataplane::route_decision& d,
     record(result);
     bool retriable = false;
     if (result == exchange_result::response) {
-      retriable = retry && retry->retries_status(response_->get().result_int());
+      retriable =
+          retry && retry->retries_status(response_->get().result_int(), grpc_status_in_head());
     } else {
       retriable = retry && result != exchange_result::body_failed &&
                   result != exchange_result::protocol_error &&
@@ -182,6 +183,19 @@ void upstream_exchange::record(exchange_result result) {
     if (auto* m = worker_.shared().metrics)
       m->count_ejection(decision_->service, decision_->serving_lane);
   }
+}
+
+// The grpc-status a response's header carries (a trailers-only gRPC
+// error), -1 when none.
+int upstream_exchange::grpc_status_in_head() const {
+  const auto v = response_->get()["grpc-status"];
+  if (v.empty() || v.size() > 2) return -1;
+  int code = 0;
+  for (const char c : v) {
+    if (c < '0' || c > '9') return -1;
+    code = code * 10 + (c - '0');
+  }
+  return code;
 }
 
 bool upstream_exchange::take_pooled(const tcp::endpoint& endpoint) {

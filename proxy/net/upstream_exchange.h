@@ -110,6 +110,7 @@ class upstream_exchange {
                                                    const config::retry_policy& retry, unsigned n,
                                                    const config::socket_address* last);
   bool take_pooled(const tcp::endpoint& endpoint);
+  int grpc_status_in_head() const;
   task<void> connect(const tcp::endpoint& endpoint, const config::proxy_timeouts& t, bool http2,
                      const config::proxy_limits& limits);
   void record(exchange_result result);

@@ -310,6 +310,28 @@ TEST(VirtualServiceRules, FieldsNotAppliedAreWarningsNamingThem) {
   EXPECT_EQ(retry->backoff_base, std::chrono::seconds(1));
 }
 
+TEST(VirtualServiceRules, GrpcRetryConditionsApplyAndRefusedStreamSaysHow) {
+  const auto m = vs(R"(  - match: [{uri: {prefix: /a}}]
+    route:
+    - destination: {host: mocka}
+    retries: {attempts: 2, retryOn: "unavailable,deadline-exceeded,refused-stream"}
+)");
+  EXPECT_THAT(m.errors(), IsEmpty());
+  EXPECT_THAT(m.warnings(), ElementsAre(::testing::HasSubstr(
+                                "retryOn: not applied by laneproxy: retry condition "
+                                "refused-stream: a refused HTTP/2 stream is retried as a "
+                                "reset")));
+  const auto& retry = m.snap().mesh_routes.begin()->second[0].retry;
+  ASSERT_TRUE(retry);
+  EXPECT_THAT(retry->grpc_statuses, ElementsAre(14, 4));
+  EXPECT_TRUE(retry->retries_status(200, 4));
+  EXPECT_FALSE(retry->retries_status(200, 13));
+  EXPECT_FALSE(retry->retries_status(200));
+  // Istio's default: unavailable and cancelled.
+  EXPECT_TRUE(config::retry_policy::istio_default().retries_status(200, 14));
+  EXPECT_TRUE(config::retry_policy::istio_default().retries_status(200, 1));
+}
+
 TEST(VirtualServiceRules, FaultsAreReadAsSharesPerMillion) {
   const auto m = vs(R"(  - match: [{uri: {prefix: /new}}]
     route:

@@ -34,6 +34,10 @@ const std::string mesh_yaml = service_yaml("mocka") + subsets_yaml("mocka", {"v1
     match: [{uri: {prefix: /per-try}}]
     retries: {attempts: 2, perTryTimeout: 1s, retryOn: gateway-error}
     route: [{destination: {host: mocka, subset: v1}}]
+  - name: grpc
+    match: [{uri: {prefix: /grpc}}]
+    retries: {attempts: 1, retryOn: unavailable}
+    route: [{destination: {host: mocka, subset: v1}}]
   - name: two-endpoints
     match: [{uri: {prefix: /two}}]
     route: [{destination: {host: mocka, subset: v2}}]
@@ -47,6 +51,11 @@ class RetryTest : public ::testing::Test {
           const int n = ++seen;
           if (r.target.find("/per-try") == 0 && n == 1) p.delay = std::chrono::seconds(5);
           p.status = n <= failures ? fail_status : 200;
+          // A gRPC upstream's trailers-only error: HTTP 200, grpc-status in the header.
+          if (r.target.find("/grpc") == 0 && n <= failures) {
+            p.status = 200;
+            p.headers = {{"content-type", "application/grpc"}, {"grpc-status", grpc_status}};
+          }
           p.body = "try " + std::to_string(n);
           return p;
         }) {}
@@ -69,6 +78,7 @@ class RetryTest : public ::testing::Test {
   std::atomic<int> seen{0};
   int failures = 0;
   unsigned fail_status = 503;
+  std::string grpc_status = "14";
   fake_upstream flaky;
   std::uint16_t closed_port = free_port();
   std::unique_ptr<child_process> proxy;
@@ -99,6 +109,21 @@ TEST_F(RetryTest, TheDefaultPolicyDoesNotRetryA500) {
   fail_status = 500;
   start();
   EXPECT_EQ(http_client(port).get("/default").status, 500u);
+  EXPECT_EQ(seen.load(), 1);
+}
+
+TEST_F(RetryTest, AGrpcStatusInTheHeaderIsRetriedAsRetryOnNamesIt) {
+  failures = 1;
+  start();
+  auto r = http_client(port).get("/grpc", {{"content-type", "application/grpc"}});
+  EXPECT_EQ(r.status, 200u);
+  EXPECT_EQ(r.body, "try 2");
+  EXPECT_EQ(seen.load(), 2);
+  // INTERNAL is not named: the client gets it.
+  seen = 0;
+  grpc_status = "13";
+  r = http_client(port).get("/grpc", {{"content-type", "application/grpc"}});
+  EXPECT_EQ(r.header("grpc-status"), "13");
   EXPECT_EQ(seen.load(), 1);
 }
 
