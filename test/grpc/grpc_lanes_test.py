@@ -38,7 +38,8 @@ class Topology:
     """laneproxy local on a copy of config/swimlane, its Service ports named
     `port_name`, every pod run as `command` (None: laneproxy-mock)."""
 
-    def __init__(self, port_name="http", command=None, route_prefix=None, folder="swimlane"):
+    def __init__(self, port_name="http", command=None, route_prefix=None, folder="swimlane",
+                 first_rule=None):
         self.dir = tempfile.mkdtemp(prefix="laneproxy-grpc-")
         mesh = os.path.join(self.dir, "mesh")
         shutil.copytree(os.path.join(ROOT, "config", folder), mesh)
@@ -53,6 +54,12 @@ class Topology:
                 text = f.read()
             with open(route, "w") as f:
                 f.write(text.replace("exact: /mock", f"prefix: {route_prefix}"))
+        if first_rule:
+            route = os.path.join(mesh, "mock-route.yaml")
+            with open(route) as f:
+                text = f.read()
+            with open(route, "w") as f:
+                f.write(text.replace("  http:\n", "  http:\n" + first_rule, 1))
         args = [LANEPROXY, "local", mesh]
         if command:
             overlay = os.path.join(self.dir, "overlay.yaml")
@@ -431,10 +438,25 @@ def read_frames(sock, seconds=5):
     return frames
 
 
+# A route that holds each request 5 s before forwarding it (its body unread).
+HELD = """  - match:
+    - uri:
+        prefix: /held
+    fault:
+      delay:
+        fixedDelay: 5s
+        percentage: {value: 100}
+    route:
+    - destination:
+        host: mocka.default.svc.cluster.local
+        subset: v1
+"""
+
+
 class Http2HostileTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.mesh = Topology()
+        cls.mesh = Topology(first_rule=HELD)
 
     @classmethod
     def tearDownClass(cls):
@@ -487,6 +509,25 @@ class Http2HostileTest(unittest.TestCase):
         refused = [f for f in frames if f[0] == 3 and f[3] == struct.pack(">I", 7)]
         goaways = [f for f in frames if f[0] == 7]
         self.assertTrue(len(refused) >= 150 or goaways, [f[:3] for f in frames][:20])
+        self.assert_alive()
+
+    def test_data_past_the_window_is_a_flow_control_error(self):
+        # The route holds the request, so its body is not read: DATA is
+        # credited back only as far as the bridge took it, and a client
+        # that sends on regardless overruns its window.
+        with self.connect() as s:
+            s.sendall(frame(1, 0x4, 1, request_block(b"/held", b"POST")))
+            chunk = b"z" * 16384
+            try:
+                for _ in range(400):  # 6.5 MB, far past what the window and the bridge hold
+                    s.sendall(frame(0, 0, 1, chunk))
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            frames = read_frames(s, 3)
+        flow = struct.pack(">I", 3)  # FLOW_CONTROL_ERROR
+        errors = [f for f in frames if (f[0] == 7 and f[3][4:8] == flow) or
+                  (f[0] == 3 and f[3] == flow)]
+        self.assertTrue(errors, [f[:3] for f in frames][:20])
         self.assert_alive()
 
     def test_a_stream_reset_mid_body_leaves_the_connection_serving(self):
