@@ -23,18 +23,7 @@ run() {
   port=$(free_port)
   gateway_bootstrap "$work/boot.yaml" "$PWD/config/swimlane" "$port" "$up_port" "$up_port" \
     "metrics: false" "watch: {poll: 3600s}"
-  valgrind --tool=callgrind --callgrind-out-file="$work/cg.out" \
-    "$bin/laneproxy" run --config "$work/boot.yaml" --concurrency 1 >"$work/gw.log" 2>&1 &
-  local pid=$!
-  wait_ready "$work/gw.log" 300
-  if [ "$1" = h2 ]; then
-    h2load -n "$2" -c 1 -m 1 "http://127.0.0.1:$port/mock" >/dev/null
-  else
-    curl -s -o /dev/null "http://127.0.0.1:$port/mock?[1-$2]"
-  fi
-  kill -TERM "$pid"
-  wait "$pid" || true
-  awk '/^summary:/ {print $2}' "$work/cg.out"
+  callgrind_run "$bin" "$work/boot.yaml" "$port" "$2" "$1"
 }
 for protocol in h1 h2; do
   a=$(run "$protocol" 1000)

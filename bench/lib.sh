@@ -47,14 +47,19 @@ wait_ready() {
 
 # Instructions (callgrind) of one gateway run of $1/laneproxy on the
 # bootstrap $2, one worker, listening on 127.0.0.1:$3, that serves $4
-# keep-alive requests to /mock (curl, one connection).
+# requests to /mock on one connection, one at a time: keep-alive HTTP/1.1
+# (curl), or HTTP/2 with prior knowledge (h2load) when $5 is h2.
 callgrind_run() {
-  local bin=$1 boot=$2 port=$3 n=$4
+  local bin=$1 boot=$2 port=$3 n=$4 protocol=${5:-h1}
   valgrind --tool=callgrind --callgrind-out-file="$work/cg.out" \
     "$bin/laneproxy" run --config "$boot" --concurrency 1 >"$work/gw.log" 2>&1 &
   local pid=$!
   wait_ready "$work/gw.log" 300
-  curl -s -o /dev/null "http://127.0.0.1:$port/mock?[1-$n]"
+  if [ "$protocol" = h2 ]; then
+    h2load -n "$n" -c 1 -m 1 "http://127.0.0.1:$port/mock" >/dev/null
+  else
+    curl -s -o /dev/null "http://127.0.0.1:$port/mock?[1-$n]"
+  fi
   kill -TERM "$pid"
   wait "$pid" || true
   awk '/^summary:/ {print $2}' "$work/cg.out"

@@ -10,6 +10,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "config/diagnostics.h"
@@ -97,6 +98,9 @@ struct http_retry {
 
 // A route's fault injection. Shares are per million requests, as Envoy
 // draws them (percentage 12.5 -> 125000); no percentage given: none.
+// The code of a gRPC status name ("UNAVAILABLE": 14); -1 when unknown.
+int grpc_status_code(std::string_view name);
+
 struct http_fault {
   struct delay_spec {
     std::chrono::nanoseconds fixed{0};
@@ -105,7 +109,7 @@ struct http_fault {
   struct abort_spec {
     int http_status = 0;
     std::uint32_t per_million = 0;
-    std::string grpc_status;  // grpcStatus ("" for httpStatus): a gRPC error, HTTP 200
+    int grpc_status = -1;  // grpcStatus's code (-1 for httpStatus): a gRPC error, HTTP 200
   };
   std::optional<delay_spec> delay;
   std::optional<abort_spec> abort;

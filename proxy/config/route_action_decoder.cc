@@ -97,6 +97,31 @@ void decode_headers_block(const yaml_field& f, header_operations& request,
   response = decode_header_operations(f["response"], false);
 }
 
+int grpc_status_code(std::string_view name) {
+  // In code order: OK is 0, UNAUTHENTICATED 16.
+  static constexpr std::string_view names[] = {"OK",
+                                               "CANCELLED",
+                                               "UNKNOWN",
+                                               "INVALID_ARGUMENT",
+                                               "DEADLINE_EXCEEDED",
+                                               "NOT_FOUND",
+                                               "ALREADY_EXISTS",
+                                               "PERMISSION_DENIED",
+                                               "RESOURCE_EXHAUSTED",
+                                               "FAILED_PRECONDITION",
+                                               "ABORTED",
+                                               "OUT_OF_RANGE",
+                                               "UNIMPLEMENTED",
+                                               "INTERNAL",
+                                               "UNAVAILABLE",
+                                               "DATA_LOSS",
+                                               "UNAUTHENTICATED"};
+  for (int i = 0; i < static_cast<int>(std::size(names)); ++i) {
+    if (names[i] == name) return i;
+  }
+  return -1;
+}
+
 namespace {
 const std::set<std::string_view>& retry_policies() {
   static const std::set<std::string_view> policies = {"5xx",
@@ -206,35 +231,20 @@ void decode_fault(const yaml_field& f, http_route& rule) {
                                 " is not within [200, 600]");
     }
     const auto share = per_million(abort["percentage"]);
-    static const std::set<std::string_view> grpc_codes = {"OK",
-                                                          "CANCELLED",
-                                                          "UNKNOWN",
-                                                          "INVALID_ARGUMENT",
-                                                          "DEADLINE_EXCEEDED",
-                                                          "NOT_FOUND",
-                                                          "ALREADY_EXISTS",
-                                                          "PERMISSION_DENIED",
-                                                          "RESOURCE_EXHAUSTED",
-                                                          "FAILED_PRECONDITION",
-                                                          "ABORTED",
-                                                          "OUT_OF_RANGE",
-                                                          "UNIMPLEMENTED",
-                                                          "INTERNAL",
-                                                          "UNAVAILABLE",
-                                                          "DATA_LOSS",
-                                                          "UNAUTHENTICATED"};
-    if (auto g = abort["grpcStatus"].string(); g && !grpc_codes.count(*g)) {
-      abort["grpcStatus"].error("unknown gRPC status \"" + *g + "\"");
+    const auto grpc_name = abort["grpcStatus"].string();
+    const int grpc_code = grpc_name ? grpc_status_code(*grpc_name) : -1;
+    if (grpc_name && grpc_code < 0) {
+      abort["grpcStatus"].error("unknown gRPC status \"" + *grpc_name + "\"");
     }
     if (abort["http2Error"].present())
       abort["http2Error"].error("http2Error is not supported (Istio)");
-    if (auto g = abort["grpcStatus"].string(); g && grpc_codes.count(*g)) {
+    if (grpc_code >= 0) {
       if (!rule.actions.fault) rule.actions.fault.emplace();
-      rule.actions.fault->abort = http_fault::abort_spec{200, share, *g};
+      rule.actions.fault->abort = http_fault::abort_spec{200, share, grpc_code};
     }
     if (status) {
       if (!rule.actions.fault) rule.actions.fault.emplace();
-      rule.actions.fault->abort = http_fault::abort_spec{static_cast<int>(*status), share, ""};
+      rule.actions.fault->abort = http_fault::abort_spec{static_cast<int>(*status), share, -1};
     }
   }
 }

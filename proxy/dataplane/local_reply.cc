@@ -115,28 +115,4 @@ unsigned grpc_status_of_http(unsigned status) {
   }
 }
 
-int grpc_status_code(std::string_view name) {
-  static constexpr std::string_view names[] = {"OK",
-                                               "CANCELLED",
-                                               "UNKNOWN",
-                                               "INVALID_ARGUMENT",
-                                               "DEADLINE_EXCEEDED",
-                                               "NOT_FOUND",
-                                               "ALREADY_EXISTS",
-                                               "PERMISSION_DENIED",
-                                               "RESOURCE_EXHAUSTED",
-                                               "FAILED_PRECONDITION",
-                                               "ABORTED",
-                                               "OUT_OF_RANGE",
-                                               "UNIMPLEMENTED",
-                                               "INTERNAL",
-                                               "UNAVAILABLE",
-                                               "DATA_LOSS",
-                                               "UNAUTHENTICATED"};
-  for (int i = 0; i < static_cast<int>(std::size(names)); ++i) {
-    if (names[i] == name) return i;
-  }
-  return -1;
-}
-
 }  // namespace laneproxy::dataplane

@@ -44,8 +44,6 @@ local_reply reply_for(response_flag flag);
 // PERMISSION_DENIED, 404 UNIMPLEMENTED, 429/502/503/504 UNAVAILABLE, else
 // UNKNOWN).
 unsigned grpc_status_of_http(unsigned status);
-// The code of a gRPC status name ("UNAVAILABLE": 14); -1 when unknown.
-int grpc_status_code(std::string_view name);
 
 // The short code: "-", "NR", "NC", "UH", "UF", "UC", "UT", "DPE".
 std::string_view flag_code(response_flag flag);

@@ -52,7 +52,7 @@ struct route_decision {
   lane_guard* guard = nullptr;  // the rule's lane guard: told how the request ends
   std::chrono::milliseconds fault_delay{0};  // a fault delay drawn for this request
   unsigned fault_abort = 0;  // a fault abort drawn: answer with this status ("fault filter abort")
-  std::string_view fault_grpc_status;  // with fault_abort: a grpcStatus abort's status name
+  int fault_grpc_status = -1;  // with fault_abort: a grpcStatus abort's code (-1: none)
 };
 
 // The port a match's `port` is compared with, as Istio means it: at a

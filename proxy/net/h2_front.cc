@@ -25,12 +25,6 @@ bool connection_specific(std::string_view lower_name) {
          lower_name == "upgrade" || lower_name == "te" || lower_name == "trailer";
 }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = config::ascii_lower(c);
-  return out;
-}
-
 // What the streams of one HTTP/2 connection share: the sessions idle
 // between two streams, each behind its socket pair. A stream takes one
 // rather than starting a session of its own (a socket pair and a session
@@ -110,7 +104,7 @@ task<void> send_request_body(std::shared_ptr<bridge> b) {
 h2_fields fields_of(const response_head& h) {
   h2_fields out;
   for (const auto& f : h) {
-    out.push_back({lower(f.name_string()), std::string(f.value())});
+    out.push_back({config::ascii_lower(f.name_string()), std::string(f.value())});
   }
   return out;
 }
@@ -304,37 +298,40 @@ h2_fields h2_fields_of_lines(std::string_view lines) {
     auto value = line.substr(colon + 1);
     while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
       value.remove_prefix(1);
-    const auto name = lower(line.substr(0, colon));
+    const auto name = config::ascii_lower(line.substr(0, colon));
     if (connection_specific(name)) continue;
     out.push_back({name, std::string(value)});
   }
   return out;
 }
 
-void start_h2_front(socket_type socket, worker& w, dataplane::listener_role role,
-                    std::uint16_t port, std::string received) {
+namespace {
+// An HTTP/2 server connection for `socket`, bounded by the live config.
+std::shared_ptr<h2_connection> server_connection(socket_type socket, worker& w) {
   const auto config = w.config();
   h2_limits limits;
   limits.max_header_bytes = config->limits().max_request_header_bytes;
   limits.idle = config->timeouts().idle;
-  auto c = std::make_shared<h2_connection>(std::move(socket), h2_connection::side::server, limits);
+  return std::make_shared<h2_connection>(std::move(socket), h2_connection::side::server, limits);
+}
+}  // namespace
+
+void start_h2_front(socket_type socket, worker& w, dataplane::listener_role role,
+                    std::uint16_t port, std::string received) {
   asio::co_spawn(w.context(),
-                 serve_h2(std::move(c), w, role, port, std::move(received), std::nullopt),
+                 serve_h2(server_connection(std::move(socket), w), w, role, port,
+                          std::move(received), std::nullopt),
                  asio::detached);
 }
 
 void start_h2_front_upgraded(socket_type socket, worker& w, dataplane::listener_role role,
                              std::uint16_t port, std::string received, std::string settings,
                              h2_fields request, bool head_request) {
-  const auto config = w.config();
-  h2_limits limits;
-  limits.max_header_bytes = config->limits().max_request_header_bytes;
-  limits.idle = config->timeouts().idle;
-  auto c = std::make_shared<h2_connection>(std::move(socket), h2_connection::side::server, limits);
-  asio::co_spawn(w.context(),
-                 serve_h2(std::move(c), w, role, port, std::move(received),
-                          upgraded_request{std::move(settings), std::move(request), head_request}),
-                 asio::detached);
+  asio::co_spawn(
+      w.context(),
+      serve_h2(server_connection(std::move(socket), w), w, role, port, std::move(received),
+               upgraded_request{std::move(settings), std::move(request), head_request}),
+      asio::detached);
 }
 
 h2_fields h2_request_fields(const request_head& req) {
@@ -343,7 +340,7 @@ h2_fields h2_request_fields(const request_head& req) {
                 {":authority", std::string(req[http::field::host])},
                 {":path", std::string(req.target())}};
   for (const auto& f : req) {
-    auto name = lower(f.name_string());
+    auto name = config::ascii_lower(f.name_string());
     if (name == "host" || name == "http2-settings" || connection_specific(name)) continue;
     out.push_back({std::move(name), std::string(f.value())});
   }

@@ -96,6 +96,17 @@ std::optional<std::chrono::milliseconds> grpc_timeout(std::string_view value) {
   return std::chrono::milliseconds(std::max<std::int64_t>(ms, 1));
 }
 
+int grpc_status_value(std::string_view value) {
+  while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+  if (value.empty() || value.size() > 2) return -1;
+  int code = 0;
+  for (const char c : value) {
+    if (c < '0' || c > '9') return -1;
+    code = code * 10 + (c - '0');
+  }
+  return code;
+}
+
 void strip_hop_by_hop(fields& headers) {
   // Names listed in Connection are hop-by-hop too; copy them before erasing
   // because the list lives in the container.

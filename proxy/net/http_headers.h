@@ -57,6 +57,10 @@ std::string websocket_upgrade(const fields& headers, bool has_body);
 // malformed (then ignored, as gRPC servers do).
 std::optional<std::chrono::milliseconds> grpc_timeout(std::string_view value);
 
+// A grpc-status value's code (0 to 99, leading spaces allowed); -1 when
+// absent or malformed.
+int grpc_status_value(std::string_view value);
+
 // Says whether the connection stays open after this message, in the
 // version's terms (Connection: close for 1.1, keep-alive for 1.0), on
 // headers whose Connection was stripped.

@@ -83,14 +83,7 @@ int grpc_status_of(const response_parser& rp) {
     }
     at = eol + 2;
   }
-  while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
-  if (value.empty() || value.size() > 2) return -1;
-  int code = 0;
-  for (const char c : value) {
-    if (c < '0' || c > '9') return -1;
-    code = code * 10 + (c - '0');
-  }
-  return code;
+  return grpc_status_value(value);
 }
 
 class session {
@@ -277,10 +270,9 @@ class session {
     }
     if (decision.flag == response_flag::fault_abort) {
       x_.flag = decision.flag;
-      if (!decision.fault_grpc_status.empty()) {
-        co_await reply_grpc(
-            static_cast<unsigned>(dataplane::grpc_status_code(decision.fault_grpc_status)),
-            "fault filter abort", version, reusable);
+      if (decision.fault_grpc_status >= 0) {
+        co_await reply_grpc(static_cast<unsigned>(decision.fault_grpc_status), "fault filter abort",
+                            version, reusable);
       } else {
         co_await reply_text(decision.fault_abort, "fault filter abort", version, reusable);
       }

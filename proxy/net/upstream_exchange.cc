@@ -188,14 +188,7 @@ void upstream_exchange::record(exchange_result result) {
 // The grpc-status a response's header carries (a trailers-only gRPC
 // error), -1 when none.
 int upstream_exchange::grpc_status_in_head() const {
-  const auto v = response_->get()["grpc-status"];
-  if (v.empty() || v.size() > 2) return -1;
-  int code = 0;
-  for (const char c : v) {
-    if (c < '0' || c > '9') return -1;
-    code = code * 10 + (c - '0');
-  }
-  return code;
+  return grpc_status_value(response_->get()["grpc-status"]);
 }
 
 bool upstream_exchange::take_pooled(const tcp::endpoint& endpoint) {

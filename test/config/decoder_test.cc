@@ -360,7 +360,7 @@ TEST(VirtualServiceRules, FaultsAreReadAsSharesPerMillion) {
   // A gRPC abort: HTTP 200 carrying the gRPC status, always when no share is set.
   ASSERT_TRUE(second.abort.has_value());
   EXPECT_EQ(second.abort->http_status, 200);
-  EXPECT_EQ(second.abort->grpc_status, "UNAVAILABLE");
+  EXPECT_EQ(second.abort->grpc_status, 14);  // UNAVAILABLE
 }
 
 TEST(VirtualServiceRules, DirectResponseBytesAreBase64Decoded) {

@@ -311,7 +311,7 @@ namespace {
 TEST(FaultDraws, InjectBelowTheirSharePerMillion) {
   config::http_fault f;
   f.delay = config::http_fault::delay_spec{std::chrono::milliseconds(250), 125000};
-  f.abort = config::http_fault::abort_spec{418, 1, ""};
+  f.abort = config::http_fault::abort_spec{418, 1, -1};
   const auto draw = [&](std::uint64_t value) {
     struct one_value final : route::random_source {
       std::uint64_t v;

@@ -43,23 +43,18 @@ class Topology:
         self.dir = tempfile.mkdtemp(prefix="laneproxy-grpc-")
         mesh = os.path.join(self.dir, "mesh")
         shutil.copytree(os.path.join(ROOT, "config", folder), mesh)
-        services = os.path.join(mesh, "services.yaml")
-        with open(services) as f:
-            text = f.read()
-        with open(services, "w") as f:
-            f.write(text.replace("name: http\n", f"name: {port_name}\n"))
+        def rewrite(name, old, new, count=-1):
+            path = os.path.join(mesh, name)
+            with open(path) as f:
+                text = f.read()
+            with open(path, "w") as f:
+                f.write(text.replace(old, new, count))
+
+        rewrite("services.yaml", "name: http\n", f"name: {port_name}\n")
         if route_prefix:
-            route = os.path.join(mesh, "mock-route.yaml")
-            with open(route) as f:
-                text = f.read()
-            with open(route, "w") as f:
-                f.write(text.replace("exact: /mock", f"prefix: {route_prefix}"))
+            rewrite("mock-route.yaml", "exact: /mock", f"prefix: {route_prefix}")
         if first_rule:
-            route = os.path.join(mesh, "mock-route.yaml")
-            with open(route) as f:
-                text = f.read()
-            with open(route, "w") as f:
-                f.write(text.replace("  http:\n", "  http:\n" + first_rule, 1))
+            rewrite("mock-route.yaml", "  http:\n", "  http:\n" + first_rule, 1)
         args = [LANEPROXY, "local", mesh]
         if command:
             overlay = os.path.join(self.dir, "overlay.yaml")

@@ -141,10 +141,10 @@ TEST(GrpcLocalReply, HttpStatusesMapAsEnvoyMapsThem) {
   EXPECT_EQ(dataplane::grpc_status_of_http(400), 13u);
   EXPECT_EQ(dataplane::grpc_status_of_http(403), 7u);
   EXPECT_EQ(dataplane::grpc_status_of_http(418), 2u);
-  EXPECT_EQ(dataplane::grpc_status_code("UNAVAILABLE"), 14);
-  EXPECT_EQ(dataplane::grpc_status_code("OK"), 0);
-  EXPECT_EQ(dataplane::grpc_status_code("UNAUTHENTICATED"), 16);
-  EXPECT_EQ(dataplane::grpc_status_code("NOPE"), -1);
+  EXPECT_EQ(config::grpc_status_code("UNAVAILABLE"), 14);
+  EXPECT_EQ(config::grpc_status_code("OK"), 0);
+  EXPECT_EQ(config::grpc_status_code("UNAUTHENTICATED"), 16);
+  EXPECT_EQ(config::grpc_status_code("NOPE"), -1);
 }
 
 TEST(ServicePortProtocol, IsReadFromAppProtocolThenTheNamePrefix) {
