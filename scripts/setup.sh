@@ -15,7 +15,8 @@ build=(
   libboost1.81-dev libyaml-cpp-dev prometheus-cpp-dev libre2-dev libnghttp2-dev
 )
 tests=(clang-format curl iproute2 npm libgtest-dev libgmock-dev libbenchmark-dev prometheus python3
-  clang libclang-rt-14-dev nghttp2-client python3-grpcio python3-websockets)
+  clang libclang-rt-14-dev nghttp2-client python3-grpcio python3-websockets
+  python3-h2 python3-wsproto)
 
 case "${1:-all}" in
   runtime) packages=("${runtime[@]}") ;;

@@ -200,10 +200,12 @@ h2_connection::h2_connection(socket_type socket, side s, const h2_limits& limits
       {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, limits.max_concurrent_streams},
       {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, limits.stream_window},
       {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, limits.max_header_bytes},
-      {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
+      // A server may not send ENABLE_PUSH; it offers extended CONNECT
+      // (RFC 8441), which a client may not.
+      s == side::server ? nghttp2_settings_entry{NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL, 1}
+                        : nghttp2_settings_entry{NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
   };
-  // A server may not send ENABLE_PUSH.
-  nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings, s == side::server ? 3 : 4);
+  nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings, 4);
   nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0,
                                         static_cast<std::int32_t>(limits.connection_window));
 }

@@ -8,22 +8,18 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 
 #include "config/ascii.h"
 #include "net/forward_headers.h"
+#include "net/h2_translation.h"
 #include "net/message_parser.h"
 #include "net/proxy_session.h"
 
 namespace laneproxy::net {
 
 namespace {
-
-bool connection_specific(std::string_view lower_name) {
-  return lower_name == "connection" || lower_name == "keep-alive" ||
-         lower_name == "proxy-connection" || lower_name == "transfer-encoding" ||
-         lower_name == "upgrade" || lower_name == "te" || lower_name == "trailer";
-}
 
 // What the streams of one HTTP/2 connection share: the sessions idle
 // between two streams, each behind its socket pair. A stream takes one
@@ -56,6 +52,7 @@ struct bridge {
   bool chunked = false;
   bool head_request = false;
   bool body_sent = false;  // the request went whole into the pipe
+  bool tunnel = false;     // a WebSocket's extended CONNECT: DATA are its bytes
 };
 
 // The stream's DATA (then its trailers) into the pipe; credited back to
@@ -81,6 +78,8 @@ task<void> send_request_body(std::shared_ptr<bridge> b) {
       continue;
     }
     if (s.in_ended) {
+      error_code ignored;
+      if (b->tunnel) b->pipe.shutdown(socket_type::shutdown_send, ignored);
       if (b->chunked) {
         std::string last = "0\r\n";
         for (const auto& f : s.trailers) last += f.name + ": " + f.value + "\r\n";
@@ -92,9 +91,11 @@ task<void> send_request_body(std::shared_ptr<bridge> b) {
       co_return;
     }
     if (s.closed || !c.alive()) {
-      // Reset by the client mid-body: the session sees the body cut short.
+      // Reset by the client mid-body: the session sees the body cut short
+      // (a tunnel: both ways end, and so does the relay's read).
       error_code ignored;
-      b->pipe.shutdown(socket_type::shutdown_send, ignored);
+      b->pipe.shutdown(b->tunnel ? socket_type::shutdown_both : socket_type::shutdown_send,
+                       ignored);
       co_return;
     }
     co_await s.changed();
@@ -109,16 +110,48 @@ h2_fields fields_of(const response_head& h) {
   return out;
 }
 
+// A tunnel after its 101: the stream's DATA into the pipe, the pipe's
+// bytes (those read with the 101 first) as DATA, until both have ended.
+// The session bounds it by the idle timeout: it closes the pipe.
+task<void> relay_tunnel(std::shared_ptr<bridge> b, io_buffer& buf, worker& w) {
+  auto& s = *b->stream;
+  auto& c = *b->conn;
+  asio::co_spawn(w.context(), send_request_body(b), asio::detached);
+  for (;;) {
+    if (!buf.empty()) {
+      c.send(s, std::string_view(static_cast<const char*>(buf.data().data()), buf.size()));
+      buf.consume(buf.size());
+      co_await c.wait_room(s);
+      if (s.closed || !c.alive()) co_return;
+    }
+    const auto ec = co_await read_more(b->pipe, buf);
+    if (ec == asio::error::eof) break;
+    if (ec) {
+      c.reset(s, NGHTTP2_CONNECT_ERROR);
+      co_return;
+    }
+  }
+  c.end(s);
+  // The upstream's side ended; a client that leaves its own open holds a
+  // stream slot: it has the idle timeout to end it.
+  asio::steady_timer timer(w.context(), w.config()->timeouts().idle);
+  timer.async_wait([&s, &c](error_code ec) {
+    if (!ec && !s.closed && c.alive()) c.reset(s, NGHTTP2_NO_ERROR);
+  });
+  while (!s.closed && c.alive()) co_await s.changed();
+}
+
 // The session's response, from the pipe to the stream; true when it came
 // whole and the session keeps its connection.
-task<bool> relay_response(std::shared_ptr<bridge> b) {
+task<bool> relay_response(std::shared_ptr<bridge> b, worker& w) {
   auto& s = *b->stream;
   auto& c = *b->conn;
   header_arena arena;
   io_buffer buf(b->header_limit + 4096);
   std::optional<response_parser> rp;
   unsigned status = 0;
-  for (int interim = 0; interim < 16 && status < 200; ++interim) {
+  const auto switched = [&] { return b->tunnel && status == 101; };
+  for (int interim = 0; interim < 16 && status < 200 && !switched(); ++interim) {
     rp.emplace(arena, b->header_limit);
     if (b->head_request) rp->skip(true);
     if (co_await read_header(*rp, b->pipe, buf)) {
@@ -126,6 +159,11 @@ task<bool> relay_response(std::shared_ptr<bridge> b) {
       co_return false;
     }
     status = rp->get().result_int();
+  }
+  if (switched()) {
+    c.respond(s, h2_tunnel_head(fields_of(rp->get())), false);
+    co_await relay_tunnel(b, buf, w);
+    co_return false;
   }
   if (status < 200) {
     c.reset(s, NGHTTP2_INTERNAL_ERROR);
@@ -162,8 +200,18 @@ task<void> serve_stream(std::shared_ptr<h2_connection> c, std::shared_ptr<h2_str
   std::string head;
   bool chunked = false;
   // Decided once: the END_STREAM may come while the head is on its way.
-  const bool body_follows = !s->in_ended || !s->in.empty();
-  if (!h1_request_head(s->head, body_follows, head, chunked)) {
+  bool body_follows = !s->in_ended || !s->in.empty();
+  const auto connect = extended_connect_of(s->head);
+  if (connect == extended_connect::unsupported) {
+    c->respond(*s, {{":status", "501"}}, true);
+    co_return;
+  }
+  if (connect == extended_connect::websocket) {
+    auto& random = w.random();
+    const auto first = random.next();
+    h1_websocket_head(s->head, websocket_key(first, random.next()), head);
+    body_follows = false;  // its DATA flow once the upstream switched
+  } else if (!h1_request_head(s->head, body_follows, head, chunked)) {
     c->respond(*s, {{":status", "400"}}, true);
     co_return;
   }
@@ -179,7 +227,8 @@ task<void> serve_stream(std::shared_ptr<h2_connection> c, std::shared_ptr<h2_str
   }
   auto b = std::make_shared<bridge>(bridge{c, s, std::move(*pipe),
                                            w.config()->limits().max_response_header_bytes, chunked,
-                                           h2_value(s->head, ":method") == "HEAD", !body_follows});
+                                           h2_value(s->head, ":method") == "HEAD", !body_follows,
+                                           connect == extended_connect::websocket});
   auto [ec, n] = co_await asio::async_write(b->pipe, asio::buffer(head), nothrow);
   if (ec) {
     c->reset(*s, NGHTTP2_INTERNAL_ERROR);
@@ -188,7 +237,7 @@ task<void> serve_stream(std::shared_ptr<h2_connection> c, std::shared_ptr<h2_str
   if (body_follows) {
     asio::co_spawn(w.context(), send_request_body(b), asio::detached);
   }
-  const bool keep = co_await relay_response(b);
+  const bool keep = co_await relay_response(b, w);
   // Draining: the client is told to take its next requests elsewhere.
   if (w.shared().draining.load(std::memory_order_relaxed)) c->shutdown();
   // The session serves the next stream once both ways ended cleanly.
@@ -239,73 +288,6 @@ task<void> serve_h2(std::shared_ptr<h2_connection> c, worker& w, dataplane::list
   front->idle.clear();  // their sessions see the end and close
 }
 
-}  // namespace
-
-bool h1_request_head(const h2_fields& head, bool body_follows, std::string& out, bool& chunked) {
-  const auto method = h2_value(head, ":method");
-  const auto path = h2_value(head, ":path");
-  auto authority = h2_value(head, ":authority");
-  if (authority.empty()) authority = h2_value(head, "host");
-  if (method.empty() || method == "CONNECT" || path.empty() || authority.empty()) return false;
-  out.assign(method);
-  out += ' ';
-  out += path;
-  out += " HTTP/1.1\r\nHost: ";
-  out += authority;
-  out += "\r\n";
-  std::string cookies;
-  bool has_length = false;
-  for (const auto& f : head) {
-    if (f.name.empty() || f.name.front() == ':' || f.name == "host") continue;
-    if (connection_specific(f.name)) continue;
-    if (f.name == "cookie") {
-      if (!cookies.empty()) cookies += "; ";
-      cookies += f.value;
-      continue;
-    }
-    has_length = has_length || f.name == "content-length";
-    out += f.name;
-    out += ": ";
-    out += f.value;
-    out += "\r\n";
-  }
-  if (!cookies.empty()) out += "cookie: " + cookies + "\r\n";
-  chunked = body_follows && !has_length;
-  if (chunked) out += "transfer-encoding: chunked\r\n";
-  out += "\r\n";
-  return true;
-}
-
-h2_fields h2_response_head(unsigned status, const h2_fields& head) {
-  h2_fields out;
-  out.reserve(head.size() + 1);
-  out.push_back({":status", std::to_string(status)});
-  for (const auto& f : head) {
-    if (connection_specific(f.name)) continue;
-    out.push_back(f);
-  }
-  return out;
-}
-
-h2_fields h2_fields_of_lines(std::string_view lines) {
-  h2_fields out;
-  while (!lines.empty()) {
-    const auto eol = lines.find("\r\n");
-    const auto line = lines.substr(0, eol);
-    lines = eol == std::string_view::npos ? std::string_view{} : lines.substr(eol + 2);
-    const auto colon = line.find(':');
-    if (colon == std::string_view::npos || colon == 0) continue;
-    auto value = line.substr(colon + 1);
-    while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
-      value.remove_prefix(1);
-    const auto name = config::ascii_lower(line.substr(0, colon));
-    if (connection_specific(name)) continue;
-    out.push_back({name, std::string(value)});
-  }
-  return out;
-}
-
-namespace {
 // An HTTP/2 server connection for `socket`, bounded by the live config.
 std::shared_ptr<h2_connection> server_connection(socket_type socket, worker& w) {
   const auto config = w.config();
@@ -332,63 +314,6 @@ void start_h2_front_upgraded(socket_type socket, worker& w, dataplane::listener_
       serve_h2(server_connection(std::move(socket), w), w, role, port, std::move(received),
                upgraded_request{std::move(settings), std::move(request), head_request}),
       asio::detached);
-}
-
-h2_fields h2_request_fields(const request_head& req) {
-  h2_fields out{{":method", std::string(req.method_string())},
-                {":scheme", "http"},
-                {":authority", std::string(req[http::field::host])},
-                {":path", std::string(req.target())}};
-  for (const auto& f : req) {
-    auto name = config::ascii_lower(f.name_string());
-    if (name == "host" || name == "http2-settings" || connection_specific(name)) continue;
-    out.push_back({std::move(name), std::string(f.value())});
-  }
-  return out;
-}
-
-std::optional<std::string> h2c_upgrade_settings(const request_head& req) {
-  bool upgrade = false, settings_listed = false, h2c = false;
-  const auto tokens = [](std::string_view list, auto fn) {
-    while (!list.empty()) {
-      const auto comma = list.find(',');
-      auto token = list.substr(0, comma);
-      while (!token.empty() && (token.front() == ' ' || token.front() == '\t'))
-        token.remove_prefix(1);
-      while (!token.empty() && (token.back() == ' ' || token.back() == '\t'))
-        token.remove_suffix(1);
-      fn(token);
-      list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
-    }
-  };
-  tokens(req[http::field::connection], [&](std::string_view t) {
-    upgrade |= config::ascii_iequals(t, "upgrade");
-    settings_listed |= config::ascii_iequals(t, "http2-settings");
-  });
-  tokens(req[http::field::upgrade],
-         [&](std::string_view t) { h2c |= config::ascii_iequals(t, "h2c"); });
-  if (!upgrade || !settings_listed || !h2c || req.count("http2-settings") != 1) return std::nullopt;
-  // base64url without padding (RFC 7540 3.2.1).
-  std::string out;
-  unsigned bits = 0, value = 0;
-  for (const char ch : req["http2-settings"]) {
-    int v = ch >= 'A' && ch <= 'Z'   ? ch - 'A'
-            : ch >= 'a' && ch <= 'z' ? ch - 'a' + 26
-            : ch >= '0' && ch <= '9' ? ch - '0' + 52
-            : ch == '-'              ? 62
-            : ch == '_'              ? 63
-                                     : -1;
-    if (ch == '=') break;
-    if (v < 0) return std::nullopt;
-    value = (value << 6) | static_cast<unsigned>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((value >> bits) & 0xff);
-    }
-  }
-  if (out.size() % 6 != 0) return std::nullopt;  // whole SETTINGS entries
-  return out;
 }
 
 }  // namespace laneproxy::net

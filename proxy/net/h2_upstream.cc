@@ -10,7 +10,7 @@
 
 #include "config/ascii.h"
 #include "net/forward_headers.h"
-#include "net/h2_front.h"
+#include "net/h2_translation.h"
 #include "net/message_parser.h"
 
 namespace laneproxy::net {

@@ -23,6 +23,7 @@
 #include "net/body_pump.h"
 #include "net/forward_headers.h"
 #include "net/h2_front.h"
+#include "net/h2_translation.h"
 #include "net/http_headers.h"
 #include "net/io_buffer.h"
 #include "net/message_parser.h"

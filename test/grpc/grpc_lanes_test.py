@@ -301,6 +301,84 @@ class Http2ClientsTest(unittest.TestCase):
         self.assertIn("status codes: 2000 2xx", r.stdout, r.stdout)
 
 
+class H2WebSockets:
+    """WebSockets over one HTTP/2 connection by extended CONNECT (RFC 8441):
+    python3-h2 for the connection, wsproto for the WebSocket frames."""
+
+    def __init__(self, port):
+        import h2.config
+        import h2.connection
+        self.port = port
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+        self.conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+        self.conn.initiate_connection()
+        self.flush()
+        self.streams = {}  # id -> {"status", "ws", "messages", "ended"}
+        self.settings = {}
+
+    def flush(self):
+        self.sock.sendall(self.conn.data_to_send())
+
+    def pump(self, until, seconds=30):
+        import h2.events
+        deadline = time.time() + seconds
+        while not until():
+            if time.time() > deadline:
+                raise AssertionError("no answer in time")
+            data = self.sock.recv(65536)
+            if not data:
+                raise AssertionError("the proxy closed the connection")
+            for e in self.conn.receive_data(data):
+                st = self.streams.get(getattr(e, "stream_id", None))
+                if isinstance(e, h2.events.RemoteSettingsChanged):
+                    self.settings.update({k: v.new_value for k, v in e.changed_settings.items()})
+                elif isinstance(e, h2.events.ResponseReceived):
+                    st["status"] = dict(e.headers)[b":status"].decode()
+                elif isinstance(e, h2.events.DataReceived):
+                    self.conn.acknowledge_received_data(e.flow_controlled_length, e.stream_id)
+                    if e.data:  # (an END_STREAM may come on an empty DATA frame)
+                        st["ws"].receive_data(e.data)
+                        self.take_messages(st)
+                elif isinstance(e, (h2.events.StreamEnded, h2.events.StreamReset)):
+                    st["ended"] = True
+            self.flush()
+
+    @staticmethod
+    def take_messages(st):
+        from wsproto.events import CloseConnection, TextMessage
+        for ev in st["ws"].events():
+            if isinstance(ev, TextMessage):
+                st["messages"].append(ev.data)
+            elif isinstance(ev, CloseConnection):
+                st["closed"] = ev.code
+
+    def open(self, request_id, protocol="websocket"):
+        from wsproto.connection import Connection, ConnectionType
+        sid = self.conn.get_next_available_stream_id()
+        self.conn.send_headers(sid, [(":method", "CONNECT"), (":protocol", protocol),
+                                     (":scheme", "http"), (":path", "/ws"),
+                                     (":authority", f"127.0.0.1:{self.port}"),
+                                     ("sec-websocket-version", "13"),
+                                     ("x-request-id", request_id)])
+        self.flush()
+        self.streams[sid] = {"status": None, "ws": Connection(ConnectionType.CLIENT),
+                             "messages": [], "ended": False, "closed": None}
+        self.pump(lambda: self.streams[sid]["status"] or self.streams[sid]["ended"])
+        return sid
+
+    def send(self, sid, text):
+        from wsproto.events import TextMessage
+        self.conn.send_data(sid, self.streams[sid]["ws"].send(TextMessage(data=text)))
+        self.flush()
+
+    def close(self, sid):
+        from wsproto.events import CloseConnection
+        self.conn.send_data(sid, self.streams[sid]["ws"].send(CloseConnection(code=1000)),
+                            end_stream=True)
+        self.flush()
+        self.pump(lambda: self.streams[sid]["ended"])
+
+
 class WebSocketLanesTest(unittest.TestCase):
     """WebSockets through the gateway and every sidecar, each hop's app
     opening its own to the next."""
@@ -361,6 +439,49 @@ class WebSocketLanesTest(unittest.TestCase):
             self.assertEqual(len(set(chain)), 1, replies)
             seen.add(chain[0])
         self.assertEqual(seen, {"v1", "v2"})
+
+
+    def test_http2_clients_open_websockets_by_extended_connect(self):
+        client = H2WebSockets(self.mesh.port)
+        client.pump(lambda: 8 in client.settings)
+        self.assertEqual(client.settings[8], 1)  # SETTINGS_ENABLE_CONNECT_PROTOCOL
+        deadline = time.time() + 60
+        while True:  # the apps may still be binding
+            sid = client.open("h2ws-probe")
+            if client.streams[sid]["status"] == "200" or time.time() > deadline:
+                break
+            time.sleep(0.3)
+        self.assertEqual(client.streams[sid]["status"], "200")
+        # Sixteen tunnels on the one connection, each its own lane's chain.
+        tunnels = [client.open(f"h2ws-{i}") for i in range(16)]
+        for sid in tunnels:
+            self.assertEqual(client.streams[sid]["status"], "200")
+            client.send(sid, "hello")
+        client.pump(lambda: all(client.streams[t]["messages"] for t in tunnels))
+        seen = set()
+        for sid in tunnels:
+            (reply,) = client.streams[sid]["messages"]
+            chain = versions(reply)
+            self.assertEqual(len(chain), 3, reply)
+            self.assertEqual(len(set(chain)), 1, reply)
+            self.assertTrue(reply.endswith(" hello"), reply)
+            seen.add(chain[0])
+        self.assertEqual(seen, {"v1", "v2"})
+        # A second message on the same tunnel stays in its lane, and a
+        # close handshake ends the stream both ways.
+        first = tunnels[0]
+        client.send(first, "again")
+        client.pump(lambda: len(client.streams[first]["messages"]) == 2)
+        self.assertEqual(versions(client.streams[first]["messages"][1]),
+                         versions(client.streams[first]["messages"][0]))
+        client.close(first)
+        self.assertEqual(client.streams[first]["closed"], 1000)
+        # Another protocol is not served; the connection is.
+        sid = client.open("h2-udp", protocol="connect-udp")
+        self.assertEqual(client.streams[sid]["status"], "501")
+        sid = client.open("h2ws-after")
+        self.assertEqual(client.streams[sid]["status"], "200")
+        client.sock.close()
 
 
 class MockGrpcChainTest(unittest.TestCase):

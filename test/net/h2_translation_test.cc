@@ -6,7 +6,7 @@
 #include "config/resources.h"
 #include "dataplane/local_reply.h"
 #include "net/forward_headers.h"
-#include "net/h2_front.h"
+#include "net/h2_translation.h"
 
 namespace laneproxy::net {
 namespace {
@@ -55,6 +55,63 @@ TEST(H2Translation, WhatIsNoRequestToServeIsRefused) {
   EXPECT_TRUE(
       h1_request_head({{":method", "GET"}, {":path", "/"}, {"host", "b"}}, false, out, chunked));
   EXPECT_THAT(out, HasSubstr("Host: b\r\n"));
+}
+
+TEST(H2Translation, AWebSocketExtendedConnectBecomesTheHttp11Handshake) {
+  const h2_fields head{{":method", "CONNECT"},
+                       {":protocol", "websocket"},
+                       {":scheme", "http"},
+                       {":path", "/chat?room=1"},
+                       {":authority", "mocka"},
+                       {"sec-websocket-version", "13"},
+                       {"sec-websocket-protocol", "v1"},
+                       {"x-asm-prefer-tag", "v2"},
+                       {"sec-websocket-key", "from-the-client"},
+                       {"content-length", "0"}};
+  EXPECT_EQ(extended_connect_of(head), extended_connect::websocket);
+  std::string out;
+  ASSERT_TRUE(h1_websocket_head(head, "AQIDBAUGBwgJCgsMDQ4PEA==", out));
+  EXPECT_EQ(out,
+            "GET /chat?room=1 HTTP/1.1\r\nHost: mocka\r\nConnection: Upgrade\r\n"
+            "Upgrade: websocket\r\nSec-WebSocket-Key: AQIDBAUGBwgJCgsMDQ4PEA==\r\n"
+            "sec-websocket-version: 13\r\nsec-websocket-protocol: v1\r\n"
+            "x-asm-prefer-tag: v2\r\n\r\n");
+  // A client that left out the version gets RFC 6455's.
+  ASSERT_TRUE(h1_websocket_head(
+      {{":method", "CONNECT"}, {":protocol", "websocket"}, {":path", "/"}, {":authority", "a"}},
+      "k", out));
+  EXPECT_THAT(out, HasSubstr("sec-websocket-version: 13\r\n"));
+}
+
+TEST(H2Translation, OnlyAWholeWebSocketConnectIsTranslated) {
+  EXPECT_EQ(extended_connect_of({{":method", "GET"}, {":protocol", "websocket"}}),
+            extended_connect::none);
+  EXPECT_EQ(extended_connect_of({{":method", "CONNECT"}, {":authority", "a:443"}}),
+            extended_connect::none);
+  EXPECT_EQ(extended_connect_of({{":method", "CONNECT"},
+                                 {":protocol", "connect-udp"},
+                                 {":path", "/"},
+                                 {":authority", "a"}}),
+            extended_connect::unsupported);
+  EXPECT_EQ(extended_connect_of(
+                {{":method", "CONNECT"}, {":protocol", "websocket"}, {":authority", "a"}}),
+            extended_connect::unsupported);
+  std::string out;
+  EXPECT_FALSE(h1_websocket_head({{":method", "CONNECT"}, {":authority", "a:443"}}, "k", out));
+}
+
+TEST(H2Translation, AWebSocketKeyIsSixteenBytesInBase64) {
+  EXPECT_EQ(websocket_key(0, 0), "AAAAAAAAAAAAAAAAAAAAAA==");
+  EXPECT_EQ(websocket_key(0x0807060504030201, 0x100f0e0d0c0b0a09), "AQIDBAUGBwgJCgsMDQ4PEA==");
+}
+
+TEST(H2Translation, ASwitchedUpstreamIsA200WithoutTheHandshakeFields) {
+  const auto head = h2_tunnel_head({{"upgrade", "websocket"},
+                                    {"connection", "Upgrade"},
+                                    {"sec-websocket-accept", "x"},
+                                    {"sec-websocket-protocol", "v1"}});
+  EXPECT_THAT(head, ElementsAre(Field(&h2_field::value, "200"),
+                                Field(&h2_field::name, "sec-websocket-protocol")));
 }
 
 TEST(H2Translation, AResponseLosesItsHopByHopFields) {
