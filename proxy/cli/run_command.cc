@@ -172,7 +172,7 @@ int run_command(const std::vector<std::string>& args, std::ostream& out, std::os
   if (concurrency == 0) concurrency = boot.concurrency;
   if (concurrency == 0) concurrency = std::max(1u, std::thread::hardware_concurrency());
   if (boot.metrics) {
-    stats = std::make_unique<metrics::proxy_metrics>(metrics::proxy_identity::of(boot));
+    stats = std::make_unique<metrics::proxy_metrics>();
     stats->on_reload(first.proxy != nullptr, first.proxy.get());
   }
   const auto log_format =

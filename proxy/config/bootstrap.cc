@@ -228,7 +228,7 @@ std::optional<bootstrap> parse_bootstrap(const std::string& file, const std::str
   const yaml_field root(docs.front().root, "", file, diag, docs.front().first_line);
   root.check_keys({"mesh", "admin", "health", "stats", "concurrency", "gateway", "sidecar",
                    "endpoints", "timeouts", "limits", "watch", "metrics", "accessLog", "split",
-                   "healthCheck"});
+                   "healthCheck", "cluster"});
 
   bootstrap boot;
   boot.file = file;
@@ -260,6 +260,12 @@ std::optional<bootstrap> parse_bootstrap(const std::string& file, const std::str
   boot.health_check = decode_health_check(root["healthCheck"]);
   decode_limits(root["limits"], boot.limits);
   if (auto m = root["metrics"].boolean()) boot.metrics = *m;
+  if (auto c = root["cluster"].string()) {
+    if (c->empty())
+      root["cluster"].error("cluster may not be empty");
+    else
+      boot.cluster = *c;
+  }
   if (auto split = root["split"].string()) {
     if (*split == "random") {
       boot.split = split_mode::random;

@@ -113,9 +113,10 @@ struct bootstrap {
   watch_settings watch;
   std::optional<active_health_check> health_check;  // none: endpoints are not probed
   split_mode split = split_mode::random;            // weighted routes without laneproxy.io/split
-  bool metrics = true;              // Istio's and laneproxy's metrics on /stats/prometheus
-  std::string access_log = "text";  // "text" (Istio's default format), "json" or "off"
-  unsigned concurrency = 0;         // 0: one worker per core
+  bool metrics = true;                 // Istio's and laneproxy's metrics on /stats/prometheus
+  std::string access_log = "text";     // "text" (Istio's default format), "json" or "off"
+  unsigned concurrency = 0;            // 0: one worker per core
+  std::string cluster = "Kubernetes";  // the *_cluster labels (Istio's default name)
 };
 
 // Reads a bootstrap file. Every problem is reported with file, line and

@@ -32,6 +32,22 @@ proxy_config::proxy_config(std::shared_ptr<const config::mesh_snapshot> mesh,
     }
   }
 
+  if (boot.sidecar) {
+    identity_ = config::workload_identity(boot.sidecar->workload, boot.sidecar->ns,
+                                          boot.sidecar->labels, boot.cluster);
+  } else if (boot.gateway) {
+    // "namespace/name"; a Gateway the mesh lacks still has a name.
+    const auto& name = boot.gateway->gateway;
+    const auto gw = m.gateways.find(name);
+    config::gateway_info unknown_gateway;
+    const auto slash = name.find('/');
+    unknown_gateway.ns = slash == std::string::npos ? "default" : name.substr(0, slash);
+    unknown_gateway.name = slash == std::string::npos ? name : name.substr(slash + 1);
+    identity_ = config::gateway_identity(gw != m.gateways.end() ? gw->second : unknown_gateway,
+                                         boot.cluster);
+  }
+  peer_stamp_ = config::encode_peer(identity_);
+
   for (const auto& [key, info] : m.services) {
     auto& view = services_[key];
     view.info = &info;

@@ -21,6 +21,7 @@
 
 #include "config/bootstrap.h"
 #include "config/mesh_snapshot.h"
+#include "config/peer_identity.h"
 #include "dataplane/endpoint_set.h"
 #include "route/route_table.h"
 
@@ -101,6 +102,11 @@ class proxy_config {
   const config::proxy_timeouts& timeouts() const { return timeouts_; }
   const config::proxy_limits& limits() const { return limits_; }
 
+  // Who this proxy speaks for (its sidecar's workload, else the gateway's),
+  // and that as the peer header's value it stamps on what it sends.
+  const config::peer_identity& identity() const { return identity_; }
+  std::string_view peer_stamp() const { return peer_stamp_; }
+
  private:
   std::shared_ptr<const config::mesh_snapshot> mesh_;
   std::unique_ptr<route::route_table> gateway_routes_;
@@ -112,6 +118,8 @@ class proxy_config {
   bool app_http2_ = false;
   config::proxy_timeouts timeouts_;
   config::proxy_limits limits_;
+  config::peer_identity identity_;
+  std::string peer_stamp_;
   std::unordered_map<const config::route_rule*, std::shared_ptr<lane_guard>> guards_;
   void add_guards(const std::vector<config::route_rule>& rules, endpoint_registry* registry);
   void add_health(endpoint_registry* registry);

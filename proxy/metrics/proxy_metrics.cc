@@ -13,10 +13,6 @@ using labels = std::map<std::string, std::string>;
 
 const std::string unknown = "unknown";
 
-std::string value_or_unknown(const config::label_map& m, const std::string& key) {
-  const auto it = m.find(key);
-  return it == m.end() || it->second.empty() ? unknown : it->second;
-}
 }  // namespace
 
 const prometheus::Histogram::BucketBoundaries& duration_buckets() {
@@ -32,27 +28,8 @@ const prometheus::Histogram::BucketBoundaries& size_buckets() {
   return b;
 }
 
-proxy_identity proxy_identity::of(const config::bootstrap& boot) {
-  proxy_identity id;
-  if (boot.sidecar) {
-    id.workload = boot.sidecar->workload;
-    id.ns = boot.sidecar->ns;
-    id.app = value_or_unknown(boot.sidecar->labels, "app");
-    id.version = value_or_unknown(boot.sidecar->labels, "version");
-  } else if (boot.gateway) {
-    // Istio's gateway reports itself as its Deployment; here the Gateway.
-    const auto& g = boot.gateway->gateway;
-    const auto slash = g.find('/');
-    id.workload = slash == std::string::npos ? g : g.substr(slash + 1);
-    id.ns = slash == std::string::npos ? "default" : g.substr(0, slash);
-    id.app = id.workload;
-  }
-  return id;
-}
-
-proxy_metrics::proxy_metrics(proxy_identity self)
-    : self_(std::move(self)),
-      registry_(std::make_shared<prometheus::Registry>()),
+proxy_metrics::proxy_metrics()
+    : registry_(std::make_shared<prometheus::Registry>()),
       requests_(prometheus::BuildCounter()
                     .Name("istio_requests_total")
                     .Help("Requests, by source, destination, lane and outcome")
@@ -126,6 +103,13 @@ proxy_metrics::proxy_metrics(proxy_identity self)
                           .Help("Trace ids forgotten to stay within the table's capacity")
                           .Register(*registry_)
                           .Add({});
+  // Istio's own, which tools read to tell a proxy's build.
+  prometheus::BuildGauge()
+      .Name("istio_build")
+      .Help("The proxy's build")
+      .Register(*registry_)
+      .Add({{"component", "proxy"}, {"tag", "laneproxy-0.1.0"}})
+      .Set(1);
   prometheus::BuildGauge()
       .Name("laneproxy_build_info")
       .Help("laneproxy's version")
@@ -258,6 +242,103 @@ local_histogram& request_metrics::histogram(prometheus::Histogram& target,
   return histograms_.emplace_back(target, bounds, scale);
 }
 
+namespace {
+
+// Istio's source_* or destination_* workload labels for `id`.
+void set_workload(labels& l, const std::string& side, const config::peer_identity& id) {
+  l[side + "_workload"] = id.workload;
+  l[side + "_workload_namespace"] = id.ns;
+  l[side + "_app"] = id.app;
+  l[side + "_version"] = id.version;
+  l[side + "_canonical_service"] = id.canonical_service;
+  l[side + "_canonical_revision"] = id.canonical_revision;
+  l[side + "_cluster"] = id.cluster;
+  // Plaintext: no identity is proven, as Istio says without mTLS.
+  l[side + "_principal"] = unknown;
+}
+
+void set_destination_service(labels& l, const config::service_info* svc) {
+  l["destination_service"] = svc ? svc->name + "." + svc->ns + ".svc.cluster.local" : unknown;
+  l["destination_service_name"] = svc ? svc->name : unknown;
+  l["destination_service_namespace"] = svc ? svc->ns : unknown;
+}
+
+// The workload behind the subset a source-side request went to, when one
+// Deployment is it; else what is known of it.
+config::peer_identity destination_of(const dataplane::proxy_config& config,
+                                     const config::service_info* svc, const std::string& lane) {
+  config::peer_identity id;
+  id.cluster = config.identity().cluster;
+  id.version = lane.empty() ? unknown : lane;
+  if (!svc) return id;
+  id.ns = svc->ns;
+  id.canonical_service = svc->name;
+  const auto sub = svc->subsets.find(lane);
+  const auto& names = sub != svc->subsets.end() ? sub->second.workloads : svc->workloads;
+  if (names.size() != 1) return id;
+  const auto w = config.mesh().workloads.find(names.front() + "." + svc->ns);
+  if (w == config.mesh().workloads.end()) {
+    id.workload = names.front();
+    return id;
+  }
+  id = config::workload_identity(w->second.name, w->second.ns, w->second.labels, id.cluster);
+  if (!lane.empty()) id.version = lane;
+  return id;
+}
+
+// The service an inbound sidecar's pod serves (its first).
+const config::service_info* own_service(const dataplane::proxy_config& config) {
+  const auto& me = config.sidecar();
+  if (!me) return nullptr;
+  const auto w = config.mesh().workloads.find(me->workload);
+  if (w == config.mesh().workloads.end() || w->second.services.empty()) return nullptr;
+  const auto s = config.mesh().services.find(w->second.services.front());
+  return s == config.mesh().services.end() ? nullptr : &s->second;
+}
+
+// The errors an edge can see first, made at 0 with its first series so
+// that rate() counts the first of them (a series born at 1 loses it).
+constexpr std::pair<const char*, const char*> first_errors[] = {
+    {"500", "-"},  {"502", "-"},  {"503", "-"},   {"504", "-"},
+    {"503", "UF"}, {"503", "UH"}, {"503", "URX"}, {"504", "UT"}};
+
+}  // namespace
+
+labels request_metrics::labels_for(const request_record& r, const dataplane::proxy_config& config,
+                                   std::string_view flags) {
+  const auto* d = r.decision;
+  // Istio's grpc_response_status: the status a gRPC call ended with, ""
+  // for other requests.
+  labels l = {
+      {"request_protocol", r.grpc ? "grpc" : "http"},
+      {"response_code", std::to_string(r.status)},
+      {"grpc_response_status", r.grpc && r.grpc_status >= 0 ? std::to_string(r.grpc_status) : ""},
+      {"response_flags", std::string(flags)},
+      {"connection_security_policy", unknown}};
+  const auto& self = config.identity();
+  if (r.role == listener_role::sidecar_inbound) {
+    // The destination reports: itself, and its caller as the caller's
+    // proxy said.
+    l["reporter"] = "destination";
+    l["connection_security_policy"] = "none";
+    config::peer_identity source;
+    if (!config::decode_peer(r.peer, source)) source = config::peer_identity{};
+    set_workload(l, "source", source);
+    auto me = self;
+    if (const auto& side = config.sidecar(); side && !side->lane.empty()) me.version = side->lane;
+    set_workload(l, "destination", me);
+    set_destination_service(l, own_service(config));
+  } else {
+    l["reporter"] = "source";
+    set_workload(l, "source", self);
+    const auto* view = d && !d->service.empty() ? config.service(d->service) : nullptr;
+    const auto* svc = view ? view->info : nullptr;
+    set_destination_service(l, svc);
+    set_workload(l, "destination", destination_of(config, svc, d ? d->serving_lane : ""));
+  }
+  return l;
+}
+
 request_metrics::series& request_metrics::series_for(const request_record& r,
                                                      const dataplane::proxy_config& config) {
   const auto* d = r.decision;
@@ -268,6 +349,11 @@ request_metrics::series& request_metrics::series_for(const request_record& r,
   key_ += '|';
   key_ += d ? d->serving_lane : std::string_view{};
   key_ += '|';
+  if (inbound) {
+    key_ += r.peer;
+    key_ += '|';
+  }
+  const auto edge_size = key_.size();
   key_ += std::to_string(r.status);
   if (r.grpc) {
     key_ += "|g";
@@ -277,66 +363,14 @@ request_metrics::series& request_metrics::series_for(const request_record& r,
   dataplane::append_flags(key_, r.flag, r.extra);
   if (const auto it = series_.find(key_); it != series_.end()) return it->second;
 
-  const auto& self = metrics_.self_;
-  // Istio's grpc_response_status: the status a gRPC call ended with, ""
-  // for other requests.
-  labels l = {
-      {"request_protocol", r.grpc ? "grpc" : "http"},
-      {"response_code", std::to_string(r.status)},
-      {"grpc_response_status", r.grpc && r.grpc_status >= 0 ? std::to_string(r.grpc_status) : ""},
-      {"response_flags", key_.substr(flags_at)}};
-  const auto set_source = [&](bool known) {
-    l["source_workload"] = known ? self.workload : unknown;
-    l["source_workload_namespace"] = known ? self.ns : unknown;
-    l["source_app"] = known ? self.app : unknown;
-    l["source_version"] = known ? self.version : unknown;
-  };
-  const auto set_destination_service = [&](const config::service_info* svc) {
-    l["destination_service"] = svc ? svc->name + "." + svc->ns + ".svc.cluster.local" : unknown;
-    l["destination_service_name"] = svc ? svc->name : unknown;
-    l["destination_service_namespace"] = svc ? svc->ns : unknown;
-  };
-  if (inbound) {
-    // The destination reports: it knows itself, not its caller.
-    l["reporter"] = "destination";
-    set_source(false);
-    const auto& me = config.sidecar();
-    const config::service_info* svc = nullptr;
-    if (me) {
-      const auto w = config.mesh().workloads.find(me->workload);
-      if (w != config.mesh().workloads.end() && !w->second.services.empty()) {
-        const auto s = config.mesh().services.find(w->second.services.front());
-        if (s != config.mesh().services.end()) svc = &s->second;
-      }
+  auto l = labels_for(r, config, std::string_view(key_).substr(flags_at));
+  if (edges_.insert(key_.substr(0, edge_size)).second && !r.grpc) {
+    auto e = l;
+    for (const auto& [code, flag] : first_errors) {
+      e["response_code"] = code;
+      e["response_flags"] = flag;
+      metrics_.requests_.Add(e);
     }
-    set_destination_service(svc);
-    l["destination_workload"] = self.workload;
-    l["destination_workload_namespace"] = self.ns;
-    l["destination_app"] = self.app;
-    l["destination_version"] = me && !me->lane.empty() ? me->lane : self.version;
-    l["connection_security_policy"] = "none";
-  } else {
-    l["reporter"] = "source";
-    set_source(true);
-    const auto* view = d && !d->service.empty() ? config.service(d->service) : nullptr;
-    const auto* svc = view ? view->info : nullptr;
-    set_destination_service(svc);
-    // The workload behind the serving subset, when one Deployment is it.
-    std::string workload = unknown, app = unknown;
-    if (svc) {
-      const auto sub = svc->subsets.find(d->serving_lane);
-      const auto& names = sub != svc->subsets.end() ? sub->second.workloads : svc->workloads;
-      if (names.size() == 1) {
-        workload = names.front();
-        const auto w = config.mesh().workloads.find(workload + "." + svc->ns);
-        if (w != config.mesh().workloads.end()) app = value_or_unknown(w->second.labels, "app");
-      }
-    }
-    l["destination_workload"] = workload;
-    l["destination_workload_namespace"] = svc ? svc->ns : unknown;
-    l["destination_app"] = app;
-    l["destination_version"] = d && !d->serving_lane.empty() ? d->serving_lane : unknown;
-    l["connection_security_policy"] = unknown;
   }
   series s{&counter(metrics_.requests_.Add(l)),
            &histogram(metrics_.duration_.Add(l, duration_buckets()), duration_buckets(), 1000),

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -37,15 +38,9 @@ namespace laneproxy::metrics {
 
 class request_metrics;
 
-// Who this process is, for the source_* / destination_* labels it reports.
-struct proxy_identity {
-  std::string workload = "unknown", ns = "unknown", app = "unknown", version = "unknown";
-  static proxy_identity of(const config::bootstrap& boot);
-};
-
 class proxy_metrics {
  public:
-  explicit proxy_metrics(proxy_identity self);
+  proxy_metrics();
 
   // The exposition, in Prometheus' text format. `refresh` runs first so
   // that gauges read from elsewhere (connections, table sizes) are current.
@@ -75,12 +70,10 @@ class proxy_metrics {
   prometheus::Gauge& trace_entries() { return *trace_entries_; }
   prometheus::Counter& trace_evictions() { return *trace_evictions_; }
 
-  const proxy_identity& self() const { return self_; }
   prometheus::Registry& registry() { return *registry_; }
 
  private:
   friend class request_metrics;
-  proxy_identity self_;
   mutable std::mutex exposition_mutex_;
   mutable std::mutex workers_mutex_;  // guards workers_ and serializes merges
   std::set<request_metrics*> workers_;
@@ -127,6 +120,10 @@ class request_metrics {
     local_histogram* response_bytes;
   };
   series& series_for(const request_record& r, const dataplane::proxy_config& config);
+  // Istio's 25 labels of `r`'s series; `flags` its response_flags.
+  static std::map<std::string, std::string> labels_for(const request_record& r,
+                                                       const dataplane::proxy_config& config,
+                                                       std::string_view flags);
   local_counter& counter(prometheus::Counter& target);
   local_histogram& histogram(prometheus::Histogram& target,
                              const prometheus::Histogram::BucketBoundaries& bounds,
@@ -136,6 +133,7 @@ class request_metrics {
 
   proxy_metrics& metrics_;
   std::unordered_map<std::string, series> series_;
+  std::set<std::string> edges_;  // source, destination and lane pairs seen
   std::unordered_map<std::string, local_counter*> picks_, replies_, fallbacks_;
   std::string key_;  // scratch, reused
   // The local series; deques keep their addresses. The worker appends with

@@ -27,6 +27,9 @@ struct request_record {
   unsigned status = 0;
   bool grpc = false;     // a gRPC request (request_protocol="grpc")
   int grpc_status = -1;  // the gRPC status the client got; -1: none
+  // Inbound: the sending proxy's peer header ("" when none came), for the
+  // source_* labels.
+  std::string_view peer;
   dataplane::response_flag flag = dataplane::response_flag::none;
   dataplane::extra_flags extra;
   std::optional<std::chrono::milliseconds> upstream_time;  // to the response header

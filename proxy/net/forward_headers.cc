@@ -5,6 +5,7 @@
 #include <boost/beast/http/status.hpp>
 
 #include "config/ascii.h"
+#include "config/peer_identity.h"
 
 namespace laneproxy::net {
 
@@ -22,7 +23,8 @@ bool names_framing(const config::header_operations& ops) {
 }  // namespace
 
 void rewrite_request(request_parser& parser, const dataplane::route_decision& d,
-                     route::random_source& random, std::string& out, std::string_view upgrade) {
+                     route::random_source& random, std::string& out, std::string_view upgrade,
+                     std::string_view peer) {
   auto& req = parser.get();
   const auto length = parser.content_length();
   const std::string codings = parser.has_transfer_encoding() ? transfer_codings(req) : "";
@@ -37,6 +39,11 @@ void rewrite_request(request_parser& parser, const dataplane::route_decision& d,
   if (d.stamp_lane && !d.lane_header.empty()) req.set(d.lane_header, d.lane);
   if (req.count("x-request-id") == 0) req.set("x-request-id", make_request_id(random).view());
   if (req.count("x-forwarded-proto") == 0) req.set("x-forwarded-proto", "http");
+  if (peer.empty()) {
+    req.erase(config::peer_header);
+  } else {
+    req.set(config::peer_header, peer);
+  }
   // The route's operations come after the proxy's own headers, as Envoy's
   // router applies them: a `remove` can take any of those away.
   if (d.rule) apply_header_operations(d.rule->actions.request_headers, req);

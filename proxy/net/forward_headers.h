@@ -26,9 +26,12 @@ namespace laneproxy::net {
 // x-forwarded-proto in, HTTP/1.1, and the body's framing as read (chunked,
 // with any other transfer codings kept, or the Content-Length).
 // `upgrade` (websocket_upgrade()'s), when not empty, goes on as Upgrade
-// with Connection: upgrade.
+// with Connection: upgrade. The peer header (config/peer_identity.h) is
+// set to `peer`, or removed when `peer` is empty: whatever the client
+// sent is never passed on.
 void rewrite_request(request_parser& parser, const dataplane::route_decision& d,
-                     route::random_source& random, std::string& out, std::string_view upgrade = {});
+                     route::random_source& random, std::string& out, std::string_view upgrade = {},
+                     std::string_view peer = {});
 
 // Rewrites an upstream's 101 Switching Protocols for the client: the
 // route's response operations applied, Connection: upgrade and the

@@ -18,6 +18,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "config/ascii.h"
+#include "config/peer_identity.h"
 #include "dataplane/endpoint_hash.h"
 #include "dataplane/local_reply.h"
 #include "net/body_pump.h"
@@ -193,6 +194,11 @@ class session {
     grpc_request_ = config::ascii_iequals(
         req[http::field::content_type].substr(0, grpc_type.size()), grpc_type);
     x_.grpc = grpc_request_;
+    // The caller's identity, from the sending proxy (it is never passed on).
+    if (role_ == dataplane::listener_role::sidecar_inbound) {
+      peer_.assign(req[config::peer_header]);
+      x_.peer = peer_;
+    }
     if (auto absolute = split_absolute_form(req.target())) {
       req.set(http::field::host, absolute->authority);
       req.target(absolute->path);
@@ -375,8 +381,12 @@ class session {
     const bool expect_continue =
         config::ascii_iequals(req[http::field::expect], "100-continue") && !parser.is_done();
     // (A flag in this frame, not the string: frames are recycled by size.)
-    const bool upgrade = req.count(http::field::upgrade) > 0 && rewrite_upgrade(parser, decision);
-    if (!upgrade) rewrite_request(parser, decision, worker_.random(), request_head_);
+    // The app sees no peer header; every other hop gets this proxy's.
+    const auto peer = role_ == dataplane::listener_role::sidecar_inbound ? std::string_view{}
+                                                                         : config.peer_stamp();
+    const bool upgrade =
+        req.count(http::field::upgrade) > 0 && rewrite_upgrade(parser, decision, peer);
+    if (!upgrade) rewrite_request(parser, decision, worker_.random(), request_head_, {}, peer);
     if (!parser.is_done() && !expect_continue && (decision.retry || !decision.mirrors.empty())) {
       const auto kept = co_await keep_body(parser, t);
       if (kept != body_kept::yes && kept != body_kept::too_large) {
@@ -434,10 +444,11 @@ class session {
 
   // A WebSocket handshake's request, rewritten with its Upgrade kept; false
   // (nothing done) for another request.
-  bool rewrite_upgrade(request_parser& parser, const dataplane::route_decision& decision) {
+  bool rewrite_upgrade(request_parser& parser, const dataplane::route_decision& decision,
+                       std::string_view peer) {
     const auto value = websocket_upgrade(parser.get(), !parser.is_done());
     if (value.empty()) return false;
-    rewrite_request(parser, decision, worker_.random(), request_head_, value);
+    rewrite_request(parser, decision, worker_.random(), request_head_, value, peer);
     return true;
   }
 
@@ -731,6 +742,7 @@ class session {
   bool grpc_request_ = false;       // content-type application/grpc*: local errors are gRPC errors
   asio::steady_timer fault_timer_;  // a route's fault delay
   metrics::request_record x_;       // the request being served
+  std::string peer_;                // its caller's peer header (inbound); capacity reused
   std::string local_address_, remote_address_;       // for the access log, read once
   std::uint64_t ip_hash_ = 0, connection_hash_ = 0;  // see hash_connection()
   std::optional<downstream_origin> origin_;          // set for a bridged stream

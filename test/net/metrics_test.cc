@@ -86,7 +86,7 @@ TEST_F(Metrics, ExpositionCountsWhatTheClientSaw) {
   for (const auto& v : {"v1", "v2"}) {
     EXPECT_EQ(sample(text, "istio_requests_total",
                      {std::string("destination_version=\"") + v + "\"", "response_code=\"200\"",
-                      "reporter=\"source\"", "source_workload=\"gw\"",
+                      "reporter=\"source\"", "source_workload=\"istio-ingressgateway\"",
                       "destination_service=\"mocka.default.svc.cluster.local\"",
                       std::string("destination_workload=\"mocka-") + v + "\""}),
               seen[v])
@@ -220,7 +220,7 @@ TEST(PrometheusServer, ScrapesLaneproxyLocalAndSeesTheSplit) {
   const auto counts = tally(lanes.gateway_port(), 2, 100);
   const std::string query =
       "sum by (destination_version) (istio_requests_total{reporter=\"source\","
-      "source_workload=\"ingressgateway\"})";
+      "source_workload=\"istio-ingressgateway\"})";
   std::map<std::string, int> from_prometheus;
   const auto deadline = std::chrono::steady_clock::now() + 20s;
   const std::regex series_re(
