@@ -39,13 +39,27 @@ struct request_fixture {
   route::default_random_source random{7};
   dataplane::route_decision decision;
 
-  std::string forwarded(const std::string& text) {
+  std::string forwarded(const std::string& text, std::string_view peer = {}) {
     EXPECT_FALSE(parse(parser, text, buf));
     std::string head;
-    rewrite_request(parser, decision, random, head);
+    rewrite_request(parser, decision, random, head, {}, peer);
     return head;
   }
 };
+
+TEST(ForwardHeaders, AClientsPeerHeaderIsNeverPassedOn) {
+  const std::string forged =
+      "GET / HTTP/1.1\r\nHost: a\r\nX-Laneproxy-Peer: workload=evil\r\n"
+      "x-laneproxy-peer: workload=evil2\r\n\r\n";
+  request_fixture inbound;
+  const auto to_app = inbound.forwarded(forged);
+  EXPECT_THAT(to_app, Not(HasSubstr("evil")));
+  EXPECT_THAT(to_app, Not(HasSubstr("aneproxy-peer")));
+  request_fixture outbound;
+  const auto head = outbound.forwarded(forged, "workload=mocka-v1");
+  EXPECT_THAT(head, Not(HasSubstr("evil")));
+  EXPECT_THAT(head, HasSubstr("\r\nx-laneproxy-peer: workload=mocka-v1\r\n"));
+}
 
 TEST(ForwardHeaders, ConnectionCannotTakeAwayTheFraming) {
   request_fixture f;
