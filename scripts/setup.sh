@@ -16,7 +16,7 @@ build=(
 )
 tests=(clang-format curl iproute2 npm libgtest-dev libgmock-dev libbenchmark-dev prometheus python3
   clang libclang-rt-14-dev nghttp2-client python3-grpcio python3-websockets
-  python3-h2 python3-wsproto)
+  python3-h2 python3-wsproto chromium fonts-dejavu-core)
 
 case "${1:-all}" in
   runtime) packages=("${runtime[@]}") ;;

@@ -15,6 +15,7 @@
 #include "config/bootstrap.h"
 #include "control/reloader.h"
 #include "dataplane/proxy_config.h"
+#include "metrics/lanes_page.h"
 #include "metrics/proxy_metrics.h"
 #include "net/proxy_server.h"
 
@@ -72,7 +73,11 @@ net::admin_response admin(const net::shared_state& shared, const control::reload
     return {200, "text/plain; version=0.0.4", stats->exposition()};
   }
   if (stats && path == "/lanes") {
-    return {200, "application/json", stats->lanes_json(*shared.configs.load())};
+    const auto query = target.substr(path.size());
+    if (query.find("format=json") != std::string_view::npos) {
+      return {200, "application/json", stats->lanes_json(*shared.configs.load())};
+    }
+    return {200, "text/html; charset=utf-8", std::string(metrics::lanes_page_html())};
   }
   return {404, "text/plain", "not found\n"};
 }

@@ -304,7 +304,9 @@ class supervisor {
              const std::vector<std::string>& stopped) {
     if (first) {
       out_ << "laneproxy local: gateway http://127.0.0.1:" << options_.plan.gateway_port
-           << "/ (admin http://127.0.0.1:" << options_.plan.admin_port << "/)\n";
+           << "/ (admin http://127.0.0.1:" << options_.plan.admin_port << "/)\n"
+           << "laneproxy local: lanes, live: http://127.0.0.1:" << options_.plan.admin_port
+           << "/lanes\n";
       std::size_t width = 3;
       for (const auto& p : plan.pods) width = std::max(width, p.name.size());
       out_ << "  " << std::string("POD").append(width - 3 + 2, ' ') << "LANE  ADDRESS\n";

@@ -130,6 +130,12 @@ void proxy_metrics::on_reload(bool accepted, const dataplane::proxy_config* live
   if (!accepted || !live) return;
   if (live_config_) config_info_.Remove(live_config_);
   live_config_ = &config_info_.Add({{"version", live->mesh().version}});
+  if (live->mesh().version != live_version_) {
+    live_version_ = live->mesh().version;
+    version_since_ = std::chrono::duration_cast<std::chrono::seconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+  }
   live_config_->Set(1);
   // Weights of the routes this config has; gauges of routes it no longer
   // has go, so that a rolled-back lane does not linger at its old weight.
@@ -173,20 +179,54 @@ std::string guard_json(const dataplane::lane_guard::lane_state& g) {
 }
 }  // namespace
 
-std::string proxy_metrics::lanes_json(const dataplane::proxy_config& live) {
+lane_window& proxy_metrics::window(const std::string& route, const std::string& lane) {
+  std::lock_guard lock(windows_mutex_);
+  auto& w = windows_[route + "|" + lane];
+  if (!w) w = std::make_unique<lane_window>();
+  return *w;
+}
+
+namespace {
+std::string window_json(const lane_window::summary& s, double picked) {
+  char buf[224];
+  std::snprintf(buf, sizeof buf,
+                "{\"requests\": %llu, \"share\": %.4f, \"errors\": %llu, \"error_rate\": %.4f, "
+                "\"p50_ms\": %.3f, \"p99_ms\": %.3f}",
+                static_cast<unsigned long long>(s.requests),
+                picked > 0 ? static_cast<double>(s.requests) / picked : 0.0,
+                static_cast<unsigned long long>(s.errors),
+                s.requests ? static_cast<double>(s.errors) / static_cast<double>(s.requests) : 0.0,
+                s.p50_ms, s.p99_ms);
+  return buf;
+}
+
+}  // namespace
+
+std::string proxy_metrics::lanes_json(const dataplane::proxy_config& live,
+                                      std::chrono::steady_clock::time_point now) {
   merge_workers();
-  std::string out = "{\"routes\": [";
+  std::string out =
+      "{\"version\": \"" + live.mesh().version +
+      "\", \"version_since\": " + std::to_string(version_since_.load()) +
+      ", \"lane_fallbacks\": " + std::to_string(fallbacks_total_.load(std::memory_order_relaxed)) +
+      ", \"routes\": [";
   bool first_route = true;
   for (const auto& [key, gw] : live.mesh().gateways) {
     for (const auto& rule : gw.rules) {
       if (rule.targets.size() < 2) continue;
       double picked = 0;
       std::vector<std::pair<std::string, double>> counts;
+      std::vector<std::pair<lane_window::summary, lane_window::summary>> recent;
+      double recent_10s = 0, recent_5m = 0;
       for (const auto& t : rule.targets) {
         const auto lane = t.subset.empty() ? t.service : t.subset;
         const double n = lane_picks_.Add({{"route", rule.name}, {"lane", lane}}).Value();
         counts.emplace_back(lane, n);
         picked += n;
+        const auto& w = window(rule.name, lane);
+        recent.emplace_back(w.over(now, 10), w.over(now, 300));
+        recent_10s += static_cast<double>(recent.back().first.requests);
+        recent_5m += static_cast<double>(recent.back().second.requests);
       }
       out += first_route ? "" : ", ";
       first_route = false;
@@ -204,6 +244,9 @@ std::string proxy_metrics::lanes_json(const dataplane::proxy_config& live) {
         std::snprintf(shares, sizeof shares, "\"configured\": %.4f, \"observed\": %.4f", configured,
                       observed);
         out += (i ? ", " : "") + std::string("{\"lane\": \"") + counts[i].first + "\", " + shares;
+        out += ", \"weight\": " + std::to_string(rule.targets[i].weight);
+        out += ", \"last_10s\": " + window_json(recent[i].first, recent_10s);
+        out += ", \"last_5m\": " + window_json(recent[i].second, recent_5m);
         if (i < guarded.size()) out += ", \"guard\": " + guard_json(guarded[i]);
         out += "}";
       }
@@ -404,6 +447,9 @@ void request_metrics::record(const request_record& r, std::chrono::microseconds 
     auto& c = picks_[key_];
     if (!c) c = &counter(metrics_.lane_picks_.Add({{"route", d->rule->name}, {"lane", lane}}));
     c->add();
+    auto& w = windows_[key_];
+    if (!w) w = &metrics_.window(d->rule->name, lane);
+    w->record(r.started + elapsed, elapsed, r.status >= 500);
   }
   if (d && d->lane_fallback) count_fallback(*d);
 }
@@ -426,6 +472,7 @@ void request_metrics::count_fallback(const dataplane::route_decision& d) {
   key_ += d.lane;
   key_ += '|';
   key_ += d.serving_lane;
+  metrics_.fallbacks_total_.fetch_add(1, std::memory_order_relaxed);
   auto& c = fallbacks_[key_];
   if (!c) {
     c = &counter(metrics_.lane_fallbacks_.Add(

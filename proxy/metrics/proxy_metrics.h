@@ -10,6 +10,7 @@
 // services, lanes, status codes and flags, never paths or ids.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -31,6 +32,7 @@
 #include "dataplane/local_reply.h"
 #include "dataplane/proxy_config.h"
 #include "dataplane/router.h"
+#include "metrics/lane_window.h"
 #include "metrics/local_series.h"
 #include "metrics/request_record.h"
 
@@ -51,9 +53,14 @@ class proxy_metrics {
   // and the configured weights. Called from one thread at a time.
   void on_reload(bool accepted, const dataplane::proxy_config* live);
 
-  // JSON for /lanes: each weighted gateway route's configured shares and
-  // the shares picked since the start.
-  std::string lanes_json(const dataplane::proxy_config& live);
+  // JSON for /lanes: the live mesh version and since when (unix seconds),
+  // each weighted gateway route's configured shares, the shares picked
+  // since the start, each lane's last 10 s and 5 min (requests, share,
+  // errors, p50/p99) as of `now`, its guard, and the requests this proxy
+  // served outside their lane (permissive fallbacks).
+  std::string lanes_json(
+      const dataplane::proxy_config& live,
+      std::chrono::steady_clock::time_point now = std::chrono::steady_clock::now());
 
   // Merges every worker's local series into the registry (exposition() and
   // lanes_json() do it first). Thread-safe.
@@ -96,6 +103,13 @@ class proxy_metrics {
   prometheus::Gauge* trace_entries_;
   prometheus::Counter* trace_evictions_;
   prometheus::Gauge* live_config_ = nullptr;  // on_reload is called from one thread
+  std::string live_version_;
+  std::atomic<std::int64_t> version_since_{0};  // unix seconds
+  std::atomic<std::uint64_t> fallbacks_total_{0};
+  // The gateway lanes' windows, by "route|lane"; entries are never removed.
+  lane_window& window(const std::string& route, const std::string& lane);
+  std::mutex windows_mutex_;
+  std::map<std::string, std::unique_ptr<lane_window>> windows_;
   std::set<prometheus::Gauge*> weights_;
 };
 
@@ -135,6 +149,7 @@ class request_metrics {
   std::unordered_map<std::string, series> series_;
   std::set<std::string> edges_;  // source, destination and lane pairs seen
   std::unordered_map<std::string, local_counter*> picks_, replies_, fallbacks_;
+  std::unordered_map<std::string, lane_window*> windows_;
   std::string key_;  // scratch, reused
   // The local series; deques keep their addresses. The worker appends with
   // grow_mutex_ held, and merges read them with it held.

@@ -208,7 +208,7 @@ TEST_F(CanaryGuide, AGuardTakesAFailingCanarysWeightAway) {
   ASSERT_TRUE(std::regex_search(started, m, admin_re)) << started;
   http_client admin(static_cast<std::uint16_t>(std::stoi(m[1])));
   const auto tripped = [&] {
-    return admin.get("/lanes").body.find("\"trips\": 1") != std::string::npos;
+    return admin.get("/lanes?format=json").body.find("\"trips\": 1") != std::string::npos;
   };
   // Until it trips (about 200 requests: 20 of them reach v3), at most 2000.
   std::map<std::string, int> before;

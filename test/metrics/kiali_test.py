@@ -66,7 +66,7 @@ def get(url, timeout=10):
 class Mesh:
     def __init__(self):
         self.dir = tempfile.mkdtemp(prefix="laneproxy-kiali-")
-        mesh = os.path.join(self.dir, "mesh")
+        mesh = self.mesh_dir = os.path.join(self.dir, "mesh")
         shutil.copytree(os.path.join(ROOT, "config", "swimlane"), mesh)
         self.port, self.admin = free_port(), free_port()
         base = f"127.{random.randint(100, 250)}.{random.randint(1, 250)}.1"

@@ -110,7 +110,7 @@ TEST_F(Metrics, ExpositionCountsWhatTheClientSaw) {
   // Istio's default buckets, to the last one.
   EXPECT_THAT(text, HasSubstr("le=\"3600000\""));
 
-  const auto lanes = http_client(admin).get("/lanes").body;
+  const auto lanes = http_client(admin).get("/lanes?format=json").body;
   EXPECT_THAT(lanes, HasSubstr("{\"lane\": \"v1\", \"configured\": 0.7000, \"observed\": "));
   EXPECT_THAT(lanes, HasSubstr("\"picks\": 300"));
   EXPECT_EQ(http_client(admin).request("POST", "/stats/prometheus", {}).status, 405u);

@@ -324,7 +324,7 @@ spec:
   EXPECT_THAT(tripped, HasSubstr("lane guard: route canary: lane v2 tripped (error rate 100.0%"));
   // Resting for a window: everything goes to the stable lane.
   for (int i = 0; i < 20; ++i) EXPECT_EQ(client.get("/x").body, "stable");
-  EXPECT_THAT(admin.get("/lanes").body, HasSubstr("\"state\": \"open\""));
+  EXPECT_THAT(admin.get("/lanes?format=json").body, HasSubstr("\"state\": \"open\""));
   EXPECT_EQ(canary.requests().size(), 10u);
 
   // Fixed: probed with a tenth, a quarter and half of its weight, a window
