@@ -82,7 +82,23 @@ proxy_metrics::proxy_metrics()
       guard_share_(prometheus::BuildGauge()
                        .Name("laneproxy_lane_guard_share")
                        .Help("The share of its configured weight a guarded lane has")
-                       .Register(*registry_)) {
+                       .Register(*registry_)),
+      tcp_opened_(prometheus::BuildCounter()
+                      .Name("istio_tcp_connections_opened_total")
+                      .Help("Connections relayed as bytes (upgrades), opened")
+                      .Register(*registry_)),
+      tcp_closed_(prometheus::BuildCounter()
+                      .Name("istio_tcp_connections_closed_total")
+                      .Help("Connections relayed as bytes (upgrades), closed")
+                      .Register(*registry_)),
+      tcp_sent_(prometheus::BuildCounter()
+                    .Name("istio_tcp_sent_bytes_total")
+                    .Help("Bytes sent to the client on relayed connections")
+                    .Register(*registry_)),
+      tcp_received_(prometheus::BuildCounter()
+                        .Name("istio_tcp_received_bytes_total")
+                        .Help("Bytes received from the client on relayed connections")
+                        .Register(*registry_)) {
   downstream_connections_ = &prometheus::BuildGauge()
                                  .Name("laneproxy_downstream_connections")
                                  .Help("Open downstream connections")
@@ -179,11 +195,20 @@ std::string guard_json(const dataplane::lane_guard::lane_state& g) {
 }
 }  // namespace
 
-lane_window& proxy_metrics::window(const std::string& route, const std::string& lane) {
+lane_window& proxy_metrics::new_window(const std::string& key) {
   std::lock_guard lock(windows_mutex_);
-  auto& w = windows_[route + "|" + lane];
-  if (!w) w = std::make_unique<lane_window>();
-  return *w;
+  return *windows_[key].emplace_back(std::make_unique<lane_window>());
+}
+
+lane_window::totals proxy_metrics::window_totals(const std::string& key,
+                                                 std::chrono::steady_clock::time_point now,
+                                                 std::size_t seconds) {
+  lane_window::totals t;
+  std::lock_guard lock(windows_mutex_);
+  if (const auto it = windows_.find(key); it != windows_.end()) {
+    for (const auto& w : it->second) w->add_to(t, now, seconds);
+  }
+  return t;
 }
 
 namespace {
@@ -223,8 +248,9 @@ std::string proxy_metrics::lanes_json(const dataplane::proxy_config& live,
         const double n = lane_picks_.Add({{"route", rule.name}, {"lane", lane}}).Value();
         counts.emplace_back(lane, n);
         picked += n;
-        const auto& w = window(rule.name, lane);
-        recent.emplace_back(w.over(now, 10), w.over(now, 300));
+        const auto window_key = rule.name + "|" + lane;
+        recent.emplace_back(lane_window::summarize(window_totals(window_key, now, 10)),
+                            lane_window::summarize(window_totals(window_key, now, 300)));
         recent_10s += static_cast<double>(recent.back().first.requests);
         recent_5m += static_cast<double>(recent.back().second.requests);
       }
@@ -422,8 +448,30 @@ request_metrics::series& request_metrics::series_for(const request_record& r,
   return series_.emplace(key_, s).first->second;
 }
 
+std::map<std::string, std::string> request_metrics::tcp_labels(
+    const request_record& r, const dataplane::proxy_config& config) {
+  std::string flags;
+  dataplane::append_flags(flags, r.flag, r.extra);
+  auto l = labels_for(r, config, flags);
+  l.erase("response_code");
+  l.erase("grpc_response_status");
+  l["request_protocol"] = "tcp";
+  return l;
+}
+
+// Upgrades are few: their series are looked up in the family each time.
+void request_metrics::tcp_opened(const request_record& r, const dataplane::proxy_config& config) {
+  metrics_.tcp_opened_.Add(tcp_labels(r, config)).Increment();
+}
+
 void request_metrics::record(const request_record& r, std::chrono::microseconds elapsed,
                              const dataplane::proxy_config& config) {
+  if (r.status == 101) {
+    const auto l = tcp_labels(r, config);
+    metrics_.tcp_closed_.Add(l).Increment();
+    metrics_.tcp_sent_.Add(l).Increment(static_cast<double>(r.response_bytes));
+    metrics_.tcp_received_.Add(l).Increment(static_cast<double>(r.request_bytes));
+  }
   auto& s = series_for(r, config);
   s.requests->add();
   s.duration->observe(static_cast<std::uint64_t>(elapsed.count()));
@@ -444,12 +492,13 @@ void request_metrics::record(const request_record& r, std::chrono::microseconds 
     key_ = d->rule->name;
     key_ += '|';
     key_ += lane;
-    auto& c = picks_[key_];
-    if (!c) c = &counter(metrics_.lane_picks_.Add({{"route", d->rule->name}, {"lane", lane}}));
-    c->add();
-    auto& w = windows_[key_];
-    if (!w) w = &metrics_.window(d->rule->name, lane);
-    w->record(r.started + elapsed, elapsed, r.status >= 500);
+    auto& p = picks_[key_];
+    if (!p.count) {
+      p.count = &counter(metrics_.lane_picks_.Add({{"route", d->rule->name}, {"lane", lane}}));
+      p.window = &metrics_.new_window(key_);
+    }
+    p.count->add();
+    p.window->record(r.started + elapsed, elapsed, r.status >= 500);
   }
   if (d && d->lane_fallback) count_fallback(*d);
 }

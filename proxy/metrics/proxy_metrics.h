@@ -98,6 +98,10 @@ class proxy_metrics {
   prometheus::Family<prometheus::Counter>& ejections_;
   prometheus::Family<prometheus::Counter>& guard_events_;
   prometheus::Family<prometheus::Gauge>& guard_share_;
+  prometheus::Family<prometheus::Counter>& tcp_opened_;
+  prometheus::Family<prometheus::Counter>& tcp_closed_;
+  prometheus::Family<prometheus::Counter>& tcp_sent_;
+  prometheus::Family<prometheus::Counter>& tcp_received_;
   prometheus::Gauge* downstream_connections_;
   prometheus::Counter* upstream_connects_;
   prometheus::Gauge* trace_entries_;
@@ -106,10 +110,14 @@ class proxy_metrics {
   std::string live_version_;
   std::atomic<std::int64_t> version_since_{0};  // unix seconds
   std::atomic<std::uint64_t> fallbacks_total_{0};
-  // The gateway lanes' windows, by "route|lane"; entries are never removed.
-  lane_window& window(const std::string& route, const std::string& lane);
+  // A new window of the gateway lane "route|lane" for one worker to write;
+  // windows are never removed.
+  lane_window& new_window(const std::string& key);
+  // The sum of every worker's window of "route|lane".
+  lane_window::totals window_totals(const std::string& key,
+                                    std::chrono::steady_clock::time_point now, std::size_t seconds);
   std::mutex windows_mutex_;
-  std::map<std::string, std::unique_ptr<lane_window>> windows_;
+  std::map<std::string, std::vector<std::unique_ptr<lane_window>>> windows_;
   std::set<prometheus::Gauge*> weights_;
 };
 
@@ -121,9 +129,13 @@ class request_metrics {
   request_metrics(const request_metrics&) = delete;
   request_metrics& operator=(const request_metrics&) = delete;
 
-  // `r` took `elapsed` from its first byte to its last.
+  // `r` took `elapsed` from its first byte to its last. An upgrade (a
+  // 101) is also a relayed connection: istio_tcp_* count its close and
+  // bytes (received from the client, sent to it).
   void record(const request_record& r, std::chrono::microseconds elapsed,
               const dataplane::proxy_config& config);
+  // `r`'s upgrade switched to a byte relay (istio_tcp_connections_opened_total).
+  void tcp_opened(const request_record& r, const dataplane::proxy_config& config);
 
  private:
   friend class proxy_metrics;
@@ -144,12 +156,20 @@ class request_metrics {
                              std::uint64_t scale);
   void merge();  // called with proxy_metrics::workers_mutex_ held
   void count_fallback(const dataplane::route_decision& d);
+  // Istio's TCP labels for `r`'s connection: the request's but
+  // request_protocol "tcp", and no response code or gRPC status.
+  static std::map<std::string, std::string> tcp_labels(const request_record& r,
+                                                       const dataplane::proxy_config& config);
 
   proxy_metrics& metrics_;
   std::unordered_map<std::string, series> series_;
   std::set<std::string> edges_;  // source, destination and lane pairs seen
-  std::unordered_map<std::string, local_counter*> picks_, replies_, fallbacks_;
-  std::unordered_map<std::string, lane_window*> windows_;
+  struct lane_pick {
+    local_counter* count;
+    lane_window* window;
+  };
+  std::unordered_map<std::string, lane_pick> picks_;
+  std::unordered_map<std::string, local_counter*> replies_, fallbacks_;
   std::string key_;  // scratch, reused
   // The local series; deques keep their addresses. The worker appends with
   // grow_mutex_ held, and merges read them with it held.

@@ -460,6 +460,7 @@ class session {
     rewrite_upgrade_response(upstream_.response(), decision, response_head_);
     x_.status = 101;
     x_.response_bytes = response_head_.size();
+    if (auto* m = worker_.metrics()) m->tcp_opened(x_, *worker_.config());
     std::array<asio::const_buffer, 1> head{asio::buffer(response_head_)};
     if (co_await write_all(down_, head, deadline_, t.idle)) {
       co_await tunnel({down_, down_buf_, x_.request_bytes},

@@ -431,6 +431,27 @@ class WebSocketLanesTest(unittest.TestCase):
             self.assertEqual(len(versions(r)), 3, r)
             self.assertTrue(r.endswith(" " + m), r)
 
+    def test_upgrades_count_as_relayed_connections(self):
+        import urllib.request
+        self.chat(["hi"], 0, "ws-tcp")
+        deadline = time.time() + 20
+        while True:  # the close is counted as the relay ends
+            with urllib.request.urlopen(
+                    f"http://127.0.0.1:{self.mesh.admin}/stats/prometheus", timeout=10) as r:
+                text = r.read().decode()
+
+            def total(name):
+                return sum(float(m) for m in re.findall(
+                    name + r'\{[^}]*request_protocol="tcp"[^}]*\} ([0-9.e+]+)', text))
+            if total("istio_tcp_connections_closed_total") >= 1 or time.time() > deadline:
+                break
+            time.sleep(0.3)
+        self.assertGreaterEqual(total("istio_tcp_connections_opened_total"), 1, text)
+        self.assertGreaterEqual(total("istio_tcp_connections_closed_total"), 1, text)
+        self.assertGreater(total("istio_tcp_received_bytes_total"), 0)
+        self.assertGreater(total("istio_tcp_sent_bytes_total"), 0)
+        self.assertIn('destination_workload="mocka-v', text)
+
     def test_handshakes_split_across_lanes(self):
         seen = set()
         for i in range(16):
