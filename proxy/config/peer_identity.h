@@ -22,6 +22,14 @@ namespace laneproxy::config {
 
 inline constexpr std::string_view peer_header = "x-laneproxy-peer";
 
+// On a response, between proxies: the chain below this hop left its lane
+// (a hop served a request outside the request's lane). A sidecar whose
+// outbound call fell back, or got this header back, remembers the trace
+// id; its inbound then sets the header on the response for that trace, so
+// that it climbs to the gateway although apps pass no header on. Every
+// proxy removes what it received: neither an app nor a client sees it.
+inline constexpr std::string_view lane_changed_header = "x-laneproxy-lane-changed";
+
 struct peer_identity {
   std::string workload = "unknown", ns = "unknown", app = "unknown", version = "unknown";
   std::string canonical_service = "unknown", canonical_revision = "unknown";

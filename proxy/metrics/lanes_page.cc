@@ -76,7 +76,8 @@ function render(data) {
   const since = data.version_since ? new Date(data.version_since * 1000).toLocaleString() : "-";
   document.getElementById("meta").textContent =
       "mesh " + data.version + ", live since " + since + " \u00b7 " +
-      data.lane_fallbacks + " requests served outside their lane here";
+      data.lane_fallbacks + " requests served outside their lane by this proxy; " +
+      "\u201cleft lane\u201d counts chains served outside their lane on the way";
   const routes = document.getElementById("routes");
   routes.replaceChildren();
   if (!data.routes.length) routes.textContent = "No weighted gateway route.";
@@ -91,7 +92,7 @@ function render(data) {
     const head = table.insertRow();
     for (const t of ["Lane", "Weight", "Configured", "10 s share", "", "10 s req / err",
                      "10 s p50 / p99", "5 min share", "5 min req / err",
-                     "5 min p50 / p99", "Since start", "Guard"]) {
+                     "5 min p50 / p99", "Since start", "Left lane", "Guard"]) {
       const th = document.createElement("th");
       th.textContent = t;
       head.appendChild(th);
@@ -109,6 +110,7 @@ function render(data) {
       tr.appendChild(cell(ms(l.last_10s.p50_ms) + " / " + ms(l.last_10s.p99_ms), "latency"));
       window_cells(tr, l.last_5m, "5m-");
       tr.appendChild(cell(pct(l.observed), "total"));
+      tr.appendChild(cell(String(l.left_lane), "left-lane", l.left_lane ? "err" : ""));
       const g = l.guard;
       tr.appendChild(cell(g ? g.state + (g.state !== "closed" ? " " + pct(g.share) : "") : "-",
                           "guard", g ? "guard-" + g.state : ""));

@@ -5,14 +5,12 @@
 #include <cstdio>
 #include <set>
 
+#include "metrics/istio_labels.h"
+
 namespace laneproxy::metrics {
 
 namespace {
 using dataplane::listener_role;
-using labels = std::map<std::string, std::string>;
-
-const std::string unknown = "unknown";
-
 }  // namespace
 
 const prometheus::Histogram::BucketBoundaries& duration_buckets() {
@@ -71,6 +69,11 @@ proxy_metrics::proxy_metrics()
                           .Help("Requests served by a permissive fallback lane, by service, the "
                                 "request's lane and the lane that served it")
                           .Register(*registry_)),
+      lane_changes_(prometheus::BuildCounter()
+                        .Name("laneproxy_chain_lane_changes_total")
+                        .Help("Requests picked for a lane whose chain was served outside it on "
+                              "the way, by gateway route and lane")
+                        .Register(*registry_)),
       ejections_(prometheus::BuildCounter()
                      .Name("laneproxy_outlier_ejections_total")
                      .Help("Endpoints ejected by outlier detection, by service and subset")
@@ -271,6 +274,9 @@ std::string proxy_metrics::lanes_json(const dataplane::proxy_config& live,
                       observed);
         out += (i ? ", " : "") + std::string("{\"lane\": \"") + counts[i].first + "\", " + shares;
         out += ", \"weight\": " + std::to_string(rule.targets[i].weight);
+        out += ", \"left_lane\": " +
+               std::to_string(static_cast<std::uint64_t>(
+                   lane_changes_.Add({{"route", rule.name}, {"lane", counts[i].first}}).Value()));
         out += ", \"last_10s\": " + window_json(recent[i].first, recent_10s);
         out += ", \"last_5m\": " + window_json(recent[i].second, recent_5m);
         if (i < guarded.size()) out += ", \"guard\": " + guard_json(guarded[i]);
@@ -311,103 +317,6 @@ local_histogram& request_metrics::histogram(prometheus::Histogram& target,
   return histograms_.emplace_back(target, bounds, scale);
 }
 
-namespace {
-
-// Istio's source_* or destination_* workload labels for `id`.
-void set_workload(labels& l, const std::string& side, const config::peer_identity& id) {
-  l[side + "_workload"] = id.workload;
-  l[side + "_workload_namespace"] = id.ns;
-  l[side + "_app"] = id.app;
-  l[side + "_version"] = id.version;
-  l[side + "_canonical_service"] = id.canonical_service;
-  l[side + "_canonical_revision"] = id.canonical_revision;
-  l[side + "_cluster"] = id.cluster;
-  // Plaintext: no identity is proven, as Istio says without mTLS.
-  l[side + "_principal"] = unknown;
-}
-
-void set_destination_service(labels& l, const config::service_info* svc) {
-  l["destination_service"] = svc ? svc->name + "." + svc->ns + ".svc.cluster.local" : unknown;
-  l["destination_service_name"] = svc ? svc->name : unknown;
-  l["destination_service_namespace"] = svc ? svc->ns : unknown;
-}
-
-// The workload behind the subset a source-side request went to, when one
-// Deployment is it; else what is known of it.
-config::peer_identity destination_of(const dataplane::proxy_config& config,
-                                     const config::service_info* svc, const std::string& lane) {
-  config::peer_identity id;
-  id.cluster = config.identity().cluster;
-  id.version = lane.empty() ? unknown : lane;
-  if (!svc) return id;
-  id.ns = svc->ns;
-  id.canonical_service = svc->name;
-  const auto sub = svc->subsets.find(lane);
-  const auto& names = sub != svc->subsets.end() ? sub->second.workloads : svc->workloads;
-  if (names.size() != 1) return id;
-  const auto w = config.mesh().workloads.find(names.front() + "." + svc->ns);
-  if (w == config.mesh().workloads.end()) {
-    id.workload = names.front();
-    return id;
-  }
-  id = config::workload_identity(w->second.name, w->second.ns, w->second.labels, id.cluster);
-  if (!lane.empty()) id.version = lane;
-  return id;
-}
-
-// The service an inbound sidecar's pod serves (its first).
-const config::service_info* own_service(const dataplane::proxy_config& config) {
-  const auto& me = config.sidecar();
-  if (!me) return nullptr;
-  const auto w = config.mesh().workloads.find(me->workload);
-  if (w == config.mesh().workloads.end() || w->second.services.empty()) return nullptr;
-  const auto s = config.mesh().services.find(w->second.services.front());
-  return s == config.mesh().services.end() ? nullptr : &s->second;
-}
-
-// The errors an edge can see first, made at 0 with its first series so
-// that rate() counts the first of them (a series born at 1 loses it).
-constexpr std::pair<const char*, const char*> first_errors[] = {
-    {"500", "-"},  {"502", "-"},  {"503", "-"},   {"504", "-"},
-    {"503", "UF"}, {"503", "UH"}, {"503", "URX"}, {"504", "UT"}};
-
-}  // namespace
-
-labels request_metrics::labels_for(const request_record& r, const dataplane::proxy_config& config,
-                                   std::string_view flags) {
-  const auto* d = r.decision;
-  // Istio's grpc_response_status: the status a gRPC call ended with, ""
-  // for other requests.
-  labels l = {
-      {"request_protocol", r.grpc ? "grpc" : "http"},
-      {"response_code", std::to_string(r.status)},
-      {"grpc_response_status", r.grpc && r.grpc_status >= 0 ? std::to_string(r.grpc_status) : ""},
-      {"response_flags", std::string(flags)},
-      {"connection_security_policy", unknown}};
-  const auto& self = config.identity();
-  if (r.role == listener_role::sidecar_inbound) {
-    // The destination reports: itself, and its caller as the caller's
-    // proxy said.
-    l["reporter"] = "destination";
-    l["connection_security_policy"] = "none";
-    config::peer_identity source;
-    if (!config::decode_peer(r.peer, source)) source = config::peer_identity{};
-    set_workload(l, "source", source);
-    auto me = self;
-    if (const auto& side = config.sidecar(); side && !side->lane.empty()) me.version = side->lane;
-    set_workload(l, "destination", me);
-    set_destination_service(l, own_service(config));
-  } else {
-    l["reporter"] = "source";
-    set_workload(l, "source", self);
-    const auto* view = d && !d->service.empty() ? config.service(d->service) : nullptr;
-    const auto* svc = view ? view->info : nullptr;
-    set_destination_service(l, svc);
-    set_workload(l, "destination", destination_of(config, svc, d ? d->serving_lane : ""));
-  }
-  return l;
-}
-
 request_metrics::series& request_metrics::series_for(const request_record& r,
                                                      const dataplane::proxy_config& config) {
   const auto* d = r.decision;
@@ -432,10 +341,10 @@ request_metrics::series& request_metrics::series_for(const request_record& r,
   dataplane::append_flags(key_, r.flag, r.extra);
   if (const auto it = series_.find(key_); it != series_.end()) return it->second;
 
-  auto l = labels_for(r, config, std::string_view(key_).substr(flags_at));
+  auto l = istio_labels(r, config, std::string_view(key_).substr(flags_at));
   if (edges_.insert(key_.substr(0, edge_size)).second && !r.grpc) {
     auto e = l;
-    for (const auto& [code, flag] : first_errors) {
+    for (const auto& [code, flag] : first_error_series()) {
       e["response_code"] = code;
       e["response_flags"] = flag;
       metrics_.requests_.Add(e);
@@ -448,26 +357,15 @@ request_metrics::series& request_metrics::series_for(const request_record& r,
   return series_.emplace(key_, s).first->second;
 }
 
-std::map<std::string, std::string> request_metrics::tcp_labels(
-    const request_record& r, const dataplane::proxy_config& config) {
-  std::string flags;
-  dataplane::append_flags(flags, r.flag, r.extra);
-  auto l = labels_for(r, config, flags);
-  l.erase("response_code");
-  l.erase("grpc_response_status");
-  l["request_protocol"] = "tcp";
-  return l;
-}
-
 // Upgrades are few: their series are looked up in the family each time.
 void request_metrics::tcp_opened(const request_record& r, const dataplane::proxy_config& config) {
-  metrics_.tcp_opened_.Add(tcp_labels(r, config)).Increment();
+  metrics_.tcp_opened_.Add(istio_tcp_labels(r, config)).Increment();
 }
 
 void request_metrics::record(const request_record& r, std::chrono::microseconds elapsed,
                              const dataplane::proxy_config& config) {
   if (r.status == 101) {
-    const auto l = tcp_labels(r, config);
+    const auto l = istio_tcp_labels(r, config);
     metrics_.tcp_closed_.Add(l).Increment();
     metrics_.tcp_sent_.Add(l).Increment(static_cast<double>(r.response_bytes));
     metrics_.tcp_received_.Add(l).Increment(static_cast<double>(r.request_bytes));
@@ -496,8 +394,10 @@ void request_metrics::record(const request_record& r, std::chrono::microseconds 
     if (!p.count) {
       p.count = &counter(metrics_.lane_picks_.Add({{"route", d->rule->name}, {"lane", lane}}));
       p.window = &metrics_.new_window(key_);
+      p.changed = &counter(metrics_.lane_changes_.Add({{"route", d->rule->name}, {"lane", lane}}));
     }
     p.count->add();
+    if (r.lane_changed) p.changed->add();
     p.window->record(r.started + elapsed, elapsed, r.status >= 500);
   }
   if (d && d->lane_fallback) count_fallback(*d);

@@ -56,8 +56,9 @@ class proxy_metrics {
   // JSON for /lanes: the live mesh version and since when (unix seconds),
   // each weighted gateway route's configured shares, the shares picked
   // since the start, each lane's last 10 s and 5 min (requests, share,
-  // errors, p50/p99) as of `now`, its guard, and the requests this proxy
-  // served outside their lane (permissive fallbacks).
+  // errors, p50/p99) as of `now`, its guard, the chains that left the lane
+  // on the way, and the requests this proxy served outside their lane
+  // (permissive fallbacks).
   std::string lanes_json(
       const dataplane::proxy_config& live,
       std::chrono::steady_clock::time_point now = std::chrono::steady_clock::now());
@@ -95,6 +96,7 @@ class proxy_metrics {
   prometheus::Family<prometheus::Gauge>& route_weight_;
   prometheus::Family<prometheus::Counter>& local_replies_;
   prometheus::Family<prometheus::Counter>& lane_fallbacks_;
+  prometheus::Family<prometheus::Counter>& lane_changes_;
   prometheus::Family<prometheus::Counter>& ejections_;
   prometheus::Family<prometheus::Counter>& guard_events_;
   prometheus::Family<prometheus::Gauge>& guard_share_;
@@ -146,20 +148,12 @@ class request_metrics {
     local_histogram* response_bytes;
   };
   series& series_for(const request_record& r, const dataplane::proxy_config& config);
-  // Istio's 25 labels of `r`'s series; `flags` its response_flags.
-  static std::map<std::string, std::string> labels_for(const request_record& r,
-                                                       const dataplane::proxy_config& config,
-                                                       std::string_view flags);
   local_counter& counter(prometheus::Counter& target);
   local_histogram& histogram(prometheus::Histogram& target,
                              const prometheus::Histogram::BucketBoundaries& bounds,
                              std::uint64_t scale);
   void merge();  // called with proxy_metrics::workers_mutex_ held
   void count_fallback(const dataplane::route_decision& d);
-  // Istio's TCP labels for `r`'s connection: the request's but
-  // request_protocol "tcp", and no response code or gRPC status.
-  static std::map<std::string, std::string> tcp_labels(const request_record& r,
-                                                       const dataplane::proxy_config& config);
 
   proxy_metrics& metrics_;
   std::unordered_map<std::string, series> series_;
@@ -167,6 +161,7 @@ class request_metrics {
   struct lane_pick {
     local_counter* count;
     lane_window* window;
+    local_counter* changed;  // chains that left the lane
   };
   std::unordered_map<std::string, lane_pick> picks_;
   std::unordered_map<std::string, local_counter*> replies_, fallbacks_;

@@ -30,6 +30,7 @@ struct request_record {
   // Inbound: the sending proxy's peer header ("" when none came), for the
   // source_* labels.
   std::string_view peer;
+  bool lane_changed = false;  // gateway: the chain left the request's lane on the way
   dataplane::response_flag flag = dataplane::response_flag::none;
   dataplane::extra_flags extra;
   std::optional<std::chrono::milliseconds> upstream_time;  // to the response header

@@ -417,6 +417,7 @@ class session {
 
     // The response, relayed (in this frame: a coroutine per step costs).
     auto& rp = upstream_.response();
+    track_lane_change(req, decision);
     const auto plan = plan_response(decision, version, keep_alive, cors);
     const bool upstream_keep_alive = rp.keep_alive() && !rp.need_eof();
     // A route timeout bounds the response to its end; one that passes
@@ -469,6 +470,28 @@ class session {
     }
     upstream_.finish(false);
     co_return false;
+  }
+
+  // Carries "the chain left its lane" from the hop that saw it up to the
+  // gateway (config::lane_changed_header), on the upstream's response.
+  void track_lane_change(const request_head& req, const dataplane::route_decision& d) {
+    using dataplane::listener_role;
+    auto& res = upstream_.response().get();
+    const bool below = res.count(config::lane_changed_header) > 0;
+    if (below) res.erase(config::lane_changed_header);
+    auto& shared = worker_.shared();
+    const auto trace = req["x-request-id"];
+    if (role_ == listener_role::gateway) {
+      x_.lane_changed = below || d.lane_fallback;
+    } else if (role_ == listener_role::sidecar_outbound) {
+      if ((below || d.lane_fallback) && !trace.empty()) {
+        shared.lane_changes.remember(trace, "1", steady::now());
+        shared.any_lane_change.store(true, std::memory_order_relaxed);
+      }
+    } else if (shared.any_lane_change.load(std::memory_order_relaxed) && !trace.empty() &&
+               shared.lane_changes.lookup(trace, steady::now())) {
+      res.set(config::lane_changed_header, "1");
+    }
   }
 
   // The response header for the client, in response_head_.

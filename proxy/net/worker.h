@@ -48,10 +48,16 @@ using admin_handler =
 
 struct shared_state {
   explicit shared_state(std::shared_ptr<const dataplane::proxy_config> initial)
-      : configs(initial), traces(initial->limits().trace_entries, initial->limits().trace_ttl) {}
+      : configs(initial),
+        traces(initial->limits().trace_entries, initial->limits().trace_ttl),
+        lane_changes(initial->limits().trace_entries, initial->limits().trace_ttl) {}
 
   dataplane::config_source configs;
   dataplane::trace_lane_table traces;
+  // Trace ids whose chain left its lane below this sidecar (see
+  // config::lane_changed_header); looked up only once one was noted.
+  dataplane::trace_lane_table lane_changes;
+  std::atomic<bool> any_lane_change{false};
   admin_handler admin;
   metrics::proxy_metrics* metrics = nullptr;  // nullptr: no metrics
   metrics::access_log_format access_log = metrics::access_log_format::off;

@@ -63,6 +63,25 @@ TEST(LanesEndToEnd, PermissiveLanesFallBackAndReturnByTraceId) {
       "\"s1\"\\} ([0-9]+)");
   ASSERT_TRUE(std::regex_search(exposition, m, fallback_re)) << exposition;
   EXPECT_EQ(std::stoi(m[1]), counts.at("a:v1 b:v3 c:v1"));
+
+  // The lane page's isolation: every s2 chain left its lane at mockb (told
+  // by mocka-v2's sidecar up to the gateway), every s3 chain at mocka (the
+  // gateway's own fallback), no s1 chain did.
+  std::smatch a;
+  ASSERT_TRUE(std::regex_search(output, a, admin_re));
+  const auto lanes =
+      http_client(static_cast<std::uint16_t>(std::stoi(a[1]))).get("/lanes?format=json").body;
+  const auto left = [&](const std::string& lane) {
+    std::smatch l;
+    const std::regex re("\"lane\": \"" + lane + "\", [^{]*\"left_lane\": ([0-9]+)");
+    return std::regex_search(lanes, l, re) ? std::stoi(l[1]) : -1;
+  };
+  EXPECT_EQ(left("s1"), 0) << lanes;
+  EXPECT_EQ(left("s2"), counts.at("a:v2 b:v1 c:v2")) << lanes;
+  EXPECT_EQ(left("s3"), counts.at("a:v1 b:v3 c:v1")) << lanes;
+  // The client does not see the header (nor does an app: see track_lane_change).
+  const auto reply = http_client(mesh.gateway_port()).get("/mock", {{"x-request-id", "iso-1"}});
+  EXPECT_EQ(reply.count("x-laneproxy-lane-changed"), 0u);
 }
 
 TEST(LanesEndToEnd, APodWhoseAppStoppedIsNoEndpoint) {
