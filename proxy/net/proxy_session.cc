@@ -480,17 +480,19 @@ class session {
     const bool below = res.count(config::lane_changed_header) > 0;
     if (below) res.erase(config::lane_changed_header);
     auto& shared = worker_.shared();
-    const auto trace = req["x-request-id"];
     if (role_ == listener_role::gateway) {
       x_.lane_changed = below || d.lane_fallback;
     } else if (role_ == listener_role::sidecar_outbound) {
-      if ((below || d.lane_fallback) && !trace.empty()) {
+      if (const auto trace = req["x-request-id"]; (below || d.lane_fallback) && !trace.empty()) {
         shared.lane_changes.remember(trace, "1", steady::now());
         shared.any_lane_change.store(true, std::memory_order_relaxed);
       }
-    } else if (shared.any_lane_change.load(std::memory_order_relaxed) && !trace.empty() &&
-               shared.lane_changes.lookup(trace, steady::now())) {
-      res.set(config::lane_changed_header, "1");
+    } else if (shared.any_lane_change.load(std::memory_order_relaxed)) {
+      // Inbound: only once this process saw a change is the trace looked up.
+      const auto trace = req["x-request-id"];
+      if (!trace.empty() && shared.lane_changes.lookup(trace, steady::now())) {
+        res.set(config::lane_changed_header, "1");
+      }
     }
   }
 
