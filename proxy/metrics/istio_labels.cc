@@ -5,9 +5,6 @@ namespace laneproxy::metrics {
 namespace {
 using dataplane::listener_role;
 const std::string unknown = "unknown";
-}  // namespace
-
-namespace {
 
 // Istio's source_* or destination_* workload labels for `id`.
 void set_workload(labels& l, const std::string& side, const config::peer_identity& id) {
@@ -63,6 +60,25 @@ const config::service_info* own_service(const dataplane::proxy_config& config) {
 
 }  // namespace
 
+std::optional<config::peer_identity> mesh_peer(std::string_view stamp,
+                                               const dataplane::proxy_config& config) {
+  config::peer_identity id;
+  // As a proxy of this mesh writes it, byte for byte: one spelling per caller.
+  if (!config::decode_peer(stamp, id) || config::encode_peer(id) != stamp) return std::nullopt;
+  const auto& cluster = config.identity().cluster;
+  if (id.cluster != cluster) return std::nullopt;
+  const auto& mesh = config.mesh();
+  if (const auto w = mesh.workloads.find(id.workload + "." + id.ns); w != mesh.workloads.end()) {
+    if (config::workload_identity(w->second.name, w->second.ns, w->second.labels, cluster) == id)
+      return id;
+    return std::nullopt;
+  }
+  for (const auto& [key, gateway] : mesh.gateways) {
+    if (config::gateway_identity(gateway, cluster) == id) return id;
+  }
+  return std::nullopt;
+}
+
 labels istio_labels(const request_record& r, const dataplane::proxy_config& config,
                     std::string_view flags) {
   const auto* d = r.decision;
@@ -77,12 +93,10 @@ labels istio_labels(const request_record& r, const dataplane::proxy_config& conf
   const auto& self = config.identity();
   if (r.role == listener_role::sidecar_inbound) {
     // The destination reports: itself, and its caller as the caller's
-    // proxy said.
+    // proxy said, when that is a caller the mesh has.
     l["reporter"] = "destination";
     l["connection_security_policy"] = "none";
-    config::peer_identity source;
-    if (!config::decode_peer(r.peer, source)) source = config::peer_identity{};
-    set_workload(l, "source", source);
+    set_workload(l, "source", mesh_peer(r.peer, config).value_or(config::peer_identity{}));
     auto me = self;
     if (const auto& side = config.sidecar(); side && !side->lane.empty()) me.version = side->lane;
     set_workload(l, "destination", me);

@@ -7,6 +7,7 @@
 
 #include <array>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -17,6 +18,15 @@
 namespace laneproxy::metrics {
 
 using labels = std::map<std::string, std::string>;
+
+// The caller a peer header names, when it is a workload or gateway of the
+// live mesh exactly as the mesh describes it (labels, canonical names,
+// this proxy's cluster) and spelled as encode_peer spells it; else
+// nullopt. What an inbound listener believes of a peer header: a value
+// from outside the mesh, forged or not, cannot name a caller the mesh does
+// not have, nor make series without bound.
+std::optional<config::peer_identity> mesh_peer(std::string_view stamp,
+                                               const dataplane::proxy_config& config);
 
 // `flags`: the request's response_flags value.
 labels istio_labels(const request_record& r, const dataplane::proxy_config& config,

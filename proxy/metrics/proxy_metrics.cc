@@ -340,6 +340,13 @@ request_metrics::series& request_metrics::series_for(const request_record& r,
   const auto flags_at = key_.size();
   dataplane::append_flags(key_, r.flag, r.extra);
   if (const auto it = series_.find(key_); it != series_.end()) return it->second;
+  // A peer header that names no caller of the mesh is counted as none: its
+  // value never makes a key (series_ stays bounded by the mesh).
+  if (inbound && !r.peer.empty() && !mesh_peer(r.peer, config)) {
+    auto anonymous = r;
+    anonymous.peer = {};
+    return series_for(anonymous, config);
+  }
 
   auto l = istio_labels(r, config, std::string_view(key_).substr(flags_at));
   if (edges_.insert(key_.substr(0, edge_size)).second && !r.grpc) {
