@@ -58,6 +58,18 @@ def free_port():
         return s.getsockname()[1]
 
 
+def stop_process(proc, log, folder):
+    """Ends `proc` (killed if it takes over 20 s), closes its log and
+    removes its folder."""
+    proc.terminate()
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 def get(url, timeout=10):
     with urllib.request.urlopen(url, timeout=timeout) as r:
         return r.read().decode()
@@ -98,13 +110,7 @@ class Mesh:
             return 0
 
     def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        self.log.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
+        stop_process(self.proc, self.log, self.dir)
 
 
 class Prometheus:
@@ -144,13 +150,7 @@ class Prometheus:
         return {r["instance"] for r in self.query("up == 1")}
 
     def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        self.log.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
+        stop_process(self.proc, self.log, self.dir)
 
 
 class KialiQueriesTest(unittest.TestCase):
@@ -246,6 +246,40 @@ class KialiQueriesTest(unittest.TestCase):
         self.assertTrue(zero)
         self.assertTrue(all(m["source_workload"] == "mockb-v1" for m in zero), zero)
         self.assertTrue(self.prom.query("istio_build{component=\"proxy\"} == 1"))
+
+
+class PeerStampTest(unittest.TestCase):
+    """A topology of its own: the unknown callers made here must not show
+    up in the dashboards' queries above."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.mesh = Mesh()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.mesh.stop()
+
+    def test_an_inbound_listener_believes_only_the_meshs_own_stamps(self):
+        # Straight to mockc-v1's inbound listener, as a peer outside the
+        # mesh could: a made-up workload, and a real one with a lie in it.
+        ip = dict(self.mesh.pods)["mockc-v1"]
+        lie = ("workload=mockb-v1;namespace=default;app=mockb;version=v9;service=mockb;"
+               "revision=v9;cluster=Kubernetes")
+        for i, stamp in enumerate([FORGED, lie, lie.replace("mockb-v1", "mockb%2Dv1")] * 5):
+            req = urllib.request.Request(f"http://{ip}:15006/mock",
+                                         headers={"Host": "mockc", "x-laneproxy-peer": stamp,
+                                                  "x-request-id": f"stamp-{i}"})
+            with urllib.request.urlopen(req, timeout=10) as r:
+                self.assertEqual(r.status, 200)
+        text = get(f"http://{ip}:15000/stats/prometheus")
+        inbound = [line for line in text.splitlines()
+                   if line.startswith("istio_requests_total{") and 'reporter="destination"' in line
+                   and 'response_code="200"' in line]
+        self.assertFalse([line for line in inbound if "evil" in line or '"v9"' in line], inbound)
+        unknown = [line for line in inbound if 'source_workload="unknown"' in line]
+        self.assertEqual(len(unknown), 1, inbound)
+        self.assertGreaterEqual(float(unknown[0].rsplit(" ", 1)[1]), 15)
 
 
 if __name__ == "__main__":
