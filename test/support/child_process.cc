@@ -6,7 +6,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <stdexcept>
 #include <thread>
@@ -100,6 +102,37 @@ int child_process::stop(int signal, std::chrono::milliseconds timeout) {
   }
   read_available(std::chrono::milliseconds(0));
   return WIFEXITED(status_) ? WEXITSTATUS(status_) : 128 + WTERMSIG(status_);
+}
+
+namespace {
+std::string first_line(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);
+  return line;
+}
+}  // namespace
+
+std::string child_process::describe_threads() const {
+  if (pid_ <= 0 || exited_) return "(not running)\n";
+  const std::string proc = "/proc/" + std::to_string(pid_);
+  std::string out = "exe: " + std::filesystem::read_symlink(proc + "/exe").string() + "\n";
+  std::error_code ec;
+  for (const auto& task : std::filesystem::directory_iterator(proc + "/task", ec)) {
+    const auto dir = task.path().string();
+    out += "  thread " + task.path().filename().string() + " " + first_line(dir + "/comm") +
+           ": stat " + first_line(dir + "/stat") + "; wchan " + first_line(dir + "/wchan") + "\n";
+  }
+  if (std::filesystem::exists("/usr/bin/gdb")) {
+    const std::string cmd = "/usr/bin/gdb -p " + std::to_string(pid_) +
+                            " -batch -nx -ex 'thread apply all bt' 2>&1 | grep -E '^(#|Thread)'";
+    if (FILE* f = popen(cmd.c_str(), "r")) {
+      char buf[512];
+      while (fgets(buf, sizeof buf, f)) out += buf;
+      pclose(f);
+    }
+  }
+  return out;
 }
 
 long child_process::peak_rss_kib() const {

@@ -29,6 +29,9 @@ class child_process {
   // Sends `signal` and waits up to `timeout`; returns the exit status, or -1
   // when it had to be killed.
   int stop(int signal, std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  // For a failure message: each of the process's threads (name, state,
+  // kernel wait channel), and their stacks when gdb is installed.
+  std::string describe_threads() const;
   // Peak resident memory (VmHWM) in KiB while running.
   long peak_rss_kib() const;
   pid_t pid() const { return pid_; }

@@ -30,8 +30,11 @@ running_proxy run_proxy(const std::string& bootstrap, const std::vector<std::str
   argv.insert(argv.end(), args.begin(), args.end());
   running_proxy p;
   p.process = std::make_unique<child_process>(argv);
-  if (p.process->wait_for_line("laneproxy: ready").empty()) {
-    ADD_FAILURE() << "laneproxy run never got ready:\n" << p.process->output();
+  // Generous: a proxy starts in milliseconds, but CI shares two cores
+  // between two tests' processes.
+  if (p.process->wait_for_line("laneproxy: ready", std::chrono::seconds(30)).empty()) {
+    ADD_FAILURE() << "laneproxy run never got ready:\n"
+                  << p.process->output() << p.process->describe_threads();
     return p;
   }
   // "laneproxy: ROLE listening on IP:PORT", one line per listener.
