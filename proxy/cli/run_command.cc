@@ -15,6 +15,7 @@
 #include "config/bootstrap.h"
 #include "control/reloader.h"
 #include "dataplane/proxy_config.h"
+#include "discovery/dns_resolver.h"
 #include "metrics/lanes_page.h"
 #include "metrics/proxy_metrics.h"
 #include "net/proxy_server.h"
@@ -160,6 +161,10 @@ int run_command(const std::vector<std::string>& args, std::ostream& out, std::os
     if (stats) stats->count_guard(e);
     std::lock_guard lock(guard_log_mutex);
     err << dataplane::guard_line(e) << std::flush;
+  });
+  // DNS-named endpoints: resolved by c-ares on a thread of their own.
+  reloads.use_names([&out](const config::dns_settings& settings) {
+    return std::make_unique<discovery::dns_resolver>(settings, out);
   });
   const auto& first = reloads.load_initial();
   for (const auto& p : first.problems) err << p << "\n";

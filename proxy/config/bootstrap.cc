@@ -5,12 +5,14 @@
 #include <charconv>
 #include <filesystem>
 
+#include "config/dns_endpoints.h"
 #include "config/source_loader.h"
 #include "config/yaml_field.h"
 
 namespace laneproxy::config {
 
 std::string socket_address::text() const {
+  if (ip.empty() && !host.empty()) return host + ":" + std::to_string(port);
   return (v6 ? "[" + ip + "]" : ip) + ":" + std::to_string(port);
 }
 
@@ -42,18 +44,38 @@ std::optional<socket_address> parse_socket_address(std::string_view text) {
   return out;
 }
 
-namespace {
-
-std::optional<socket_address> decode_address(const yaml_field& f, bool allow_port_zero = true) {
-  const auto text = f.string();
-  if (!text) return std::nullopt;
-  auto addr = parse_socket_address(*text);
-  if (!addr) {
-    f.error("expected IP:PORT with an IP literal (\"127.0.0.1:8080\", \"[::1]:8080\"), got \"" +
-            *text + "\"");
+std::optional<socket_address> parse_endpoint_address(std::string_view text) {
+  if (auto literal = parse_socket_address(text)) return literal;
+  const auto colon = text.rfind(':');
+  if (colon == std::string_view::npos || !valid_dns_name(text.substr(0, colon))) {
     return std::nullopt;
   }
-  if (!allow_port_zero && addr->port == 0) {
+  // The port's rules are the literal's: parse it through the same path.
+  auto out = parse_socket_address("0.0.0.0" + std::string(text.substr(colon)));
+  if (!out) return std::nullopt;
+  socket_address named;
+  named.port = out->port;
+  named.host = std::string(text.substr(0, colon));
+  return named;
+}
+
+namespace {
+
+// A listener's address is an IP literal; an endpoint may be a DNS name.
+std::optional<socket_address> decode_address(const yaml_field& f, bool endpoint = false) {
+  const auto text = f.string();
+  if (!text) return std::nullopt;
+  auto addr = endpoint ? parse_endpoint_address(*text) : parse_socket_address(*text);
+  if (!addr) {
+    f.error(endpoint ? "expected IP:PORT or NAME:PORT (\"10.0.0.7:8000\", "
+                       "\"mocka-v1.default.svc.cluster.local:8000\"), got \"" +
+                           *text + "\""
+                     : "expected IP:PORT with an IP literal (\"127.0.0.1:8080\", \"[::1]:8080\"), "
+                       "got \"" +
+                           *text + "\"");
+    return std::nullopt;
+  }
+  if (endpoint && addr->port == 0) {
     f.error("port 0 is not an address to send to");
     return std::nullopt;
   }
@@ -75,7 +97,7 @@ std::vector<socket_address> decode_address_list(const yaml_field& f) {
   std::size_t items = 0;
   f.for_each([&](const yaml_field& item) {
     ++items;
-    if (auto a = decode_address(item, false)) out.push_back(std::move(*a));
+    if (auto a = decode_address(item, true)) out.push_back(std::move(*a));
   });
   if (items == 0 && f.is_sequence()) f.error("an endpoint list must not be empty");
   return out;
@@ -95,6 +117,27 @@ void decode_duration(const yaml_field& f, std::string_view key, std::chrono::mil
     return;
   }
   out = millis(*d);
+}
+
+void decode_dns(const yaml_field& f, dns_settings& out) {
+  if (!f.expect_map()) return;
+  f.check_keys({"servers", "refresh"});
+  if (const auto servers = f["servers"]; servers.present()) {
+    if (!servers.is_sequence()) {
+      servers.error("expected a list of IP:PORT (a DNS server's address)");
+    } else {
+      servers.for_each([&](const yaml_field& item) {
+        if (auto a = decode_address(item)) {
+          if (a->port == 0) {
+            item.error("port 0 is not a DNS server's port (53 is)");
+          } else {
+            out.servers.push_back(std::move(*a));
+          }
+        }
+      });
+    }
+  }
+  decode_duration(f, "refresh", std::chrono::milliseconds(100), out.refresh);
 }
 
 std::optional<active_health_check> decode_health_check(const yaml_field& f) {
@@ -228,7 +271,7 @@ std::optional<bootstrap> parse_bootstrap(const std::string& file, const std::str
   const yaml_field root(docs.front().root, "", file, diag, docs.front().first_line);
   root.check_keys({"mesh", "admin", "health", "stats", "concurrency", "gateway", "sidecar",
                    "endpoints", "timeouts", "limits", "watch", "metrics", "accessLog", "split",
-                   "healthCheck", "cluster"});
+                   "healthCheck", "cluster", "dns"});
 
   bootstrap boot;
   boot.file = file;
@@ -256,6 +299,7 @@ std::optional<bootstrap> parse_bootstrap(const std::string& file, const std::str
     root.error("nothing to serve: give a gateway, a sidecar, or both");
   }
   boot.endpoints = decode_endpoints(root["endpoints"]);
+  decode_dns(root["dns"], boot.dns);
   decode_timeouts(root["timeouts"], boot.timeouts);
   boot.health_check = decode_health_check(root["healthCheck"]);
   decode_limits(root["limits"], boot.limits);

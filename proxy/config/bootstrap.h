@@ -22,10 +22,14 @@
 namespace laneproxy::config {
 
 // An IP literal and a port ("127.0.0.1:8080", "[::1]:8080"). Port 0 asks the
-// kernel for a free port (tests).
+// kernel for a free port (tests). An endpoint may instead name a DNS host
+// ("mocka-v1.default.svc.cluster.local:8000"): `host` is set and `ip` is
+// empty until config::expand_dns replaces it by the addresses it resolves
+// to (config/dns_endpoints.h).
 struct socket_address {
   std::string ip;
   std::uint16_t port = 0;
+  std::string host;  // a DNS name to resolve; "" for an IP literal
   // The IP in network byte order (4 bytes used unless v6), so that the data
   // plane never parses text per request.
   std::array<std::uint8_t, 16> bytes{};
@@ -36,6 +40,8 @@ struct socket_address {
 
 // Parses "IP:PORT" ("[IPv6]:PORT"); nullopt when malformed.
 std::optional<socket_address> parse_socket_address(std::string_view text);
+// Parses an endpoint: "IP:PORT" or "NAME:PORT" with NAME a DNS hostname.
+std::optional<socket_address> parse_endpoint_address(std::string_view text);
 
 struct gateway_listener {
   std::string gateway;  // the Gateway served: "namespace/name" once resolved
@@ -99,6 +105,16 @@ struct watch_settings {
   std::chrono::milliseconds poll{2000};    // look again even without events
 };
 
+// How DNS-named endpoints are resolved (Envoy's STRICT_DNS): every address
+// a name has is an endpoint, looked up again when its TTL runs out (at
+// least 1 s, at most 5 min apart); a failed lookup keeps the last answer
+// and is tried again after `refresh`, which is also the interval for
+// answers without a TTL. No servers: the system's (/etc/resolv.conf).
+struct dns_settings {
+  std::vector<socket_address> servers;
+  std::chrono::milliseconds refresh{5000};
+};
+
 struct bootstrap {
   std::string file;
   std::vector<std::string> mesh;        // files or folders, resolved against the bootstrap's folder
@@ -108,6 +124,7 @@ struct bootstrap {
   std::optional<gateway_listener> gateway;
   std::optional<sidecar_listeners> sidecar;
   std::vector<service_endpoints> endpoints;
+  dns_settings dns;
   proxy_timeouts timeouts;
   proxy_limits limits;
   watch_settings watch;

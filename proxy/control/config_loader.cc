@@ -31,8 +31,19 @@ config_inputs read_inputs(const std::string& bootstrap_file) {
   return in;
 }
 
+std::shared_ptr<const dataplane::proxy_config> build_config(
+    std::shared_ptr<const config::mesh_snapshot> mesh, const config::bootstrap& boot,
+    dataplane::endpoint_registry* registry, const config::dns_answers* answers) {
+  if (!answers)
+    return std::make_shared<const dataplane::proxy_config>(std::move(mesh), boot, registry);
+  auto expanded = boot;
+  config::expand_dns(expanded, *answers);
+  return std::make_shared<const dataplane::proxy_config>(std::move(mesh), expanded, registry);
+}
+
 load_attempt compile_inputs(config_inputs inputs, config::decode_cache* cache,
-                            dataplane::endpoint_registry* registry) {
+                            dataplane::endpoint_registry* registry,
+                            const config::dns_answers* answers) {
   load_attempt out;
   out.hash = inputs.hash;
   out.problems = std::move(inputs.problems);
@@ -48,7 +59,7 @@ load_attempt compile_inputs(config_inputs inputs, config::decode_cache* cache,
   }
   keep(diag, out.problems);
   if (mesh && !diag.has_errors()) {
-    out.proxy = std::make_shared<const dataplane::proxy_config>(mesh, *inputs.boot, registry);
+    out.proxy = build_config(mesh, *inputs.boot, registry, answers);
   }
   out.boot = std::move(inputs.boot);
   return out;

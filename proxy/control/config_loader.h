@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "config/bootstrap.h"
+#include "config/dns_endpoints.h"
 #include "config/mesh_compiler.h"
 #include "config/source_loader.h"
 #include "dataplane/proxy_config.h"
@@ -37,7 +38,16 @@ struct load_attempt {
 // Compiles inputs into a proxy_config, or reports why not. With a cache,
 // files unchanged since the last call are not parsed again.
 // `registry` (may be null) carries the endpoints' state to the new config.
+// DNS-named endpoints take their addresses from `answers` (none: they have
+// none); the attempt's bootstrap keeps the names.
 load_attempt compile_inputs(config_inputs inputs, config::decode_cache* cache = nullptr,
-                            dataplane::endpoint_registry* registry = nullptr);
+                            dataplane::endpoint_registry* registry = nullptr,
+                            const config::dns_answers* answers = nullptr);
+
+// The config `boot` (resolved against `mesh`, names unexpanded) makes with
+// these answers: what a change of DNS answers alone publishes.
+std::shared_ptr<const dataplane::proxy_config> build_config(
+    std::shared_ptr<const config::mesh_snapshot> mesh, const config::bootstrap& boot,
+    dataplane::endpoint_registry* registry, const config::dns_answers* answers);
 
 }  // namespace laneproxy::control

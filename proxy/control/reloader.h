@@ -8,6 +8,7 @@
 // the reload is forced (SIGHUP).
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -17,6 +18,7 @@
 
 #include "config/source_watcher.h"
 #include "control/config_loader.h"
+#include "control/name_source.h"
 
 namespace laneproxy::control {
 
@@ -33,6 +35,15 @@ class reloader {
   // The state the configs' endpoint sets and lane guards share across
   // versions; set its guard listener before load_initial().
   dataplane::endpoint_registry& registry() { return registry_; }
+
+  // Makes the source DNS-named endpoints are resolved by, from the `dns`
+  // settings of the first bootstrap that names any (unset: they have no
+  // addresses); settings changed later apply at the next start, as the
+  // log says. Set before load_initial(). A change of the source's answers
+  // publishes a config built from the live mesh and the new addresses, on
+  // the reloader's thread, without reading any file.
+  using names_factory = std::function<std::unique_ptr<name_source>(const config::dns_settings&)>;
+  void use_names(names_factory make) { make_names_ = std::move(make); }
 
   // Loads once, on the calling thread; the result is also published when
   // accepted. The bootstrap's listeners are what the process opens.
@@ -55,8 +66,11 @@ class reloader {
   bool live() const;
 
  private:
-  void reload(bool forced);
+  bool reload(bool forced);  // true when a new config was published
+  void refresh_endpoints();
   void run();
+  // Tracks the names `inputs` use and waits for the new ones' first answer.
+  std::optional<config::dns_answers> resolve_names(const config_inputs& inputs);
 
   std::string bootstrap_file_;
   publish_fn publish_;
@@ -66,7 +80,12 @@ class reloader {
   config::decode_cache cache_;  // used by load_initial, then only by the reloader's thread
   dataplane::endpoint_registry registry_;  // endpoints' state, kept across reloads
   std::unique_ptr<config::source_watcher> watcher_;
-  std::thread thread_;
+  names_factory make_names_;
+  std::unique_ptr<name_source> names_;
+  config::dns_settings names_settings_;  // what names_ was made with
+  std::atomic<bool> force_pending_{false}, endpoints_pending_{false};
+  std::optional<config::bootstrap> live_boot_;  // the live config's, names unexpanded
+  std::thread thread_;                          // last: stopped before the rest goes
 
   mutable std::mutex mutex_;  // guards what status_json reads
   std::shared_ptr<const dataplane::proxy_config> live_;

@@ -2,6 +2,18 @@
 
 namespace laneproxy::dataplane {
 
+namespace {
+// DNS-named endpoints are expanded before a config is built
+// (config::expand_dns); one that was not has no address to send to.
+std::vector<config::socket_address> addresses_only(const std::vector<config::socket_address>& in) {
+  std::vector<config::socket_address> out;
+  for (const auto& a : in) {
+    if (!a.ip.empty()) out.push_back(a);
+  }
+  return out;
+}
+}  // namespace
+
 const endpoint_set* service_view::endpoints(std::string_view subset) const {
   if (subset.empty()) return all.empty() ? nullptr : &all;
   const auto it = by_subset.find(std::string(subset));
@@ -66,12 +78,14 @@ proxy_config::proxy_config(std::shared_ptr<const config::mesh_snapshot> mesh,
     auto& view = it->second;
     const auto key = view.info->key();
     std::vector<config::socket_address> all = view.all.all();
-    for (const auto& [subset, list] : e.by_subset) {
-      view.by_subset.emplace(
-          subset, endpoint_set(list, view.info->policy_for(subset), key + "/" + subset, registry));
+    for (const auto& [subset, written] : e.by_subset) {
+      auto list = addresses_only(written);
       all.insert(all.end(), list.begin(), list.end());
+      view.by_subset.emplace(subset, endpoint_set(std::move(list), view.info->policy_for(subset),
+                                                  key + "/" + subset, registry));
     }
-    all.insert(all.end(), e.plain.begin(), e.plain.end());
+    const auto plain = addresses_only(e.plain);
+    all.insert(all.end(), plain.begin(), plain.end());
     view.all = endpoint_set(std::move(all), view.info->policy_for(""), key, registry);
     const auto speak = [&](endpoint_set& set) {
       if (!set.empty()) set.speak_http2(view.info->http2_at(set.all().front().port));

@@ -1,0 +1,87 @@
+#include "config/dns_endpoints.h"
+
+#include <algorithm>
+
+namespace laneproxy::config {
+
+namespace {
+
+bool valid_label(std::string_view label) {
+  if (label.empty() || label.size() > 63) return false;
+  if (label.front() == '-' || label.back() == '-') return false;
+  return std::all_of(label.begin(), label.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
+  });
+}
+
+void expand_list(std::vector<socket_address>& list, const dns_answers& answers) {
+  std::vector<socket_address> out;
+  const auto add = [&out](socket_address a) {
+    const auto same = [&a](const socket_address& b) { return b.bytes == a.bytes && b.port == a.port; };
+    if (std::none_of(out.begin(), out.end(), same)) out.push_back(std::move(a));
+  };
+  for (auto& entry : list) {
+    if (entry.host.empty()) {
+      add(std::move(entry));
+      continue;
+    }
+    const auto it = answers.find(entry.host);
+    if (it == answers.end()) continue;
+    for (auto address : it->second) {
+      address.port = entry.port;
+      address.host.clear();
+      address.where = entry.where;
+      add(std::move(address));
+    }
+  }
+  list = std::move(out);
+}
+
+}  // namespace
+
+bool valid_dns_name(std::string_view name) {
+  if (name.ends_with('.')) name.remove_suffix(1);
+  if (name.empty() || name.size() > 253) return false;
+  if (std::all_of(name.begin(), name.end(), [](char c) { return (c >= '0' && c <= '9') || c == '.'; })) {
+    return false;
+  }
+  for (std::size_t start = 0;;) {
+    const auto dot = name.find('.', start);
+    if (!valid_label(name.substr(start, dot - start))) return false;
+    if (dot == std::string_view::npos) return true;
+    start = dot + 1;
+  }
+}
+
+std::set<std::string> dns_names(const bootstrap& boot) {
+  std::set<std::string> out;
+  const auto collect = [&out](const std::vector<socket_address>& list) {
+    for (const auto& a : list) {
+      if (!a.host.empty()) out.insert(a.host);
+    }
+  };
+  for (const auto& e : boot.endpoints) {
+    collect(e.plain);
+    for (const auto& [subset, list] : e.by_subset) collect(list);
+  }
+  return out;
+}
+
+void expand_dns(bootstrap& boot, const dns_answers& answers) {
+  for (auto& e : boot.endpoints) {
+    expand_list(e.plain, answers);
+    for (auto& [subset, list] : e.by_subset) expand_list(list, answers);
+  }
+}
+
+std::string describe_answer(const std::string& name, const std::vector<socket_address>& addresses) {
+  std::string out = name + " ";
+  if (addresses.empty()) return out + "(none)";
+  for (std::size_t i = 0; i < addresses.size(); ++i) {
+    if (i > 0) out += ", ";
+    out += addresses[i].ip;
+  }
+  return out;
+}
+
+}  // namespace laneproxy::config
