@@ -271,7 +271,7 @@ std::optional<bootstrap> parse_bootstrap(const std::string& file, const std::str
   const yaml_field root(docs.front().root, "", file, diag, docs.front().first_line);
   root.check_keys({"mesh", "admin", "health", "stats", "concurrency", "gateway", "sidecar",
                    "endpoints", "timeouts", "limits", "watch", "metrics", "accessLog", "split",
-                   "healthCheck", "cluster", "dns"});
+                   "healthCheck", "cluster", "dns", "outboundTrafficPolicy"});
 
   bootstrap boot;
   boot.file = file;
@@ -300,6 +300,16 @@ std::optional<bootstrap> parse_bootstrap(const std::string& file, const std::str
   }
   boot.endpoints = decode_endpoints(root["endpoints"]);
   decode_dns(root["dns"], boot.dns);
+  if (const auto p = root["outboundTrafficPolicy"]; p.expect_map()) {
+    p.check_keys({"mode"});
+    if (const auto mode = p["mode"].string()) {
+      if (*mode == "ALLOW_ANY" || *mode == "REGISTRY_ONLY") {
+        boot.allow_any = *mode == "ALLOW_ANY";
+      } else {
+        p["mode"].error("expected ALLOW_ANY or REGISTRY_ONLY, got \"" + *mode + "\"");
+      }
+    }
+  }
   decode_timeouts(root["timeouts"], boot.timeouts);
   boot.health_check = decode_health_check(root["healthCheck"]);
   decode_limits(root["limits"], boot.limits);

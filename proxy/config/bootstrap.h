@@ -29,12 +29,12 @@ namespace laneproxy::config {
 struct socket_address {
   std::string ip;
   std::uint16_t port = 0;
-  std::string host;  // a DNS name to resolve; "" for an IP literal
   // The IP in network byte order (4 bytes used unless v6), so that the data
   // plane never parses text per request.
   std::array<std::uint8_t, 16> bytes{};
   bool v6 = false;
   source_mark where;
+  std::string host;  // a DNS name to resolve; "" for an IP literal
   std::string text() const;
 };
 
@@ -134,6 +134,10 @@ struct bootstrap {
   std::string access_log = "text";     // "text" (Istio's default format), "json" or "off"
   unsigned concurrency = 0;            // 0: one worker per core
   std::string cluster = "Kubernetes";  // the *_cluster labels (Istio's default name)
+  // Istio's outboundTrafficPolicy.mode for captured calls the mesh does not
+  // know: ALLOW_ANY (Istio's default) sends them on to their original
+  // destination, REGISTRY_ONLY refuses them (HTTP 502, other TCP closed).
+  bool allow_any = true;
 };
 
 // Reads a bootstrap file. Every problem is reported with file, line and

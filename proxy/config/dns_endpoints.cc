@@ -17,7 +17,9 @@ bool valid_label(std::string_view label) {
 void expand_list(std::vector<socket_address>& list, const dns_answers& answers) {
   std::vector<socket_address> out;
   const auto add = [&out](socket_address a) {
-    const auto same = [&a](const socket_address& b) { return b.bytes == a.bytes && b.port == a.port; };
+    const auto same = [&a](const socket_address& b) {
+      return b.bytes == a.bytes && b.port == a.port;
+    };
     if (std::none_of(out.begin(), out.end(), same)) out.push_back(std::move(a));
   };
   for (auto& entry : list) {
@@ -42,7 +44,8 @@ void expand_list(std::vector<socket_address>& list, const dns_answers& answers) 
 bool valid_dns_name(std::string_view name) {
   if (name.ends_with('.')) name.remove_suffix(1);
   if (name.empty() || name.size() > 253) return false;
-  if (std::all_of(name.begin(), name.end(), [](char c) { return (c >= '0' && c <= '9') || c == '.'; })) {
+  if (std::all_of(name.begin(), name.end(),
+                  [](char c) { return (c >= '0' && c <= '9') || c == '.'; })) {
     return false;
   }
   for (std::size_t start = 0;;) {

@@ -120,6 +120,9 @@ void add_services_and_workloads(const mesh_documents& docs, mesh_snapshot& snap)
     info.name = s.meta.name;
     info.ns = s.meta.ns;
     info.ports = s.ports;
+    for (const auto& ip : s.cluster_ips) {
+      if (ip != "None") info.cluster_ips.push_back(ip);
+    }
     info.selector = s.selector;
     snap.services.emplace(info.key(), std::move(info));
   }

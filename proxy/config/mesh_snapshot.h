@@ -147,6 +147,7 @@ struct subset_def {
 struct service_info {
   std::string name, ns;
   std::vector<service_port> ports;
+  std::vector<std::string> cluster_ips;  // IP literals (a headless Service has none)
   label_map selector;
   std::map<std::string, subset_def> subsets;
   std::vector<std::string> workloads;    // Deployment names behind the Service

@@ -1,8 +1,10 @@
 #include "config/resource_decoder.h"
 
+#include <algorithm>
 #include <cctype>
 #include <set>
 
+#include "config/bootstrap.h"
 #include "config/field_rules.h"
 
 namespace laneproxy::config {
@@ -211,6 +213,22 @@ void decode_service(const yaml_field& spec, object_meta meta, mesh_documents& ou
     }
     svc.ports.push_back(std::move(port));
   });
+  // The address a captured call to the Service is sent to (its original
+  // destination): an IP literal, or None for a headless Service.
+  const auto add_ip = [&](const yaml_field& f) {
+    const auto ip = f.string();
+    if (!ip) return;
+    if (*ip != "None" && !parse_socket_address(*ip + ":0") &&
+        !parse_socket_address("[" + *ip + "]:0")) {
+      f.error("expected an IP literal or None, got \"" + *ip + "\"");
+      return;
+    }
+    if (std::find(svc.cluster_ips.begin(), svc.cluster_ips.end(), *ip) == svc.cluster_ips.end()) {
+      svc.cluster_ips.push_back(*ip);
+    }
+  };
+  if (spec["clusterIP"].present()) add_ip(spec["clusterIP"]);
+  spec["clusterIPs"].for_each(add_ip);
   out.services.push_back(std::move(svc));
 }
 

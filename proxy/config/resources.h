@@ -230,6 +230,7 @@ struct service {
   object_meta meta;
   label_map selector;
   std::vector<service_port> ports;
+  std::vector<std::string> cluster_ips;  // spec.clusterIP(s) as written; "None": headless
 };
 
 struct env_var {

@@ -26,6 +26,7 @@ proxy_config::proxy_config(std::shared_ptr<const config::mesh_snapshot> mesh,
       default_split_(boot.split),
       timeouts_(boot.timeouts),
       limits_(boot.limits) {
+  allow_any_ = boot.allow_any;
   const auto& m = *mesh_;
   if (boot.gateway) {
     const auto gw = m.gateways.find(boot.gateway->gateway);
@@ -94,6 +95,7 @@ proxy_config::proxy_config(std::shared_ptr<const config::mesh_snapshot> mesh,
     for (auto& [subset, set] : view.by_subset) speak(set);
   }
 
+  index_addresses();
   if (boot.gateway) {
     if (const auto gw = m.gateways.find(boot.gateway->gateway); gw != m.gateways.end()) {
       add_guards(gw->second.rules, registry);
@@ -168,6 +170,26 @@ void proxy_config::add_health(endpoint_registry* registry) {
     attach(view.all);
     for (auto& [subset, set] : view.by_subset) attach(set);
   }
+}
+
+void proxy_config::index_addresses() {
+  for (const auto& [key, view] : services_) {
+    for (const auto& port : view.info->ports) {
+      mesh_ports_.insert(static_cast<std::uint16_t>(port.port));
+      for (const auto& ip : view.info->cluster_ips) {
+        const auto v6 = ip.find(':') != std::string::npos;
+        const auto a = config::parse_socket_address((v6 ? "[" + ip + "]" : ip) + ":" +
+                                                    std::to_string(port.port));
+        if (a) by_address_.emplace(a->text(), &view);
+      }
+    }
+    for (const auto& e : view.all.all()) by_address_.emplace(e.text(), &view);
+  }
+}
+
+const service_view* proxy_config::service_at(const config::socket_address& destination) const {
+  const auto it = by_address_.find(destination.text());
+  return it == by_address_.end() ? nullptr : it->second;
 }
 
 lane_guard* proxy_config::guard(const config::route_rule& rule) const {

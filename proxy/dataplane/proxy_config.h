@@ -68,6 +68,15 @@ class proxy_config {
   // Resolves a host as the sidecar's namespace sees it ("default" for a gateway).
   const service_view* resolve(std::string_view host) const;
 
+  // The service a captured connection's original destination belongs to:
+  // one of its ClusterIPs on one of its ports, or one of its endpoints.
+  const service_view* service_at(const config::socket_address& destination) const;
+  // Whether `port` is a port of a mesh Service: captured calls to it are
+  // HTTP, to any other port plain TCP.
+  bool mesh_port(std::uint16_t port) const { return mesh_ports_.contains(port); }
+  // Captured calls the mesh does not know go to their original destination.
+  bool allow_any() const { return allow_any_; }
+
   // Every upstream address this config may send to: the services'
   // endpoints and the sidecar's app.
   std::vector<config::socket_address> endpoint_addresses() const;
@@ -113,6 +122,10 @@ class proxy_config {
   std::optional<sidecar_identity> sidecar_;
   std::unordered_map<std::string, service_view> services_;
   std::string home_ns_ = "default";
+  std::unordered_map<std::string, const service_view*> by_address_;  // "IP:PORT"
+  std::set<std::uint16_t> mesh_ports_;
+  bool allow_any_ = true;
+  void index_addresses();
   config::split_mode default_split_ = config::split_mode::random;
   std::uint32_t gateway_server_port_ = 0;
   bool app_http2_ = false;

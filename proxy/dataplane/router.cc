@@ -88,9 +88,21 @@ route_decision router::gateway(const route::request_view& req, steady_clock::tim
 }
 
 route_decision router::outbound(const route::request_view& req,
-                                trace_lane_table::clock::time_point now) const {
-  // Only services the mesh knows: never an open proxy.
+                                trace_lane_table::clock::time_point now,
+                                const config::socket_address* original) const {
+  // Uncaptured, only services the mesh knows: never an open proxy.
   const auto* svc = config_.resolve(req.authority);
+  if (!svc && original) svc = config_.service_at(*original);
+  if (!svc && original) {
+    route_decision d;
+    if (config_.allow_any()) {
+      d.passthrough = true;
+      d.endpoint = original;
+    } else {
+      d.direct = config::http_direct_response{502, ""};
+    }
+    return d;
+  }
   if (!svc) return local(response_flag::no_route);
   std::string lane = svc->group ? lanes_.outbound_lane(*svc->group, req, now) : std::string{};
   const config::route_rule* rule = nullptr;

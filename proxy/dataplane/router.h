@@ -53,6 +53,9 @@ struct route_decision {
   std::chrono::milliseconds fault_delay{0};  // a fault delay drawn for this request
   unsigned fault_abort = 0;  // a fault abort drawn: answer with this status ("fault filter abort")
   int fault_grpc_status = -1;  // with fault_abort: a grpcStatus abort's code (-1: none)
+  // A captured call the mesh does not know, sent on to its original
+  // destination (`endpoint`) as it came: Istio's PassthroughCluster.
+  bool passthrough = false;
 };
 
 // The port a match's `port` is compared with, as Istio means it: at a
@@ -90,8 +93,13 @@ class router {
                          steady_clock::time_point now = steady_clock::now()) const;
   route_decision inbound(const route::request_view& req,
                          trace_lane_table::clock::time_point now) const;
-  route_decision outbound(const route::request_view& req,
-                          trace_lane_table::clock::time_point now) const;
+  // `original`: the connection's original destination when it was
+  // captured (transparent redirection), else nullptr. A Host the mesh does
+  // not know is then routed by that address (a ClusterIP or an endpoint of
+  // a service), else by the outbound traffic policy: on to it (ALLOW_ANY)
+  // or 502 (REGISTRY_ONLY, Istio's block_all). Uncaptured, it is 404 (NR).
+  route_decision outbound(const route::request_view& req, trace_lane_table::clock::time_point now,
+                          const config::socket_address* original = nullptr) const;
 
  private:
   // Applies a rule (or the service's default route when `rule` is null) for

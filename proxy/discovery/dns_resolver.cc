@@ -42,9 +42,10 @@ std::vector<config::socket_address> addresses_of(const ares_addrinfo* result, in
   for (auto* n = result->nodes; n; n = n->ai_next) {
     if (any_v4 && n->ai_family != AF_INET) continue;
     char text[INET6_ADDRSTRLEN] = {};
-    const void* raw = n->ai_family == AF_INET
-                          ? static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(n->ai_addr)->sin_addr)
-                          : static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(n->ai_addr)->sin6_addr);
+    const void* raw =
+        n->ai_family == AF_INET
+            ? static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(n->ai_addr)->sin_addr)
+            : static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(n->ai_addr)->sin6_addr);
     if (!inet_ntop(n->ai_family, raw, text, sizeof text)) continue;
     const std::string ip(text);
     auto a = config::parse_socket_address(n->ai_family == AF_INET ? ip + ":0" : "[" + ip + "]:0");
@@ -131,7 +132,8 @@ void dns_resolver::track(const std::set<std::string>& names) {
 bool dns_resolver::wait_first(std::chrono::milliseconds timeout) {
   std::unique_lock lock(mutex_);
   return settled_.wait_for(lock, timeout, [this] {
-    return std::all_of(names_.begin(), names_.end(), [](const auto& kv) { return kv.second.settled; });
+    return std::all_of(names_.begin(), names_.end(),
+                       [](const auto& kv) { return kv.second.settled; });
   });
 }
 

@@ -178,6 +178,8 @@ access_entry access_entry_of(const request_record& r, const request_words& w,
   const auto* view = d->service.empty() ? nullptr : config.service(d->service);
   if (r.role == dataplane::listener_role::sidecar_inbound) {
     e.upstream_cluster = "inbound|" + std::to_string(r.listener_port) + "||";
+  } else if (d->passthrough) {
+    e.upstream_cluster = "PassthroughCluster";
   } else if (view) {
     const auto& svc = *view->info;
     const auto service_port = svc.ports.empty() ? 0u : svc.ports.front().port;

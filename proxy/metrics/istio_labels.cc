@@ -108,6 +108,7 @@ labels istio_labels(const request_record& r, const dataplane::proxy_config& conf
     const auto* svc = view ? view->info : nullptr;
     set_destination_service(l, svc);
     set_workload(l, "destination", destination_of(config, svc, d ? d->serving_lane : ""));
+    if (d && d->passthrough) l["destination_service_name"] = "PassthroughCluster";
   }
   return l;
 }

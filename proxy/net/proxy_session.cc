@@ -29,6 +29,7 @@
 #include "net/io_buffer.h"
 #include "net/message_parser.h"
 #include "net/mirror.h"
+#include "net/original_destination.h"
 #include "net/relay.h"
 #include "net/upstream_exchange.h"
 
@@ -113,6 +114,14 @@ class session {
   session& operator=(const session&) = delete;
 
   task<void> run() {
+    if (role_ == listener_role::sidecar_outbound && !origin_) {
+      // Captured by the pod's NAT rules: a port no Service has is plain TCP.
+      original_ = original_destination(down_);
+      if (original_ && !worker_.config()->mesh_port(original_->port)) {
+        co_await relay_tcp();
+        co_return;
+      }
+    }
     // (Not `while (co_await ...)`: g++ 12 mis-compiles co_await in a loop condition.)
     for (;;) {
       bool keep_going = false;
@@ -129,6 +138,21 @@ class session {
   }
 
  private:
+  // A captured connection to a port of no mesh Service, as Istio's
+  // virtual outbound listener takes it: relayed to its original destination
+  // under ALLOW_ANY (PassthroughCluster), closed under REGISTRY_ONLY
+  // (BlackHoleCluster).
+  task<void> relay_tcp() {
+    const auto config = worker_.config();
+    if (!config->allow_any()) co_return;
+    const auto& t = config->timeouts();
+    socket_type up(worker_.context());
+    passthrough_ = &up;
+    co_await pass_through({down_, down_buf_, x_.request_bytes}, up, endpoint_of(*original_),
+                          deadline_, t.connect, t.idle, x_.response_bytes);
+    passthrough_ = nullptr;
+  }
+
   // Serves one request; false when the connection must close.
   task<bool> serve_one() {
     // Limits for reading the header come from the config live while waiting;
@@ -249,9 +273,10 @@ class session {
     headers.attach(view);
     const dataplane::router router(config, &worker_.shared().traces, worker_.random(),
                                    &worker_.smooth());
-    return role_ == listener_role::gateway           ? router.gateway(view, x_.started)
-           : role_ == listener_role::sidecar_inbound ? router.inbound(view, x_.started)
-                                                     : router.outbound(view, x_.started);
+    return role_ == listener_role::gateway ? router.gateway(view, x_.started)
+           : role_ == listener_role::sidecar_inbound
+               ? router.inbound(view, x_.started)
+               : router.outbound(view, x_.started, original_ ? &*original_ : nullptr);
   }
 
   // Does what the decision says when the proxy has a part in it (Envoy's
@@ -382,8 +407,10 @@ class session {
         config::ascii_iequals(req[http::field::expect], "100-continue") && !parser.is_done();
     // (A flag in this frame, not the string: frames are recycled by size.)
     // The app sees no peer header; every other hop gets this proxy's.
-    const auto peer = role_ == dataplane::listener_role::sidecar_inbound ? std::string_view{}
-                                                                         : config.peer_stamp();
+    // Nor does a destination outside the mesh.
+    const auto peer = role_ == dataplane::listener_role::sidecar_inbound || decision.passthrough
+                          ? std::string_view{}
+                          : config.peer_stamp();
     const bool upgrade =
         req.count(http::field::upgrade) > 0 && rewrite_upgrade(parser, decision, peer);
     if (!upgrade) rewrite_request(parser, decision, worker_.random(), request_head_, {}, peer);
@@ -398,9 +425,10 @@ class session {
     // A request can be sent again when it has no body or its body was kept
     // whole; a body streamed through is not retried.
     const config::retry_policy* retry = parser.is_done() ? decision.retry : nullptr;
-    // A WebSocket handshake goes as HTTP/1.1 (no extended CONNECT upstream).
-    const bool http2 =
-        !upgrade && config.upstream_http2(decision.endpoints, origin_ && origin_->http2);
+    // A WebSocket handshake goes as HTTP/1.1 (no extended CONNECT upstream),
+    // and so does a call passed through (Istio's PassthroughCluster).
+    const bool http2 = !upgrade && !decision.passthrough &&
+                       config.upstream_http2(decision.endpoints, origin_ && origin_->http2);
     const outgoing_request out{parser,        request_head_, request_body_, expect_continue,
                                head_request_, http2,         upgrade};
     const downstream_side down{down_, down_buf_, request_deadline_, x_.request_bytes};
@@ -718,6 +746,7 @@ class session {
     error_code ignored;
     s.down_.cancel(ignored);
     s.upstream_.cancel();
+    if (s.passthrough_) s.passthrough_->cancel(ignored);
   }
 
   bool draining() const { return worker_.shared().draining.load(std::memory_order_relaxed); }
@@ -772,6 +801,8 @@ class session {
   std::string local_address_, remote_address_;       // for the access log, read once
   std::uint64_t ip_hash_ = 0, connection_hash_ = 0;  // see hash_connection()
   std::optional<downstream_origin> origin_;          // set for a bridged stream
+  std::optional<config::socket_address> original_;   // a captured connection's destination
+  socket_type* passthrough_ = nullptr;               // relay_tcp()'s upstream while it runs
   unsigned served_ = 0;                              // requests begun on the connection
   bool handed_off_ = false;                          // the socket went to the HTTP/2 front
 };

@@ -543,3 +543,28 @@ spec:
 
 }  // namespace
 }  // namespace laneproxy::config
+
+namespace laneproxy::config {
+namespace {
+
+// A Service's ClusterIPs are what captured calls to it are addressed to.
+TEST(ServiceRules, ClusterIpsAreIpLiteralsOrNone) {
+  const auto service = [](const std::string& spec) {
+    return "apiVersion: v1\nkind: Service\nmetadata:\n  name: mockb\nspec:\n" + spec +
+           "  ports:\n  - port: 8000\n";
+  };
+  const auto ok = testing::compile_yaml(
+      service("  clusterIP: 10.96.0.20\n  clusterIPs: [10.96.0.20, \"fd00::20\"]\n") + "---\n" +
+      service("  clusterIP: None\n").replace(service("").find("mockb"), 5, "mockh"));
+  ASSERT_TRUE(ok.errors().empty()) << ::testing::PrintToString(ok.errors());
+  EXPECT_THAT(ok.snap().services.at("mockb.default").cluster_ips,
+              ::testing::ElementsAre("10.96.0.20", "fd00::20"));
+  EXPECT_TRUE(ok.snap().services.at("mockh.default").cluster_ips.empty());
+  const auto bad = testing::compile_yaml(service("  clusterIP: 10.96.0.300\n"));
+  EXPECT_THAT(bad.errors(),
+              ::testing::ElementsAre("mesh.yaml:6:14: error: spec.clusterIP: expected "
+                                     "an IP literal or None, got \"10.96.0.300\""));
+}
+
+}  // namespace
+}  // namespace laneproxy::config

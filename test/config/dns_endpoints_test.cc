@@ -27,7 +27,8 @@ socket_address ip(const std::string& text) {
 }
 
 TEST(DnsNames, AreHostnamesAndNotAddresses) {
-  for (const auto* name : {"mocka", "mocka-v1.default.svc.cluster.local", "a.b.c.", "x1", "3com.io"}) {
+  for (const auto* name :
+       {"mocka", "mocka-v1.default.svc.cluster.local", "a.b.c.", "x1", "3com.io"}) {
     EXPECT_TRUE(valid_dns_name(name)) << name;
   }
   for (const auto* name : {"", ".", "-a", "a-", "a..b", "a_b", "1.2.3", "10.0.0.1", "a b",
@@ -51,16 +52,17 @@ endpoints:
 )",
                                     diag);
   EXPECT_FALSE(boot);
-  EXPECT_THAT(formatted(diag),
-              ElementsAre("/b.yaml:2:29: error: gateway.listen: expected IP:PORT with an IP literal "
-                          "(\"127.0.0.1:8080\", \"[::1]:8080\"), got \"localhost:8080\"",
-                          "/b.yaml:7:10: error: endpoints.mocka.v2[0]: expected IP:PORT or NAME:PORT "
-                          "(\"10.0.0.7:8000\", \"mocka-v1.default.svc.cluster.local:8000\"), got "
-                          "\"bad_name:8000\"",
-                          "/b.yaml:7:25: error: endpoints.mocka.v2[1]: port 0 is not an address to send to",
-                          "/b.yaml:7:35: error: endpoints.mocka.v2[2]: expected IP:PORT or NAME:PORT "
-                          "(\"10.0.0.7:8000\", \"mocka-v1.default.svc.cluster.local:8000\"), got "
-                          "\"pods\""));
+  EXPECT_THAT(
+      formatted(diag),
+      ElementsAre("/b.yaml:2:29: error: gateway.listen: expected IP:PORT with an IP literal "
+                  "(\"127.0.0.1:8080\", \"[::1]:8080\"), got \"localhost:8080\"",
+                  "/b.yaml:7:10: error: endpoints.mocka.v2[0]: expected IP:PORT or NAME:PORT "
+                  "(\"10.0.0.7:8000\", \"mocka-v1.default.svc.cluster.local:8000\"), got "
+                  "\"bad_name:8000\"",
+                  "/b.yaml:7:25: error: endpoints.mocka.v2[1]: port 0 is not an address to send to",
+                  "/b.yaml:7:35: error: endpoints.mocka.v2[2]: expected IP:PORT or NAME:PORT "
+                  "(\"10.0.0.7:8000\", \"mocka-v1.default.svc.cluster.local:8000\"), got "
+                  "\"pods\""));
 }
 
 TEST(DnsNames, AreCollectedAndExpandedOnTheirEntrysPort) {
@@ -82,9 +84,8 @@ endpoints:
   EXPECT_THAT(dns_names(*boot), ElementsAre("pods.b", "pods.v1", "pods.v2", "unanswered"));
 
   // 10.0.0.1 answered for pods.v1 is the literal already listed: once.
-  const dns_answers answers{{"pods.v1", {ip("10.0.0.1"), ip("10.0.0.2")}},
-                            {"pods.v2", {}},
-                            {"pods.b", {ip("10.0.1.1")}}};
+  const dns_answers answers{
+      {"pods.v1", {ip("10.0.0.1"), ip("10.0.0.2")}}, {"pods.v2", {}}, {"pods.b", {ip("10.0.1.1")}}};
   expand_dns(*boot, answers);
   EXPECT_THAT(texts(boot->endpoints[0].by_subset.at("v1")),
               ElementsAre("10.0.0.1:8000", "10.0.0.2:8000", "10.0.0.1:9000", "10.0.0.2:9000"));
@@ -101,12 +102,13 @@ dns: {servers: ["127.0.0.1:0", dns.local:53], refresh: 1ms, ttl: 5s}
 )",
                                     diag);
   EXPECT_FALSE(boot);
-  EXPECT_THAT(formatted(diag),
-              ElementsAre("/b.yaml:3:17: error: dns.servers[0]: port 0 is not a DNS server's port (53 is)",
-                          "/b.yaml:3:32: error: dns.servers[1]: expected IP:PORT with an IP literal "
-                          "(\"127.0.0.1:8080\", \"[::1]:8080\"), got \"dns.local:53\"",
-                          "/b.yaml:3:56: error: dns.refresh: must be at least 100ms",
-                          "/b.yaml:3:61: warning: dns.ttl: unknown field \"ttl\" (ignored)"));
+  EXPECT_THAT(
+      formatted(diag),
+      ElementsAre("/b.yaml:3:17: error: dns.servers[0]: port 0 is not a DNS server's port (53 is)",
+                  "/b.yaml:3:32: error: dns.servers[1]: expected IP:PORT with an IP literal "
+                  "(\"127.0.0.1:8080\", \"[::1]:8080\"), got \"dns.local:53\"",
+                  "/b.yaml:3:56: error: dns.refresh: must be at least 100ms",
+                  "/b.yaml:3:61: warning: dns.ttl: unknown field \"ttl\" (ignored)"));
 }
 
 }  // namespace

@@ -138,6 +138,48 @@ TEST(Router, OutboundResolvesIstioHostNamesAndRefusesOthers) {
   }
 }
 
+// A connection the pod's NAT rules redirected carries its original
+// destination: a Host the mesh does not know is routed by it (a ClusterIP
+// or an endpoint of a service, in the sidecar's lane), else passed through
+// (ALLOW_ANY) or answered 502 (REGISTRY_ONLY).
+TEST(Router, ACapturedCallIsRoutedByItsOriginalDestination) {
+  auto yaml = mock_apps({"v1", "v2"}) + mock_lanes({"v1", "v2"}) + mock_gateway();
+  const std::string mockb = "  name: mockb\nspec:\n";
+  yaml.replace(yaml.find(mockb), mockb.size(), mockb + "  clusterIP: 10.96.0.20\n");
+  harness h(yaml, "mocka-v2", {{"mockb", {"v1", "v2"}}});
+  auto r = h.make_router();
+  const auto cluster_ip = *config::parse_socket_address("10.96.0.20:8000");
+  const auto pod = *config::parse_socket_address("127.0.0.1:10001");  // mockb's v1 pod
+  const auto outside = *config::parse_socket_address("198.18.5.5:8000");
+  for (const auto* original : {&cluster_ip, &pod}) {
+    const auto d = r.outbound(request({}, "10.96.0.20:8000"), now, original);
+    ASSERT_EQ(d.flag, response_flag::none);
+    EXPECT_EQ(d.service, "mockb.default");
+    EXPECT_EQ(d.lane, "v2");  // the sidecar's own, whichever pod was called
+    EXPECT_EQ(d.endpoint->port, 10002);
+    EXPECT_FALSE(d.passthrough);
+  }
+  // The Host decides when the mesh knows it, as Istio's virtual hosts do.
+  EXPECT_EQ(r.outbound(request({}, "mockc:8000"), now, &cluster_ip).flag,
+            response_flag::no_healthy_upstream);
+
+  const auto d = r.outbound(request({}, "example.com"), now, &outside);
+  EXPECT_TRUE(d.passthrough);
+  EXPECT_EQ(d.endpoint, &outside);
+  EXPECT_TRUE(d.service.empty());
+  EXPECT_EQ(r.outbound(request({}, "example.com"), now).flag, response_flag::no_route);
+
+  h.boot.allow_any = false;
+  const proxy_config registry_only(h.mesh.result.snapshot, h.boot);
+  const auto refused = router(registry_only, &h.traces, h.random)
+                           .outbound(request({}, "example.com"), now, &outside);
+  ASSERT_TRUE(refused.direct);
+  EXPECT_EQ(refused.direct->status, 502u);
+  EXPECT_FALSE(refused.passthrough);
+  EXPECT_TRUE(registry_only.mesh_port(8000));
+  EXPECT_FALSE(registry_only.mesh_port(9000));
+}
+
 TEST(Router, PermissiveRemembersTheLaneByTraceIdAndFallsBack) {
   // The sidecar of mockb-v1 (lane s1) sees a request of lane s2 come in.
   harness h(permissive_mesh(), "mockb-v1",

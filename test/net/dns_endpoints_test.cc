@@ -43,23 +43,28 @@ std::string pod_of(const http_reply& r) {
 class DnsEndpoints : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_TRUE(std::filesystem::exists("/usr/sbin/dnsmasq")) << "scripts/setup.sh installs dnsmasq-base";
+    ASSERT_TRUE(std::filesystem::exists("/usr/sbin/dnsmasq"))
+        << "scripts/setup.sh installs dnsmasq-base";
     set_pods({"127.0.0.2"});
     start_dns();
     for (const auto* ip : {"127.0.0.2", "127.0.0.3"}) {
       pods.push_back(std::make_unique<child_process>(
           std::vector<std::string>{mock_bin()},
           std::vector<std::pair<std::string, std::string>>{
-              {"app", "mocka"}, {"version", "v1"}, {"bind", std::string(ip) + ":" + std::to_string(pod_port)}}));
+              {"app", "mocka"},
+              {"version", "v1"},
+              {"bind", std::string(ip) + ":" + std::to_string(pod_port)}}));
       ASSERT_FALSE(pods.back()->wait_for_line("listening on").empty()) << pods.back()->output();
     }
     dir.write("mesh/mesh.yaml", mesh_yaml);
-    boot = "mesh: mesh\n"
-                             "gateway:\n  name: istio-system/gw\n  listen: 127.0.0.1:0\n"
-                             "dns:\n  servers: [127.0.0.1:" + std::to_string(dns_port) +
-                             "]\n  refresh: 200ms\n"
-                             "endpoints:\n  mocka:\n    v1: [pods.lane.test:" +
-                             std::to_string(pod_port) + "]\n";
+    boot =
+        "mesh: mesh\n"
+        "gateway:\n  name: istio-system/gw\n  listen: 127.0.0.1:0\n"
+        "dns:\n  servers: [127.0.0.1:" +
+        std::to_string(dns_port) +
+        "]\n  refresh: 200ms\n"
+        "endpoints:\n  mocka:\n    v1: [pods.lane.test:" +
+        std::to_string(pod_port) + "]\n";
     auto running = run_proxy(dir.write("boot.yaml", boot), {"--concurrency", "1"});
     proxy = std::move(running.process);
     port = running.port("gateway");
@@ -122,7 +127,8 @@ TEST_F(DnsEndpoints, APodAddedToTheNameGetsTrafficAndARemovedOneStopsWithoutARel
   set_pods({"127.0.0.3"});
   ASSERT_TRUE(serve_until([](const pod_set& p) { return p == pod_set{"127.0.0.3"}; }));
   const auto log = proxy->output();
-  EXPECT_NE(log.find("laneproxy: dns: pods.lane.test 127.0.0.2, 127.0.0.3\n"), std::string::npos) << log;
+  EXPECT_NE(log.find("laneproxy: dns: pods.lane.test 127.0.0.2, 127.0.0.3\n"), std::string::npos)
+      << log;
   EXPECT_NE(log.find("laneproxy: endpoints from DNS applied"), std::string::npos) << log;
   EXPECT_EQ(log.find("laneproxy: reloaded"), std::string::npos) << log;
 }
