@@ -94,9 +94,9 @@ int capture_command(const std::vector<std::string>& args, std::ostream& out, std
     remove_rules(*o);
     return 1;
   }
-  out << "laneproxy capture: installed: outbound TCP to " << o->outbound_port
-      << ", inbound TCP to " << o->inbound_port << ", uid " << o->proxy_uid << " and gid "
-      << o->proxy_gid << " left alone\n";
+  out << "laneproxy capture: installed: outbound TCP to " << o->outbound_port << ", inbound TCP to "
+      << o->inbound_port << ", uid " << o->proxy_uid << " and gid " << o->proxy_gid
+      << " left alone\n";
   return 0;
 }
 

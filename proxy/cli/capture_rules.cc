@@ -123,18 +123,30 @@ std::optional<capture_options> parse_capture_args(const std::vector<std::string>
       out = split_list(v);
       check_list(out, ports, star, a, error);
     };
-    if (a == "--proxy-port") port(o.outbound_port);
-    else if (a == "--inbound-capture-port") port(o.inbound_port);
-    else if (a == "--proxy-uid") id(o.proxy_uid);
-    else if (a == "--proxy-gid") id(o.proxy_gid);
-    else if (a == "--istio-service-cidr") list(o.include_outbound_cidrs, false, true);
-    else if (a == "--istio-service-exclude-cidr") list(o.exclude_outbound_cidrs, false, false);
-    else if (a == "--istio-inbound-ports") list(o.include_inbound_ports, true, true);
-    else if (a == "--istio-local-exclude-ports") list(o.exclude_inbound_ports, true, false);
-    else if (a == "--istio-local-outbound-ports-exclude") list(o.exclude_outbound_ports, true, false);
-    else if (a == "--annotations") annotations = v;
-    else if (a == "--iptables") o.iptables = v;
-    else error = "unexpected argument \"" + a + "\"";
+    if (a == "--proxy-port")
+      port(o.outbound_port);
+    else if (a == "--inbound-capture-port")
+      port(o.inbound_port);
+    else if (a == "--proxy-uid")
+      id(o.proxy_uid);
+    else if (a == "--proxy-gid")
+      id(o.proxy_gid);
+    else if (a == "--istio-service-cidr")
+      list(o.include_outbound_cidrs, false, true);
+    else if (a == "--istio-service-exclude-cidr")
+      list(o.exclude_outbound_cidrs, false, false);
+    else if (a == "--istio-inbound-ports")
+      list(o.include_inbound_ports, true, true);
+    else if (a == "--istio-local-exclude-ports")
+      list(o.exclude_inbound_ports, true, false);
+    else if (a == "--istio-local-outbound-ports-exclude")
+      list(o.exclude_outbound_ports, true, false);
+    else if (a == "--annotations")
+      annotations = v;
+    else if (a == "--iptables")
+      o.iptables = v;
+    else
+      error = "unexpected argument \"" + a + "\"";
     if (!error.empty()) return std::nullopt;
   }
   if (!annotations.empty()) {
@@ -165,7 +177,8 @@ std::string capture_rules(const capture_options& o) {
 
   // Inbound: the app's ports, but for the proxy's own.
   add("PREROUTING", std::string("-p tcp -j ") + inbound_chain);
-  for (const auto& p : o.exclude_inbound_ports) add(inbound_chain, "-p tcp --dport " + p + " -j RETURN");
+  for (const auto& p : o.exclude_inbound_ports)
+    add(inbound_chain, "-p tcp --dport " + p + " -j RETURN");
   for (const auto& p : o.include_inbound_ports) {
     add(inbound_chain, (p == "*" ? "-p tcp" : "-p tcp --dport " + p) + " -j " + in_redirect_chain);
   }
@@ -176,7 +189,8 @@ std::string capture_rules(const capture_options& o) {
   add(output_chain, "-m owner --gid-owner " + std::to_string(o.proxy_gid) + " -j RETURN");
   add(output_chain, "-o lo -j RETURN");
   add(output_chain, "-d 127.0.0.1/32 -j RETURN");
-  for (const auto& p : o.exclude_outbound_ports) add(output_chain, "-p tcp --dport " + p + " -j RETURN");
+  for (const auto& p : o.exclude_outbound_ports)
+    add(output_chain, "-p tcp --dport " + p + " -j RETURN");
   for (const auto& c : o.exclude_outbound_cidrs) add(output_chain, "-d " + c + " -j RETURN");
   for (const auto& c : o.include_outbound_cidrs) {
     add(output_chain, (c == "*" ? std::string() : "-d " + c + " ") + "-j " + redirect_chain);

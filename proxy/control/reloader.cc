@@ -10,9 +10,7 @@ using config::json_quoted;
 // A new name's first lookup is waited for (a lane added with its pods' name
 // serves from its first config); a resolver's own timeouts end it sooner.
 constexpr std::chrono::seconds first_answer_wait{5};
-}  // namespace
 
-namespace {
 bool same_settings(const config::dns_settings& a, const config::dns_settings& b) {
   const auto text = [](const config::dns_settings& s) {
     std::string out = std::to_string(s.refresh.count());

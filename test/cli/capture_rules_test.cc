@@ -35,23 +35,25 @@ TEST(CaptureRules, TheDefaultsCaptureEveryAppPortAndLeaveTheProxyAlone) {
 
 TEST(CaptureRules, FlagsAndAnnotationsNarrowIt) {
   std::string error;
-  auto o = parse_capture_args({"--proxy-uid", "2000", "--proxy-port", "16001",
-                               "--istio-inbound-ports", "8000,9000",
-                               "--istio-service-cidr", "10.96.0.0/12, 10.244.0.0/16"},
-                              error);
+  auto o =
+      parse_capture_args({"--proxy-uid", "2000", "--proxy-port", "16001", "--istio-inbound-ports",
+                          "8000,9000", "--istio-service-cidr", "10.96.0.0/12, 10.244.0.0/16"},
+                         error);
   ASSERT_TRUE(o) << error;
-  ASSERT_TRUE(apply_annotations("app=\"x\"\n"
-                                "traffic.sidecar.istio.io/excludeOutboundIPRanges=\"10.96.0.1/32\"\n"
-                                "traffic.sidecar.istio.io/excludeOutboundPorts=\"5432\"\n"
-                                "traffic.sidecar.istio.io/excludeInboundPorts=\"9000\"\n",
-                                *o, error))
+  ASSERT_TRUE(
+      apply_annotations("app=\"x\"\n"
+                        "traffic.sidecar.istio.io/excludeOutboundIPRanges=\"10.96.0.1/32\"\n"
+                        "traffic.sidecar.istio.io/excludeOutboundPorts=\"5432\"\n"
+                        "traffic.sidecar.istio.io/excludeInboundPorts=\"9000\"\n",
+                        *o, error))
       << error;
   const auto rules = capture_rules(*o);
   EXPECT_THAT(rules, HasSubstr("--to-ports 16001\n"));
   EXPECT_THAT(rules, HasSubstr("--uid-owner 2000 -j RETURN\n"));
-  EXPECT_THAT(rules, HasSubstr("-A LANEPROXY_INBOUND -p tcp --dport 9000 -j RETURN\n"
-                               "-A LANEPROXY_INBOUND -p tcp --dport 8000 -j LANEPROXY_IN_REDIRECT\n"
-                               "-A LANEPROXY_INBOUND -p tcp --dport 9000 -j LANEPROXY_IN_REDIRECT\n"));
+  EXPECT_THAT(rules,
+              HasSubstr("-A LANEPROXY_INBOUND -p tcp --dport 9000 -j RETURN\n"
+                        "-A LANEPROXY_INBOUND -p tcp --dport 8000 -j LANEPROXY_IN_REDIRECT\n"
+                        "-A LANEPROXY_INBOUND -p tcp --dport 9000 -j LANEPROXY_IN_REDIRECT\n"));
   EXPECT_THAT(rules, HasSubstr("-A LANEPROXY_OUTPUT -p tcp --dport 5432 -j RETURN\n"
                                "-A LANEPROXY_OUTPUT -d 10.96.0.1/32 -j RETURN\n"
                                "-A LANEPROXY_OUTPUT -d 10.96.0.0/12 -j LANEPROXY_REDIRECT\n"
@@ -79,7 +81,8 @@ TEST(CaptureRules, MalformedInputIsRefusedByName) {
   }
   capture_options o;
   std::string error;
-  EXPECT_FALSE(apply_annotations("traffic.sidecar.istio.io/includeInboundPorts=\"80,x\"\n", o, error));
+  EXPECT_FALSE(
+      apply_annotations("traffic.sidecar.istio.io/includeInboundPorts=\"80,x\"\n", o, error));
   EXPECT_THAT(error, HasSubstr("\"x\" is not a port"));
 }
 
@@ -87,7 +90,7 @@ TEST(CaptureRules, RemovalTakesOutTheJumpsThenTheChains) {
   const auto cmds = removal_commands(capture_options{});
   ASSERT_EQ(cmds.size(), 10u);
   EXPECT_EQ(cmds[0], (std::vector<std::string>{"iptables", "-w", "-t", "nat", "-D", "PREROUTING",
-                                                "-p", "tcp", "-j", "LANEPROXY_INBOUND"}));
+                                               "-p", "tcp", "-j", "LANEPROXY_INBOUND"}));
   EXPECT_EQ(cmds[2].back(), "LANEPROXY_INBOUND");
   EXPECT_EQ(cmds[2][4], "-F");
   EXPECT_EQ(cmds[9][4], "-X");
