@@ -167,10 +167,16 @@ std::optional<capture_options> parse_capture_args(const std::vector<std::string>
 std::string capture_rules(const capture_options& o) {
   std::string r = "*nat\n";
   for (const auto* chain : {inbound_chain, in_redirect_chain, output_chain, redirect_chain}) {
-    r += ":" + std::string(chain) + " - [0:0]\n";
+    r += ':';
+    r += chain;
+    r += " - [0:0]\n";
   }
   const auto add = [&r](const std::string& chain, const std::string& rule) {
-    r += "-A " + chain + " " + rule + "\n";
+    r += "-A ";
+    r += chain;
+    r += ' ';
+    r += rule;
+    r += '\n';
   };
   add(redirect_chain, "-p tcp -j REDIRECT --to-ports " + std::to_string(o.outbound_port));
   add(in_redirect_chain, "-p tcp -j REDIRECT --to-ports " + std::to_string(o.inbound_port));

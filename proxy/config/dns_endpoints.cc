@@ -77,6 +77,19 @@ void expand_dns(bootstrap& boot, const dns_answers& answers) {
   }
 }
 
+void add_entry_endpoints(bootstrap& boot, const mesh_snapshot& mesh) {
+  for (const auto& [key, svc] : mesh.services) {
+    if (!svc.external || svc.entry_endpoints.empty()) continue;
+    service_endpoints e;
+    e.host = svc.name;
+    e.service = key;
+    for (const auto& text : svc.entry_endpoints) {
+      if (auto a = parse_endpoint_address(text)) e.plain.push_back(std::move(*a));
+    }
+    boot.endpoints.push_back(std::move(e));
+  }
+}
+
 std::string describe_answer(const std::string& name, const std::vector<socket_address>& addresses) {
   std::string out = name + " ";
   if (addresses.empty()) return out + "(none)";

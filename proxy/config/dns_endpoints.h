@@ -33,6 +33,11 @@ std::set<std::string> dns_names(const bootstrap& boot);
 // not added twice.
 void expand_dns(bootstrap& boot, const dns_answers& answers);
 
+// Adds the endpoints ServiceEntries give their hosts (service_info's
+// entry_endpoints: IP literals, or names under DNS resolution) as a plain
+// list per entry service, after the bootstrap's own.
+void add_entry_endpoints(bootstrap& boot, const mesh_snapshot& mesh);
+
 // "mockb-v1.test 127.0.0.2, 127.0.0.3" for the log; "(none)" when empty.
 std::string describe_answer(const std::string& name, const std::vector<socket_address>& addresses);
 

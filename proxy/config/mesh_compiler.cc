@@ -38,9 +38,31 @@ std::string host_to_service_key(std::string_view host, std::string_view from_ns)
   return {};
 }
 
+bool service_info::visible_from(std::string_view from) const {
+  if (export_to.empty()) return true;
+  return std::any_of(export_to.begin(), export_to.end(), [&](const std::string& x) {
+    return x == "*" || x == from || (x == "." && ns == from);
+  });
+}
+
+std::string mesh_snapshot::service_key(std::string_view host, std::string_view from_ns) const {
+  if (!external_hosts.empty()) {
+    std::string h(host);
+    if (const auto colon = h.rfind(':'); colon != std::string::npos) h.resize(colon);
+    h = ascii_lower(h);
+    if (!h.empty() && h.back() == '.') h.pop_back();
+    if (const auto it = external_hosts.find(h); it != external_hosts.end()) {
+      for (const auto& key : it->second) {
+        if (services.at(key).visible_from(from_ns)) return key;
+      }
+    }
+  }
+  return host_to_service_key(host, from_ns);
+}
+
 const service_info* mesh_snapshot::resolve_host(std::string_view host,
                                                 std::string_view from_ns) const {
-  const auto it = services.find(host_to_service_key(host, from_ns));
+  const auto it = services.find(service_key(host, from_ns));
   return it == services.end() ? nullptr : &it->second;
 }
 
@@ -61,6 +83,16 @@ bool speaks_http2(const service_port& port) {
                                                               : name.substr(0, name.find('-'));
   return protocol == "grpc" || protocol == "http2" || protocol == "h2c" ||
          protocol == "kubernetes.io/h2c";
+}
+
+bool speaks_http(const service_port& port) {
+  const std::string name = ascii_lower(port.name);
+  const std::string protocol =
+      !port.app_protocol.empty() ? ascii_lower(port.app_protocol) : name.substr(0, name.find('-'));
+  for (const char* other : {"tcp", "tls", "https", "mongo", "mysql", "redis"}) {
+    if (protocol == other) return false;
+  }
+  return true;
 }
 
 bool service_info::http2_at(std::uint32_t endpoint_port) const {
@@ -299,10 +331,56 @@ void warn_port_levels(const policy_with_ports& p, const service_info& svc, diagn
   }
 }
 
+// Each ServiceEntry host but a wildcard is a service to route to, as in
+// Istio: its ports, and endpoints from its resolution (STATIC: the entry's
+// addresses; DNS: those, else the host itself, resolved as DNS-named
+// endpoints are; NONE: the call's original destination, when captured).
+// laneproxy keeps one endpoint set per service: the first port's.
+void add_service_entries(const mesh_documents& docs, mesh_snapshot& snap, diagnostics& diag) {
+  for (const auto& se : docs.service_entries) {
+    if (se.ports.size() > 1) {
+      diag.warning(se.meta.where, "spec.ports",
+                   "not applied by laneproxy: ServiceEntry " + se.meta.ns + "/" + se.meta.name +
+                       " is routed on its first port (" + std::to_string(se.ports.front().port) +
+                       ") only: laneproxy keeps one endpoint set per service");
+    }
+    for (const auto& host : se.hosts) {
+      if (host.empty() || host.front() == '*') continue;
+      service_info info;
+      info.name = ascii_lower(host);
+      info.ns = se.meta.ns;
+      info.ports = se.ports;
+      info.external = true;
+      info.resolution = se.resolution;
+      info.export_to = se.export_to;
+      if (!se.ports.empty()) {
+        const auto& port = se.ports.front();
+        const auto number = port.target_port ? port.target_port : port.port;
+        const bool dns = se.resolution == "DNS" || se.resolution == "DNS_ROUND_ROBIN";
+        for (const auto& e : se.endpoints) {
+          const auto named = e.ports.find(port.name);
+          const auto p = named != e.ports.end() ? named->second : number;
+          const bool v6 = e.address.find(':') != std::string::npos;
+          info.entry_endpoints.push_back((v6 ? "[" + e.address + "]" : e.address) + ":" +
+                                         std::to_string(p));
+        }
+        if (dns && se.endpoints.empty()) {
+          info.entry_endpoints.push_back(info.name + ":" + std::to_string(number));
+        }
+        if (se.resolution == "NONE") info.entry_endpoints.clear();
+      }
+      const auto key = info.key();
+      if (snap.services.emplace(key, std::move(info)).second) {
+        snap.external_hosts[ascii_lower(host)].push_back(key);
+      }
+    }
+  }
+}
+
 void add_subsets(const mesh_documents& docs, mesh_snapshot& snap, diagnostics& diag) {
   for (const auto& dr : docs.destination_rules) {
     if (dr.host.empty()) continue;
-    const auto found = snap.services.find(host_to_service_key(dr.host, dr.meta.ns));
+    const auto found = snap.services.find(snap.service_key(dr.host, dr.meta.ns));
     service_info* svc = found == snap.services.end() ? nullptr : &found->second;
     if (!svc) {
       if (dr.host.find('*') == std::string::npos) {
@@ -355,6 +433,7 @@ std::shared_ptr<const mesh_snapshot> compile_mesh(const mesh_documents& docs, di
   snap->objects = docs.objects;
   check_duplicates(docs, diag);
   add_services_and_workloads(docs, *snap);
+  add_service_entries(docs, *snap, diag);
   add_gateways(docs, *snap);
   add_lane_groups(docs, *snap, diag);
   add_lanes(docs, *snap, diag);

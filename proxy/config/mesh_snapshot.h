@@ -148,6 +148,14 @@ struct service_info {
   std::string name, ns;
   std::vector<service_port> ports;
   std::vector<std::string> cluster_ips;  // IP literals (a headless Service has none)
+  // A ServiceEntry's host: `name` is the host, `ns` the entry's namespace.
+  bool external = false;
+  std::string resolution;  // the entry's: NONE, STATIC, DNS, DNS_ROUND_ROBIN
+  // Its endpoints as "ADDRESS:PORT" (an IP, or a name to resolve under DNS).
+  std::vector<std::string> entry_endpoints;
+  std::vector<std::string> export_to;  // the entry's, as written; empty: everywhere
+  // Whether a ServiceEntry's host is visible from namespace `ns` (exportTo).
+  bool visible_from(std::string_view ns) const;
   label_map selector;
   std::map<std::string, subset_def> subsets;
   std::vector<std::string> workloads;    // Deployment names behind the Service
@@ -204,6 +212,8 @@ struct source_digest {
 
 struct mesh_snapshot {
   std::map<std::string, service_info> services;
+  // A ServiceEntry host -> the keys of its entries' services, in file order.
+  std::map<std::string, std::vector<std::string>> external_hosts;
   std::map<std::string, gateway_info> gateways;
   std::map<std::string, std::vector<route_rule>> mesh_routes;  // service key -> sidecar rules
   std::map<std::string, lane_group_info> lane_groups;
@@ -216,7 +226,10 @@ struct mesh_snapshot {
   // Resolves a host as Kubernetes DNS and Istio do from namespace `from_ns`:
   // "svc", "svc.ns", "svc.ns.svc", "svc.ns.svc.cluster.local"; case-insensitive;
   // a ":port" suffix is ignored. nullptr when no Service has that name.
+  // A ServiceEntry's host resolves to its entry's service from everywhere.
   const service_info* resolve_host(std::string_view host, std::string_view from_ns) const;
+  // The key resolve_host looks up ("" when the host cannot name a service).
+  std::string service_key(std::string_view host, std::string_view from_ns) const;
   // The lane group a service belongs to, or nullptr.
   const lane_group_info* group_of(const service_info& svc) const;
 };

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <set>
 
+#include "config/ascii.h"
 #include "config/bootstrap.h"
 #include "config/field_rules.h"
 
@@ -288,6 +289,25 @@ void decode_deployment(const yaml_field& spec, object_meta meta, mesh_documents&
   out.deployments.push_back(std::move(d));
 }
 
+// A ServiceEntry's endpoints: the address, and a port per port name (the
+// entry's port number, or its targetPort, where none is given).
+void decode_entry_endpoints(const yaml_field& list, service_entry& se) {
+  list.for_each([&](const yaml_field& e) {
+    if (!e.expect_map()) return;
+    e.check_keys({"address", "ports", "labels", "network", "locality", "weight", "serviceAccount"});
+    service_entry::endpoint ep;
+    ep.address = e["address"].string().value_or("");
+    if (ep.address.empty()) e.error_at("address", "address is required");
+    e["ports"].for_each_entry([&](const std::string& name, const yaml_field& port) {
+      if (auto n = port.integer(1, 65535)) ep.ports[name] = static_cast<std::uint32_t>(*n);
+    });
+    for (const auto* key : {"labels", "network", "locality", "weight", "serviceAccount"}) {
+      not_applied(e[key], "every endpoint of a ServiceEntry gets an even share");
+    }
+    se.endpoints.push_back(std::move(ep));
+  });
+}
+
 void decode_service_entry(const yaml_field& spec, object_meta meta, mesh_documents& out) {
   service_entry se;
   se.meta = std::move(meta);
@@ -305,14 +325,20 @@ void decode_service_entry(const yaml_field& spec, object_meta meta, mesh_documen
     if (!p.expect_map()) return;
     p.check_keys({"number", "protocol", "name", "targetPort"});
     if (!p["number"].present()) p.error_at("number", "number is required");
-    p["number"].integer(1, 65535);
-    p["targetPort"].integer(1, 65535);
+    service_port port;
+    port.port = static_cast<std::uint32_t>(p["number"].integer(1, 65535).value_or(0));
+    port.target_port = static_cast<std::uint32_t>(p["targetPort"].integer(1, 65535).value_or(0));
+    port.app_protocol = ascii_lower(p["protocol"].string().value_or(""));
     const auto name = p["name"].string().value_or("");
     if (name.empty()) p.error_at("name", "port name is required");
     if (!name.empty() && !names.insert(name).second) {
       p["name"].error("duplicate port name \"" + name + "\"");
     }
+    port.name = name;
+    se.ports.push_back(std::move(port));
   });
+  se.resolution = spec["resolution"].string().value_or("NONE");
+  decode_entry_endpoints(spec["endpoints"], se);
   for (auto [key, allowed] : {std::pair{"location", "MESH_EXTERNAL MESH_INTERNAL"},
                               std::pair{"resolution", "NONE STATIC DNS DNS_ROUND_ROBIN"}}) {
     const auto v = spec[key].string();

@@ -225,6 +225,10 @@ struct service_port {
 // its name's prefix up to "-" (grpc-web being a protocol of its own), is
 // grpc, http2 or h2c (kubernetes.io/h2c).
 bool speaks_http2(const service_port& port);
+// False when the port says it carries something else than HTTP (Istio's
+// protocol selection: appProtocol, else the name's prefix, is tcp, tls,
+// https, mongo, mysql or redis); an unnamed port is taken as HTTP.
+bool speaks_http(const service_port& port);
 
 struct service {
   object_meta meta;
@@ -299,6 +303,13 @@ struct service_entry {
   object_meta meta;
   std::vector<std::string> hosts;
   std::vector<std::string> export_to;  // as written; empty: everywhere
+  std::vector<service_port> ports;     // `number` as port, `protocol` as appProtocol
+  std::string resolution = "NONE";     // NONE, STATIC, DNS or DNS_ROUND_ROBIN
+  struct endpoint {
+    std::string address;                         // an IP literal, or a name under DNS
+    std::map<std::string, std::uint32_t> ports;  // port name -> the endpoint's port
+  };
+  std::vector<endpoint> endpoints;
 };
 
 // Everything decoded from one load, in source order.

@@ -72,8 +72,11 @@ class route_builder {
     if (!svc) {
       if (const auto* e = entry_for(d.host, ns)) {
         diag_.warning(d.host_where, d.path + ".host",
-                      "not applied by laneproxy: \"" + d.host + "\" is a host of ServiceEntry " +
-                          e->meta.ns + "/" + e->meta.name + ", which laneproxy does not route to");
+                      "not applied by laneproxy: \"" + d.host +
+                          "\" falls under a wildcard host of "
+                          "ServiceEntry " +
+                          e->meta.ns + "/" + e->meta.name +
+                          ", which has no endpoints laneproxy could route to");
       } else {
         diag_.error(d.host_where, d.path + ".host",
                     "referenced host not found: \"" + d.host + "\" [IST0101]");

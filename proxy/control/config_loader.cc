@@ -42,8 +42,7 @@ std::shared_ptr<const dataplane::proxy_config> build_config(
 }
 
 load_attempt compile_inputs(config_inputs inputs, config::decode_cache* cache,
-                            dataplane::endpoint_registry* registry,
-                            const config::dns_answers* answers) {
+                            dataplane::endpoint_registry* registry, const names_resolver& resolve) {
   load_attempt out;
   out.hash = inputs.hash;
   out.problems = std::move(inputs.problems);
@@ -59,7 +58,9 @@ load_attempt compile_inputs(config_inputs inputs, config::decode_cache* cache,
   }
   keep(diag, out.problems);
   if (mesh && !diag.has_errors()) {
-    out.proxy = build_config(mesh, *inputs.boot, registry, answers);
+    config::add_entry_endpoints(*inputs.boot, *mesh);
+    const auto answers = resolve ? resolve(*inputs.boot) : std::nullopt;
+    out.proxy = build_config(mesh, *inputs.boot, registry, answers ? &*answers : nullptr);
   }
   out.boot = std::move(inputs.boot);
   return out;

@@ -3,6 +3,7 @@
 // can skip inputs whose content did not change before compiling anything.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -38,11 +39,15 @@ struct load_attempt {
 // Compiles inputs into a proxy_config, or reports why not. With a cache,
 // files unchanged since the last call are not parsed again.
 // `registry` (may be null) carries the endpoints' state to the new config.
-// DNS-named endpoints take their addresses from `answers` (none: they have
-// none); the attempt's bootstrap keeps the names.
+// The bootstrap gains the endpoints of the mesh's ServiceEntries; then
+// DNS-named endpoints take their addresses from what `resolve` answers for
+// it (no resolve, or nullopt: they have none). The attempt's bootstrap
+// keeps the names.
+using names_resolver =
+    std::function<std::optional<config::dns_answers>(const config::bootstrap& boot)>;
 load_attempt compile_inputs(config_inputs inputs, config::decode_cache* cache = nullptr,
                             dataplane::endpoint_registry* registry = nullptr,
-                            const config::dns_answers* answers = nullptr);
+                            const names_resolver& resolve = {});
 
 // The config `boot` (resolved against `mesh`, names unexpanded) makes with
 // these answers: what a change of DNS answers alone publishes.

@@ -14,36 +14,39 @@ constexpr std::chrono::seconds first_answer_wait{5};
 bool same_settings(const config::dns_settings& a, const config::dns_settings& b) {
   const auto text = [](const config::dns_settings& s) {
     std::string out = std::to_string(s.refresh.count());
-    for (const auto& server : s.servers) out += " " + server.text();
+    for (const auto& server : s.servers) {
+      out += ' ';
+      out += server.text();
+    }
     return out;
   };
   return text(a) == text(b);
 }
 }  // namespace
 
-std::optional<config::dns_answers> reloader::resolve_names(const config_inputs& inputs) {
-  if (!inputs.boot || !make_names_) return std::nullopt;
+std::optional<config::dns_answers> reloader::resolve_names(const config::bootstrap& boot) {
+  if (!make_names_) return std::nullopt;
   // The live config's names stay tracked: this attempt may be rejected.
-  auto names = config::dns_names(*inputs.boot);
+  auto names = config::dns_names(boot);
   if (live_boot_) names.merge(config::dns_names(*live_boot_));
   if (!names_ && names.empty()) return std::nullopt;
   if (!names_) {
     try {
-      names_ = make_names_(inputs.boot->dns);
+      names_ = make_names_(boot.dns);
     } catch (const std::exception& e) {
-      log_ << "laneproxy: " << inputs.boot->file << ": dns: " << e.what()
+      log_ << "laneproxy: " << boot.file << ": dns: " << e.what()
            << ": DNS-named endpoints have no addresses\n"
            << std::flush;
       return std::nullopt;
     }
-    names_settings_ = inputs.boot->dns;
+    names_settings_ = boot.dns;
     names_->on_change([this] {
       endpoints_pending_ = true;
       std::lock_guard lock(mutex_);
       if (watcher_) watcher_->poke();
     });
-  } else if (!same_settings(names_settings_, inputs.boot->dns)) {
-    log_ << "laneproxy: " << inputs.boot->file
+  } else if (!same_settings(names_settings_, boot.dns)) {
+    log_ << "laneproxy: " << boot.file
          << ": dns: changed settings apply when the process restarts\n"
          << std::flush;
   }
@@ -61,9 +64,8 @@ reloader::~reloader() {
 }
 
 const load_attempt& reloader::load_initial() {
-  auto inputs = read_inputs(bootstrap_file_);
-  const auto answers = resolve_names(inputs);
-  initial_ = compile_inputs(std::move(inputs), &cache_, &registry_, answers ? &*answers : nullptr);
+  initial_ = compile_inputs(read_inputs(bootstrap_file_), &cache_, &registry_,
+                            [this](const config::bootstrap& b) { return resolve_names(b); });
   std::lock_guard lock(mutex_);
   last_hash_ = initial_.hash;
   if (initial_.proxy) {
@@ -135,9 +137,8 @@ bool reloader::reload(bool forced) {
     if (!forced && inputs.hash == last_hash_) return false;  // same content: nothing to do
     last_hash_ = inputs.hash;
   }
-  const auto answers = resolve_names(inputs);
-  auto attempt =
-      compile_inputs(std::move(inputs), &cache_, &registry_, answers ? &*answers : nullptr);
+  auto attempt = compile_inputs(std::move(inputs), &cache_, &registry_,
+                                [this](const config::bootstrap& b) { return resolve_names(b); });
   if (!attempt.proxy) {
     // As below: the status before the log line that announces it.
     std::string report = "laneproxy: reload rejected (inputs " + attempt.hash +

@@ -69,8 +69,8 @@ class reloader {
   bool reload(bool forced);  // true when a new config was published
   void refresh_endpoints();
   void run();
-  // Tracks the names `inputs` use and waits for the new ones' first answer.
-  std::optional<config::dns_answers> resolve_names(const config_inputs& inputs);
+  // Tracks the names `boot` uses and waits for the new ones' first answer.
+  std::optional<config::dns_answers> resolve_names(const config::bootstrap& boot);
 
   std::string bootstrap_file_;
   publish_fn publish_;

@@ -175,7 +175,7 @@ void proxy_config::add_health(endpoint_registry* registry) {
 void proxy_config::index_addresses() {
   for (const auto& [key, view] : services_) {
     for (const auto& port : view.info->ports) {
-      mesh_ports_.insert(static_cast<std::uint16_t>(port.port));
+      if (config::speaks_http(port)) mesh_ports_.insert(static_cast<std::uint16_t>(port.port));
       for (const auto& ip : view.info->cluster_ips) {
         const auto v6 = ip.find(':') != std::string::npos;
         const auto a = config::parse_socket_address((v6 ? "[" + ip + "]" : ip) + ":" +

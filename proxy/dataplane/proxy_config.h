@@ -71,8 +71,8 @@ class proxy_config {
   // The service a captured connection's original destination belongs to:
   // one of its ClusterIPs on one of its ports, or one of its endpoints.
   const service_view* service_at(const config::socket_address& destination) const;
-  // Whether `port` is a port of a mesh Service: captured calls to it are
-  // HTTP, to any other port plain TCP.
+  // Whether `port` is an HTTP port of a mesh service (config::speaks_http):
+  // captured calls to it are HTTP, to any other port plain TCP.
   bool mesh_port(std::uint16_t port) const { return mesh_ports_.contains(port); }
   // Captured calls the mesh does not know go to their original destination.
   bool allow_any() const { return allow_any_; }

@@ -104,6 +104,13 @@ route_decision router::outbound(const route::request_view& req,
     return d;
   }
   if (!svc) return local(response_flag::no_route);
+  // A ServiceEntry of resolution NONE: the address the app called.
+  if (svc->info->external && svc->info->resolution == "NONE" && original) {
+    route_decision d;
+    d.passthrough = true;
+    d.endpoint = original;
+    return d;
+  }
   std::string lane = svc->group ? lanes_.outbound_lane(*svc->group, req, now) : std::string{};
   const config::route_rule* rule = nullptr;
   if (svc->mesh_routes) {

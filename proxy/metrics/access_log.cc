@@ -184,7 +184,7 @@ access_entry access_entry_of(const request_record& r, const request_words& w,
     const auto& svc = *view->info;
     const auto service_port = svc.ports.empty() ? 0u : svc.ports.front().port;
     e.upstream_cluster = "outbound|" + std::to_string(service_port) + "|" + d->serving_lane + "|" +
-                         svc.name + "." + svc.ns + ".svc.cluster.local";
+                         (svc.external ? svc.name : svc.name + "." + svc.ns + ".svc.cluster.local");
   }
   return e;
 }

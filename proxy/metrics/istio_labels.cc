@@ -20,7 +20,10 @@ void set_workload(labels& l, const std::string& side, const config::peer_identit
 }
 
 void set_destination_service(labels& l, const config::service_info* svc) {
-  l["destination_service"] = svc ? svc->name + "." + svc->ns + ".svc.cluster.local" : unknown;
+  // A ServiceEntry's host is its own name.
+  l["destination_service"] = !svc            ? unknown
+                             : svc->external ? svc->name
+                                             : svc->name + "." + svc->ns + ".svc.cluster.local";
   l["destination_service_name"] = svc ? svc->name : unknown;
   l["destination_service_namespace"] = svc ? svc->ns : unknown;
 }

@@ -138,13 +138,13 @@ class session {
   }
 
  private:
-  // A captured connection to a port of no mesh Service, as Istio's
-  // virtual outbound listener takes it: relayed to its original destination
-  // under ALLOW_ANY (PassthroughCluster), closed under REGISTRY_ONLY
-  // (BlackHoleCluster).
+  // A captured connection to a port no mesh service speaks HTTP on, as
+  // Istio's virtual outbound listener takes it: relayed to its original
+  // destination when that is a service's (a TCP port) or under ALLOW_ANY
+  // (PassthroughCluster), else closed (REGISTRY_ONLY's BlackHoleCluster).
   task<void> relay_tcp() {
     const auto config = worker_.config();
-    if (!config->allow_any()) co_return;
+    if (!config->allow_any() && !config->service_at(*original_)) co_return;
     const auto& t = config->timeouts();
     socket_type up(worker_.context());
     passthrough_ = &up;

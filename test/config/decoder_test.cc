@@ -568,3 +568,52 @@ TEST(ServiceRules, ClusterIpsAreIpLiteralsOrNone) {
 
 }  // namespace
 }  // namespace laneproxy::config
+
+namespace laneproxy::config {
+namespace {
+
+// A ServiceEntry host is a service: endpoints by resolution, the first port
+// routed, and what is not applied said so.
+TEST(ServiceEntryRules, HostsBecomeServicesWithTheirEndpoints) {
+  const auto mesh = testing::compile_yaml(R"(apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: apis, namespace: shop}
+spec:
+  hosts: [api.example.com, "*.cdn.example.com"]
+  ports:
+  - {number: 80, name: http, protocol: HTTP}
+  - {number: 443, name: tls, protocol: TLS}
+  resolution: DNS
+  endpoints:
+  - {address: a.backend.example, ports: {http: 8080}}
+  - {address: b.backend.example, labels: {zone: x}}
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: named, namespace: shop}
+spec:
+  hosts: [only-a-name.example]
+  ports: [{number: 8000, name: http, targetPort: 9000}]
+  resolution: DNS
+)");
+  ASSERT_TRUE(mesh.errors().empty()) << ::testing::PrintToString(mesh.errors());
+  EXPECT_THAT(
+      mesh.warnings(),
+      ElementsAre("mesh.yaml:2:7: warning: spec.ports: not applied by laneproxy: ServiceEntry "
+                  "shop/apis is routed on its first port (80) only: laneproxy keeps one endpoint "
+                  "set per service",
+                  "mesh.yaml:12:42: warning: spec.endpoints[1].labels: not applied by laneproxy: "
+                  "every endpoint of a ServiceEntry gets an even share"));
+  const auto& snap = mesh.snap();
+  const auto* api = snap.resolve_host("API.example.com:80", "default");
+  ASSERT_NE(api, nullptr);
+  EXPECT_TRUE(api->external);
+  EXPECT_EQ(api->key(), "api.example.com.shop");
+  EXPECT_THAT(api->entry_endpoints, ElementsAre("a.backend.example:8080", "b.backend.example:80"));
+  EXPECT_EQ(snap.resolve_host("x.cdn.example.com", "shop"), nullptr);  // wildcards: no endpoints
+  EXPECT_THAT(snap.resolve_host("only-a-name.example", "shop")->entry_endpoints,
+              ElementsAre("only-a-name.example:9000"));
+}
+
+}  // namespace
+}  // namespace laneproxy::config

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include "config/dns_endpoints.h"
 #include "support/mesh_fixture.h"
 
 namespace laneproxy::dataplane {
@@ -178,6 +179,48 @@ TEST(Router, ACapturedCallIsRoutedByItsOriginalDestination) {
   EXPECT_FALSE(refused.passthrough);
   EXPECT_TRUE(registry_only.mesh_port(8000));
   EXPECT_FALSE(registry_only.mesh_port(9000));
+}
+
+// A ServiceEntry's host is a service: its STATIC endpoints serve calls by
+// Host; resolution NONE goes where a captured call was sent.
+TEST(Router, AServiceEntryHostIsRoutedToItsEndpoints) {
+  const std::string entries = R"(---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: payments, namespace: default}
+spec:
+  hosts: [api.payments.example]
+  ports: [{number: 443, name: http, protocol: HTTP, targetPort: 8443}]
+  resolution: STATIC
+  endpoints: [{address: 127.0.0.1}, {address: 127.0.0.2, ports: {http: 9443}}]
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: anything, namespace: default}
+spec:
+  hosts: [cdn.example]
+  ports: [{number: 80, name: http, protocol: HTTP}]
+  resolution: NONE
+)";
+  harness h(mock_apps({"v1"}) + mock_lanes({"v1"}) + mock_gateway() + entries, "mocka-v1",
+            {{"mockb", {"v1"}}});
+  config::add_entry_endpoints(h.boot, h.mesh.snap());
+  const proxy_config config(h.mesh.result.snapshot, h.boot);
+  const router r(config, &h.traces, h.random);
+  const auto d = r.outbound(request({}, "API.payments.example:443"), now);
+  ASSERT_EQ(d.flag, response_flag::none);
+  EXPECT_EQ(d.service, "api.payments.example.default");
+  EXPECT_EQ(d.endpoint->text(), "127.0.0.1:8443");
+  EXPECT_EQ(config.service("api.payments.example.default")->all.all().back().text(),
+            "127.0.0.2:9443");
+  EXPECT_TRUE(config.mesh_port(443));
+
+  const auto original = *config::parse_socket_address("198.18.9.9:80");
+  const auto through = r.outbound(request({}, "cdn.example"), now, &original);
+  EXPECT_TRUE(through.passthrough);
+  EXPECT_EQ(through.endpoint, &original);
+  // Uncaptured, resolution NONE has nowhere to go.
+  EXPECT_EQ(r.outbound(request({}, "cdn.example"), now).flag, response_flag::no_healthy_upstream);
 }
 
 TEST(Router, PermissiveRemembersTheLaneByTraceIdAndFallsBack) {

@@ -28,10 +28,26 @@ namespace {
 
 using namespace std::chrono_literals;
 
-const std::string mesh_yaml = service_yaml("mocka") + subsets_yaml("mocka", {"v1"}) +
-                              gateway_yaml("gw") + front_routes_yaml("front", "gw") +
-                              R"(  - route: [{destination: {host: mocka, subset: v1}}]
-)" + deployments_yaml("mocka", {"v1"});
+// /entry goes to a ServiceEntry host of resolution DNS, the rest to mocka's
+// DNS-named endpoints; both names have the same pods.
+std::string mesh_yaml(std::uint16_t pod_port) {
+  return service_yaml("mocka") + subsets_yaml("mocka", {"v1"}) + gateway_yaml("gw") +
+         front_routes_yaml("front", "gw") +
+         R"(  - match: [{uri: {prefix: /entry}}]
+    route: [{destination: {host: entry.lane.test}}]
+  - route: [{destination: {host: mocka, subset: v1}}]
+)" + deployments_yaml("mocka", {"v1"}) +
+         R"(---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: entry, namespace: default}
+spec:
+  hosts: [entry.lane.test]
+  ports: [{number: )" +
+         std::to_string(pod_port) + R"(, name: http, protocol: HTTP}]
+  resolution: DNS
+)";
+}
 
 // The pod's address from the mock's answer "-> mocka(version: v1, ip: IP)".
 std::string pod_of(const http_reply& r) {
@@ -56,7 +72,7 @@ class DnsEndpoints : public ::testing::Test {
               {"bind", std::string(ip) + ":" + std::to_string(pod_port)}}));
       ASSERT_FALSE(pods.back()->wait_for_line("listening on").empty()) << pods.back()->output();
     }
-    dir.write("mesh/mesh.yaml", mesh_yaml);
+    dir.write("mesh/mesh.yaml", mesh_yaml(pod_port));
     boot =
         "mesh: mesh\n"
         "gateway:\n  name: istio-system/gw\n  listen: 127.0.0.1:0\n"
@@ -73,7 +89,7 @@ class DnsEndpoints : public ::testing::Test {
 
   void set_pods(const std::vector<std::string>& ips) {
     std::string hosts;
-    for (const auto& ip : ips) hosts += ip + " pods.lane.test\n";
+    for (const auto& ip : ips) hosts += ip + " pods.lane.test entry.lane.test\n";
     hosts_file = dir.write("hosts", hosts);
     if (dns) kill(dns->pid(), SIGHUP);
   }
@@ -94,12 +110,13 @@ class DnsEndpoints : public ::testing::Test {
 
   // Sends requests until `done` holds for the pods that answered the last
   // `window` of them (at most 600 requests, 60 s).
-  bool serve_until(const std::function<bool(const std::set<std::string>&)>& done, int window = 20) {
+  bool serve_until(const std::function<bool(const std::set<std::string>&)>& done,
+                   const std::string& path = "/", int window = 20) {
     http_client client(port);
     std::vector<std::string> last;
     const auto deadline = std::chrono::steady_clock::now() + 60s;
     for (int i = 0; i < 600 && std::chrono::steady_clock::now() < deadline; ++i) {
-      last.push_back(pod_of(client.get("/")));
+      last.push_back(pod_of(client.get(path)));
       if (static_cast<int>(last.size()) > window) last.erase(last.begin());
       if (static_cast<int>(last.size()) == window && done({last.begin(), last.end()})) return true;
       std::this_thread::sleep_for(50ms);
@@ -143,6 +160,20 @@ TEST_F(DnsEndpoints, ABrokenCommitKeepsTheLiveNamesResolved) {
   ASSERT_FALSE(proxy->wait_for_line("reload rejected", 30s).empty()) << proxy->output();
   set_pods({"127.0.0.3"});
   ASSERT_TRUE(serve_until([](const pod_set& p) { return p == pod_set{"127.0.0.3"}; }));
+}
+
+// A ServiceEntry of resolution DNS: its host is resolved as the bootstrap's
+// names are, and followed the same way.
+TEST_F(DnsEndpoints, AServiceEntryHostIsResolvedAndFollowed) {
+  ASSERT_TRUE(serve_until([](const pod_set& p) { return p == pod_set{"127.0.0.2"}; }, "/entry"));
+  set_pods({"127.0.0.2", "127.0.0.3"});
+  ASSERT_TRUE(serve_until(
+      [](const pod_set& p) {
+        return p == pod_set{"127.0.0.2", "127.0.0.3"};
+      },
+      "/entry"));
+  EXPECT_NE(proxy->output().find("laneproxy: dns: entry.lane.test 127.0.0.2, 127.0.0.3\n"),
+            std::string::npos);
 }
 
 TEST_F(DnsEndpoints, WhenTheServerIsGoneTheLastAnswerKeepsServing) {
