@@ -118,7 +118,7 @@ void reloader::refresh_endpoints() {
   if (!live_ || !live_boot_ || !names_) return;
   const auto answers = names_->answers();
   auto next = build_config(live_->mesh_ptr(), *live_boot_, &registry_, &answers);
-  if (next->endpoint_texts() == live_->endpoint_texts()) return;
+  if (next->endpoint_sets() == live_->endpoint_sets()) return;
   const auto changes = dataplane::describe_changes(live_.get(), *next);
   {
     std::lock_guard lock(mutex_);

@@ -226,4 +226,17 @@ std::set<std::string> proxy_config::endpoint_texts() const {
   return out;
 }
 
+std::map<std::string, std::vector<std::string>> proxy_config::endpoint_sets() const {
+  std::map<std::string, std::vector<std::string>> out;
+  const auto add = [&out](const std::string& name, const endpoint_set& set) {
+    auto& texts = out[name];
+    for (const auto& a : set.all()) texts.push_back(a.text());
+  };
+  for (const auto& [key, view] : services_) {
+    add(key, view.all);
+    for (const auto& [subset, set] : view.by_subset) add(key + "/" + subset, set);
+  }
+  return out;
+}
+
 }  // namespace laneproxy::dataplane

@@ -81,6 +81,9 @@ class proxy_config {
   // endpoints and the sidecar's app.
   std::vector<config::socket_address> endpoint_addresses() const;
   std::set<std::string> endpoint_texts() const;  // the same as "IP:PORT"
+  // Each endpoint set ("service" and "service/subset") with its endpoints:
+  // two configs with the same addresses may still place them differently.
+  std::map<std::string, std::vector<std::string>> endpoint_sets() const;
 
   // The split of weighted routes whose VirtualService does not choose one.
   config::split_mode default_split() const { return default_split_; }

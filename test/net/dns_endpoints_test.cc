@@ -91,7 +91,10 @@ class DnsEndpoints : public ::testing::Test {
     std::string hosts;
     for (const auto& ip : ips) hosts += ip + " pods.lane.test entry.lane.test\n";
     hosts_file = dir.write("hosts", hosts);
-    if (dns) kill(dns->pid(), SIGHUP);
+    if (!dns) return;
+    // dnsmasq says when it has read the file again: from then on it answers so.
+    kill(dns->pid(), SIGHUP);
+    ASSERT_FALSE(dns->wait_for_line("read " + hosts_file).empty()) << dns->output();
   }
 
   void start_dns() {
@@ -100,7 +103,9 @@ class DnsEndpoints : public ::testing::Test {
         "--listen-address=127.0.0.1", "--bind-interfaces", "--no-resolv", "--no-hosts",
         "--addn-hosts=" + hosts_file, "--local-ttl=1", "--local=/test/", "--user=" + user(),
         "--pid-file=", "--log-facility=-"});
-    ASSERT_FALSE(dns->wait_for_line("started").empty()) << dns->output();
+    // Its handlers are set once it has read the hosts file; a SIGHUP before
+    // that would end it.
+    ASSERT_FALSE(dns->wait_for_line("read " + hosts_file).empty()) << dns->output();
   }
 
   static std::string user() {
@@ -121,7 +126,9 @@ class DnsEndpoints : public ::testing::Test {
       if (static_cast<int>(last.size()) == window && done({last.begin(), last.end()})) return true;
       std::this_thread::sleep_for(50ms);
     }
-    ADD_FAILURE() << "last answers from: " << ::testing::PrintToString(last);
+    ADD_FAILURE() << "last answers from: " << ::testing::PrintToString(last) << "\nproxy:\n"
+                  << proxy->output() << "dns:\n"
+                  << (dns ? dns->output() : "");
     return false;
   }
 
