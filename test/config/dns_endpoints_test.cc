@@ -31,10 +31,11 @@ TEST(DnsNames, AreHostnamesAndNotAddresses) {
        {"mocka", "mocka-v1.default.svc.cluster.local", "a.b.c.", "x1", "3com.io"}) {
     EXPECT_TRUE(valid_dns_name(name)) << name;
   }
-  for (const auto* name : {"", ".", "-a", "a-", "a..b", "a_b", "1.2.3", "10.0.0.1", "a b",
-                           "name:80", std::string(64, 'a').c_str()}) {
+  for (const std::string name :
+       {"", ".", "-a", "a-", "a..b", "a_b", "1.2.3", "10.0.0.1", "a b", "name:80"}) {
     EXPECT_FALSE(valid_dns_name(name)) << name;
   }
+  EXPECT_FALSE(valid_dns_name(std::string(64, 'a')));  // a label of 64
   const std::string label(63, 'a');
   EXPECT_TRUE(valid_dns_name(label + "." + label + "." + label + "." + std::string(61, 'a')));
   EXPECT_FALSE(valid_dns_name(label + "." + label + "." + label + "." + label));  // 255 characters
