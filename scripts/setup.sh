@@ -9,7 +9,7 @@
 #   all      build, plus what the tests and benchmarks use (the default)
 set -euo pipefail
 
-runtime=(libprometheus-cpp-core1.0 libyaml-cpp0.7 libre2-9 libnghttp2-14 libc-ares2)
+runtime=(libprometheus-cpp-core1.0 libyaml-cpp0.7 libre2-9 libnghttp2-14 libc-ares2 iptables)
 build=(
   build-essential cmake ninja-build ccache pkg-config
   libboost1.81-dev libyaml-cpp-dev prometheus-cpp-dev libre2-dev libnghttp2-dev libc-ares-dev

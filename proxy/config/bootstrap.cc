@@ -232,6 +232,33 @@ std::optional<sidecar_listeners> decode_sidecar(const yaml_field& f) {
   return s;
 }
 
+// A pattern must name a DNS host on a port once filled in, and use no
+// placeholder but the three known ones.
+void decode_name_pattern(const yaml_field& f, bool needs_subset, std::string& out) {
+  const auto text = f.string();
+  if (!text) return;
+  const auto filled = fill_endpoint_name(*text, "svc", "lane", "ns");
+  const auto address = parse_endpoint_address(filled);
+  if (filled.find_first_of("{}") != std::string::npos || !address || address->host.empty()) {
+    f.error(
+        "expected a DNS name and a port, with {service}, {subset} and {namespace} "
+        "standing for the mesh's names (\"{service}-{subset}.{namespace}.svc.cluster."
+        "local:15006\"), got \"" +
+        *text + "\"");
+  } else if (needs_subset && text->find("{subset}") == std::string::npos) {
+    f.error("must name {subset}: every lane needs a name of its own");
+  } else {
+    out = *text;
+  }
+}
+
+void decode_endpoint_names(const yaml_field& f, endpoint_name_patterns& out) {
+  if (!f.expect_map()) return;
+  f.check_keys({"subset", "service"});
+  decode_name_pattern(f["subset"], true, out.subset);
+  decode_name_pattern(f["service"], false, out.service);
+}
+
 std::vector<service_endpoints> decode_endpoints(const yaml_field& f) {
   std::vector<service_endpoints> out;
   f.for_each_entry([&](const std::string& host, const yaml_field& value) {
@@ -271,7 +298,7 @@ std::optional<bootstrap> parse_bootstrap(const std::string& file, const std::str
   const yaml_field root(docs.front().root, "", file, diag, docs.front().first_line);
   root.check_keys({"mesh", "admin", "health", "stats", "concurrency", "gateway", "sidecar",
                    "endpoints", "timeouts", "limits", "watch", "metrics", "accessLog", "split",
-                   "healthCheck", "cluster", "dns", "outboundTrafficPolicy"});
+                   "healthCheck", "cluster", "dns", "outboundTrafficPolicy", "endpointNames"});
 
   bootstrap boot;
   boot.file = file;
@@ -299,6 +326,7 @@ std::optional<bootstrap> parse_bootstrap(const std::string& file, const std::str
     root.error("nothing to serve: give a gateway, a sidecar, or both");
   }
   boot.endpoints = decode_endpoints(root["endpoints"]);
+  decode_endpoint_names(root["endpointNames"], boot.endpoint_names);
   decode_dns(root["dns"], boot.dns);
   if (const auto p = root["outboundTrafficPolicy"]; p.expect_map()) {
     p.check_keys({"mode"});
@@ -352,6 +380,29 @@ std::optional<bootstrap> parse_bootstrap(const std::string& file, const std::str
   }
   if (diag.error_count() > errors_before) return std::nullopt;
   return boot;
+}
+
+std::string fill_endpoint_name(std::string_view pattern, std::string_view service,
+                               std::string_view subset, std::string_view ns) {
+  std::string out;
+  while (!pattern.empty()) {
+    bool replaced = false;
+    for (const auto& [key, value] : {std::pair{std::string_view("{service}"), service},
+                                     std::pair{std::string_view("{subset}"), subset},
+                                     std::pair{std::string_view("{namespace}"), ns}}) {
+      if (pattern.starts_with(key)) {
+        out += value;
+        pattern.remove_prefix(key.size());
+        replaced = true;
+        break;
+      }
+    }
+    if (!replaced) {
+      out += pattern.front();
+      pattern.remove_prefix(1);
+    }
+  }
+  return out;
 }
 
 std::optional<bootstrap> load_bootstrap(const std::string& file, diagnostics& diag) {

@@ -115,6 +115,21 @@ struct dns_settings {
   std::chrono::milliseconds refresh{5000};
 };
 
+// Endpoints named after the mesh, as `laneproxy inject` writes them: each
+// service of the live mesh that `endpoints` does not list gets, per subset
+// (lane), the DNS name `subset` spells with {service}, {subset} and
+// {namespace} filled in, and without subsets the one `service` spells
+// ("" for either: none). A lane added by a commit so has endpoints without
+// a bootstrap change. Both end in ":PORT".
+struct endpoint_name_patterns {
+  std::string subset;   // "{service}-{subset}.{namespace}.svc.cluster.local:15006"
+  std::string service;  // "{service}-endpoints.{namespace}.svc.cluster.local:15006"
+};
+
+// `pattern` with {service}, {subset} and {namespace} replaced.
+std::string fill_endpoint_name(std::string_view pattern, std::string_view service,
+                               std::string_view subset, std::string_view ns);
+
 struct bootstrap {
   std::string file;
   std::vector<std::string> mesh;        // files or folders, resolved against the bootstrap's folder
@@ -124,6 +139,7 @@ struct bootstrap {
   std::optional<gateway_listener> gateway;
   std::optional<sidecar_listeners> sidecar;
   std::vector<service_endpoints> endpoints;
+  endpoint_name_patterns endpoint_names;
   dns_settings dns;
   proxy_timeouts timeouts;
   proxy_limits limits;

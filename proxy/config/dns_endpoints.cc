@@ -90,6 +90,41 @@ void add_entry_endpoints(bootstrap& boot, const mesh_snapshot& mesh) {
   }
 }
 
+void add_named_endpoints(bootstrap& boot, const mesh_snapshot& mesh, diagnostics& diag) {
+  const auto& names = boot.endpoint_names;
+  if (names.subset.empty() && names.service.empty()) return;
+  std::set<std::string> listed;
+  for (const auto& e : boot.endpoints) listed.insert(e.service);
+  const auto add = [&](std::vector<socket_address>& list, const std::string& pattern,
+                       const service_info& svc, const std::string& subset) {
+    const auto text = fill_endpoint_name(pattern, svc.name, subset, svc.ns);
+    if (auto a = parse_endpoint_address(text); a && !a->host.empty()) {
+      list.push_back(std::move(*a));
+      return true;
+    }
+    diag.warning({boot.file, 0, 0}, "endpointNames",
+                 "\"" + text + "\" (service " + svc.key() +
+                     (subset.empty() ? "" : ", subset " + subset) +
+                     ") is no DNS name: these endpoints are left out");
+    return false;
+  };
+  for (const auto& [key, svc] : mesh.services) {
+    if (svc.external || listed.contains(key)) continue;
+    service_endpoints e;
+    e.host = key;
+    e.service = key;
+    if (svc.subsets.empty()) {
+      if (names.service.empty() || !add(e.plain, names.service, svc, "")) continue;
+    } else if (!names.subset.empty()) {
+      for (const auto& [subset, def] : svc.subsets) {
+        std::vector<socket_address> list;
+        if (add(list, names.subset, svc, subset)) e.by_subset[subset] = std::move(list);
+      }
+    }
+    if (!e.plain.empty() || !e.by_subset.empty()) boot.endpoints.push_back(std::move(e));
+  }
+}
+
 std::string describe_answer(const std::string& name, const std::vector<socket_address>& addresses) {
   std::string out = name + " ";
   if (addresses.empty()) return out + "(none)";

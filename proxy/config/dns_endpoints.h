@@ -38,6 +38,12 @@ void expand_dns(bootstrap& boot, const dns_answers& answers);
 // list per entry service, after the bootstrap's own.
 void add_entry_endpoints(bootstrap& boot, const mesh_snapshot& mesh);
 
+// Adds, for each Kubernetes service of the mesh that the bootstrap's
+// endpoints do not list, the endpoints its endpointNames spell (one name
+// per subset, or one for a service without subsets). A filled-in name that
+// is no DNS name (a subset "v1_canary") is warned about and left out.
+void add_named_endpoints(bootstrap& boot, const mesh_snapshot& mesh, diagnostics& diag);
+
 // "mockb-v1.test 127.0.0.2, 127.0.0.3" for the log; "(none)" when empty.
 std::string describe_answer(const std::string& name, const std::vector<socket_address>& addresses);
 

@@ -60,6 +60,19 @@ std::string mesh_snapshot::service_key(std::string_view host, std::string_view f
   return host_to_service_key(host, from_ns);
 }
 
+std::uint16_t app_port_of(const workload_info& w, const mesh_snapshot& mesh) {
+  for (const auto& c : w.containers) {
+    if (!c.ports.empty()) return static_cast<std::uint16_t>(c.ports.front());
+  }
+  for (const auto& key : w.services) {
+    const auto it = mesh.services.find(key);
+    if (it == mesh.services.end() || it->second.ports.empty()) continue;
+    const auto& p = it->second.ports.front();
+    return static_cast<std::uint16_t>(p.target_port ? p.target_port : p.port);
+  }
+  return 8000;
+}
+
 const service_info* mesh_snapshot::resolve_host(std::string_view host,
                                                 std::string_view from_ns) const {
   const auto it = services.find(service_key(host, from_ns));

@@ -234,4 +234,8 @@ struct mesh_snapshot {
   const lane_group_info* group_of(const service_info& svc) const;
 };
 
+// The port a workload's app listens on: its first container port, else
+// its first Service's targetPort (or port), else 8000.
+std::uint16_t app_port_of(const workload_info& w, const mesh_snapshot& mesh);
+
 }  // namespace laneproxy::config

@@ -55,6 +55,7 @@ load_attempt compile_inputs(config_inputs inputs, config::decode_cache* cache,
   if (mesh) {
     out.mesh_version = mesh->version;
     config::resolve_bootstrap(*inputs.boot, *mesh, diag);
+    config::add_named_endpoints(*inputs.boot, *mesh, diag);
   }
   keep(diag, out.problems);
   if (mesh && !diag.has_errors()) {

@@ -29,20 +29,6 @@ std::string address(const std::string& ip, std::uint16_t port) {
   return ip + ":" + std::to_string(port);
 }
 
-std::uint16_t app_port_of(const config::workload_info& w, const config::mesh_snapshot& mesh) {
-  for (const auto& c : w.containers) {
-    if (!c.ports.empty()) return static_cast<std::uint16_t>(c.ports.front());
-  }
-  for (const auto& key : w.services) {
-    const auto& svc = mesh.services.at(key);
-    if (!svc.ports.empty()) {
-      const auto& p = svc.ports.front();
-      return static_cast<std::uint16_t>(p.target_port ? p.target_port : p.port);
-    }
-  }
-  return 8000;
-}
-
 // The endpoints section: each pod's inbound listener under every subset
 // (lane) of its services that selects it; a plain list for a service
 // without subsets.
@@ -154,7 +140,7 @@ std::optional<local_plan> plan_local(const config::mesh_snapshot& mesh,
       pod.ip = ipv4_text(next);
       taken.insert(pod.ip);
     }
-    pod.app_port = app_port_of(w, mesh);
+    pod.app_port = config::app_port_of(w, mesh);
     if (const auto c = options.commands.find(w.name); c != options.commands.end()) {
       pod.argv = c->second;
     } else {

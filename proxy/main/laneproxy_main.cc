@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "cli/capture_command.h"
+#include "cli/inject_command.h"
 #include "cli/local_command.h"
 #include "cli/probe_command.h"
 #include "cli/run_command.h"
@@ -17,7 +18,8 @@ constexpr const char* usage =
     "  run --config FILE     run a gateway and/or sidecar from a bootstrap file\n"
     "  local DIR             run a mesh folder's lanes on this machine\n"
     "  probe URL             exit 0 when a local port answers (container health checks)\n"
-    "  capture install|remove  transparent capture of a pod's TCP (iptables, NET_ADMIN)\n";
+    "  capture install|remove  transparent capture of a pod's TCP (iptables, NET_ADMIN)\n"
+    "  inject PATH...        Kubernetes objects for a mesh folder (sidecars, lane Services)\n";
 }
 
 int main(int argc, char** argv) {
@@ -28,6 +30,7 @@ int main(int argc, char** argv) {
   const std::string command = argv[1];
   std::vector<std::string> args(argv + 2, argv + argc);
   if (command == "capture") return laneproxy::cli::capture_command(args, std::cout, std::cerr);
+  if (command == "inject") return laneproxy::cli::inject_command(args, std::cout, std::cerr);
   if (command == "local") return laneproxy::cli::local_command(args, std::cout, std::cerr);
   if (command == "probe") return laneproxy::cli::probe_command(args, std::cout, std::cerr);
   if (command == "run") return laneproxy::cli::run_command(args, std::cout, std::cerr);

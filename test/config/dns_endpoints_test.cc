@@ -5,6 +5,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "support/mesh_fixture.h"
+
 namespace laneproxy::config {
 namespace {
 
@@ -110,6 +112,58 @@ dns: {servers: ["127.0.0.1:0", dns.local:53], refresh: 1ms, ttl: 5s}
                   "(\"127.0.0.1:8080\", \"[::1]:8080\"), got \"dns.local:53\"",
                   "/b.yaml:3:56: error: dns.refresh: must be at least 100ms",
                   "/b.yaml:3:61: warning: dns.ttl: unknown field \"ttl\" (ignored)"));
+}
+
+TEST(DnsNames, EndpointNamePatternsAreChecked) {
+  diagnostics diag;
+  const auto boot = parse_bootstrap("/b.yaml", R"(mesh: m
+gateway: {name: gw, listen: "127.0.0.1:8080"}
+endpointNames: {subset: "{service}.{namespace}:15006", service: "{service}.{ns}:1"}
+)",
+                                    diag);
+  EXPECT_FALSE(boot);
+  const auto messages = formatted(diag);
+  ASSERT_EQ(messages.size(), 2u);
+  EXPECT_EQ(messages[0],
+            "/b.yaml:3:25: error: endpointNames.subset: must name {subset}: every lane needs a "
+            "name of its own");
+  EXPECT_THAT(messages[1], ::testing::StartsWith("/b.yaml:3:65: error: endpointNames.service: "
+                                                 "expected a DNS name and a port"));
+}
+
+// Each service the bootstrap does not list gets its lanes' names; a listed
+// one keeps its own endpoints, a name that is no DNS name is said.
+TEST(DnsNames, EndpointNamesSpellEveryLaneOfTheMesh) {
+  const auto mesh =
+      testing::compile_yaml(testing::mock_apps({"v1", "v2"}) + testing::mock_lanes({"v1", "v2"}) +
+                            testing::mock_gateway() + testing::service_yaml("solo"));
+  diagnostics diag;
+  auto boot = parse_bootstrap("/b.yaml", R"(mesh: m
+gateway: {name: ingressgateway, listen: "127.0.0.1:8080"}
+endpoints: {mocka: {v1: ["127.0.0.9:1"]}}
+endpointNames:
+  subset: "{service}-{subset}.{namespace}.svc.:15006"
+  service: "{service}-all.{namespace}.svc.:15006"
+)",
+                              diag);
+  ASSERT_TRUE(boot) << ::testing::PrintToString(formatted(diag));
+  resolve_bootstrap(*boot, mesh.snap(), diag);
+  add_named_endpoints(*boot, mesh.snap(), diag);
+  std::map<std::string, std::string> spelled;
+  for (const auto& e : boot->endpoints) {
+    for (const auto& a : e.plain) spelled[e.service] += a.text() + " ";
+    for (const auto& [subset, list] : e.by_subset) {
+      for (const auto& a : list) spelled[e.service + "/" + subset] += a.text() + " ";
+    }
+  }
+  EXPECT_EQ(spelled, (std::map<std::string, std::string>{
+                         {"mocka.default/v1", "127.0.0.9:1 "},
+                         {"mockb.default/v1", "mockb-v1.default.svc.:15006 "},
+                         {"mockb.default/v2", "mockb-v2.default.svc.:15006 "},
+                         {"mockc.default/v1", "mockc-v1.default.svc.:15006 "},
+                         {"mockc.default/v2", "mockc-v2.default.svc.:15006 "},
+                         {"solo.default", "solo-all.default.svc.:15006 "}}));
+  EXPECT_TRUE(formatted(diag).empty()) << ::testing::PrintToString(formatted(diag));
 }
 
 }  // namespace

@@ -90,6 +90,10 @@ class DnsEndpoints : public ::testing::Test {
   void set_pods(const std::vector<std::string>& ips) {
     std::string hosts;
     for (const auto& ip : ips) hosts += ip + " pods.lane.test entry.lane.test\n";
+    set_hosts(hosts);
+  }
+
+  void set_hosts(const std::string& hosts) {
     hosts_file = dir.write("hosts", hosts);
     if (!dns) return;
     // dnsmasq says when it has read the file again: from then on it answers so.
@@ -181,6 +185,31 @@ TEST_F(DnsEndpoints, AServiceEntryHostIsResolvedAndFollowed) {
       "/entry"));
   EXPECT_NE(proxy->output().find("laneproxy: dns: entry.lane.test 127.0.0.2, 127.0.0.3\n"),
             std::string::npos);
+}
+
+// endpointNames (what laneproxy inject writes): each lane's pods are a name
+// spelled from the service, lane and namespace. A lane the mesh adds is
+// served by its name with the bootstrap unchanged.
+TEST_F(DnsEndpoints, ALaneAddedToTheMeshIsFoundByItsNameWithoutABootstrapChange) {
+  set_hosts("127.0.0.2 mocka-v1.default.lane.test\n127.0.0.3 mocka-v2.default.lane.test\n");
+  const auto port_text = std::to_string(pod_port);
+  auto named = boot.substr(0, boot.find("endpoints:"));
+  named +=
+      "endpointNames: {subset: \"{service}-{subset}.{namespace}.lane.test:" + port_text + "\"}\n";
+  dir.write("boot.yaml", named);
+  ASSERT_TRUE(serve_until([](const pod_set& p) { return p == pod_set{"127.0.0.2"}; }));
+
+  const auto lanes = [](const std::string& to) {
+    return service_yaml("mocka") + subsets_yaml("mocka", {"v1", "v2"}) + gateway_yaml("gw") +
+           front_routes_yaml("front", "gw") +
+           "  - route: [{destination: {host: mocka, subset: " + to + "}}]\n" +
+           deployments_yaml("mocka", {"v1", "v2"});
+  };
+  dir.write("mesh/mesh.yaml", lanes("v2"));
+  ASSERT_TRUE(serve_until([](const pod_set& p) { return p == pod_set{"127.0.0.3"}; }));
+  const auto log = proxy->output();
+  EXPECT_NE(log.find("laneproxy: dns: mocka-v2.default.lane.test 127.0.0.3\n"), std::string::npos)
+      << log;
 }
 
 TEST_F(DnsEndpoints, WhenTheServerIsGoneTheLastAnswerKeepsServing) {
