@@ -98,6 +98,10 @@ bool speaks_http2(const service_port& port) {
          protocol == "kubernetes.io/h2c";
 }
 
+bool serves_plain_http(const gateway_server& server) {
+  return server.protocol == "HTTP" || server.protocol == "HTTP2" || server.protocol == "GRPC";
+}
+
 bool speaks_http(const service_port& port) {
   const std::string name = ascii_lower(port.name);
   const std::string protocol =

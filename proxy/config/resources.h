@@ -208,6 +208,10 @@ struct gateway_server {
   std::string path;  // "spec.servers[N]"
 };
 
+// True when a Gateway server is plaintext HTTP that laneproxy's gateway
+// listener serves: protocol HTTP, HTTP2 or GRPC (decoded upper case).
+bool serves_plain_http(const gateway_server& server);
+
 struct gateway {
   object_meta meta;
   label_map selector;

@@ -35,9 +35,9 @@ proxy_config::proxy_config(std::shared_ptr<const config::mesh_snapshot> mesh,
         std::make_unique<route::route_table>(gw == m.gateways.end() ? no_rules : gw->second.rules);
     if (gw != m.gateways.end()) {
       for (const auto& s : gw->second.servers) {
-        const bool http = s.protocol == "HTTP" || s.protocol == "HTTP2" || s.protocol == "GRPC";
         if (s.port == boot.gateway->listen.port) gateway_server_port_ = s.port;
-        if (http && gateway_server_port_ == 0) gateway_server_port_ = s.port;
+        if (config::serves_plain_http(s) && gateway_server_port_ == 0)
+          gateway_server_port_ = s.port;
       }
       if (gateway_server_port_ == 0 && !gw->second.servers.empty()) {
         gateway_server_port_ = gw->second.servers.front().port;

@@ -7,6 +7,7 @@
 
 #include "config/ascii.h"
 #include "config/mesh_compiler.h"
+#include "config/resources.h"
 #include "inject/yaml_out.h"
 
 namespace laneproxy::inject {
@@ -35,11 +36,6 @@ bool valid_service_name(const std::string& name) {
   return std::all_of(name.begin(), name.end(), [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
   });
-}
-
-bool speaks_http(const std::string& protocol) {
-  const auto p = config::ascii_lower(protocol);
-  return p.empty() || p == "http" || p == "http2" || p == "grpc" || p == "h2c";
 }
 
 // Istio's gateways listen on an unprivileged port behind a privileged one.
@@ -198,7 +194,8 @@ void builder::add_gateways() {
   for (const auto& [key, gw] : mesh_.gateways) {
     std::vector<std::uint32_t> ports;
     for (const auto& s : gw.servers) {
-      if (speaks_http(s.protocol) && std::find(ports.begin(), ports.end(), s.port) == ports.end())
+      if (config::serves_plain_http(s) &&
+          std::find(ports.begin(), ports.end(), s.port) == ports.end())
         ports.push_back(s.port);
     }
     if (ports.empty()) {

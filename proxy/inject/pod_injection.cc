@@ -1,5 +1,6 @@
 #include "inject/pod_injection.h"
 
+#include <initializer_list>
 #include <string_view>
 
 #include "inject/yaml_out.h"
@@ -84,13 +85,32 @@ YAML::Node resources(std::string_view cpu, std::string_view memory, std::string_
   return r;
 }
 
+YAML::Node container_head(std::string_view name, const inject_options& o) {
+  YAML::Node c;
+  c["name"] = std::string(name);
+  c["image"] = o.image;
+  c["imagePullPolicy"] = o.pull_policy;
+  return c;
+}
+
+// A container as `uid`, with no privilege to gain, nothing writable and no
+// capability but those `added`.
+YAML::Node security_context(std::uint32_t uid, std::initializer_list<const char*> added) {
+  YAML::Node sc;
+  sc["runAsUser"] = uid;
+  sc["runAsGroup"] = uid;
+  sc["runAsNonRoot"] = uid != 0;
+  sc["allowPrivilegeEscalation"] = false;
+  sc["readOnlyRootFilesystem"] = true;
+  for (const char* cap : added) sc["capabilities"]["add"].push_back(cap);
+  sc["capabilities"]["drop"].push_back("ALL");
+  return sc;
+}
+
 // laneproxy itself, as Istio runs its proxy: uid 1337 (the capture rules
 // let its own traffic pass), nothing writable, no capability.
 YAML::Node proxy_container(const inject_options& o) {
-  YAML::Node c;
-  c["name"] = "laneproxy";
-  c["image"] = o.image;
-  c["imagePullPolicy"] = o.pull_policy;
+  auto c = container_head("laneproxy", o);
   c["args"].push_back("run");
   c["args"].push_back("--config");
   c["args"].push_back(std::string(bootstrap_dir) + "/bootstrap.yaml");
@@ -99,13 +119,7 @@ YAML::Node proxy_container(const inject_options& o) {
   c["startupProbe"] = ready_probe(1, 600);
   c["readinessProbe"] = ready_probe(5, 3);
   c["resources"] = resources("100m", "128Mi", "2", "1Gi");
-  auto sc = c["securityContext"];
-  sc["runAsUser"] = proxy_uid;
-  sc["runAsGroup"] = proxy_uid;
-  sc["runAsNonRoot"] = true;
-  sc["allowPrivilegeEscalation"] = false;
-  sc["readOnlyRootFilesystem"] = true;
-  sc["capabilities"]["drop"].push_back("ALL");
+  c["securityContext"] = security_context(proxy_uid, {});
   c["volumeMounts"].push_back(mount(mesh_volume, mesh_dir));
   c["volumeMounts"].push_back(mount(bootstrap_volume, bootstrap_dir));
   return c;
@@ -114,22 +128,11 @@ YAML::Node proxy_container(const inject_options& o) {
 // istio-init's part: root with NET_ADMIN for the NAT rules, the pod's
 // annotations (traffic.sidecar.istio.io/*) read through the downward API.
 YAML::Node capture_container(const inject_options& o) {
-  YAML::Node c;
-  c["name"] = "laneproxy-capture";
-  c["image"] = o.image;
-  c["imagePullPolicy"] = o.pull_policy;
+  auto c = container_head("laneproxy-capture", o);
   for (const char* a : {"capture", "install", "--annotations"}) c["args"].push_back(a);
   c["args"].push_back(std::string(podinfo_dir) + "/annotations");
   c["resources"] = resources("10m", "16Mi", "100m", "64Mi");
-  auto sc = c["securityContext"];
-  sc["runAsUser"] = 0;
-  sc["runAsGroup"] = 0;
-  sc["runAsNonRoot"] = false;
-  sc["allowPrivilegeEscalation"] = false;
-  sc["readOnlyRootFilesystem"] = true;
-  sc["capabilities"]["add"].push_back("NET_ADMIN");
-  sc["capabilities"]["add"].push_back("NET_RAW");
-  sc["capabilities"]["drop"].push_back("ALL");
+  c["securityContext"] = security_context(0, {"NET_ADMIN", "NET_RAW"});
   c["volumeMounts"].push_back(mount(podinfo_volume, podinfo_dir));
   return c;
 }
