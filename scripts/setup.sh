@@ -4,7 +4,7 @@
 #
 #   scripts/setup.sh [all|build|runtime]
 #
-#   runtime  what the executables load (a container's run stage)
+#   runtime  what the executables load, and iptables (copied into the image)
 #   build    a compiler and the libraries' headers (a container's build stage)
 #   all      build, plus what the tests and benchmarks use (the default)
 set -euo pipefail
@@ -16,7 +16,8 @@ build=(
 )
 tests=(clang-format curl iproute2 npm libgtest-dev libgmock-dev libbenchmark-dev prometheus python3
   clang libclang-rt-14-dev nghttp2-client python3-grpcio python3-websockets
-  python3-h2 python3-wsproto chromium fonts-dejavu-core dnsmasq-base iptables)
+  python3-h2 python3-wsproto chromium fonts-dejavu-core dnsmasq-base iptables python3-yaml
+  docker.io debootstrap)
 
 case "${1:-all}" in
   runtime) packages=("${runtime[@]}") ;;

@@ -67,7 +67,7 @@ struct compose_service {
 
 struct compose_model {
   std::string name;
-  std::string subnet;  // of the one network, "172.29.53.0/24"
+  std::string subnet;  // of the one network, "198.18.53.0/24"
   std::vector<compose_service> services;
   const compose_service* find(const std::string& wanted) const;
   // Services in an order that starts each after what it depends on.
