@@ -21,7 +21,8 @@ constexpr const char* usage =
     "  transparent capture, its bootstrap ConfigMap, one headless Service per\n"
     "  service and lane, a laneproxy per Istio Gateway, the mesh as a ConfigMap.\n"
     "  -o OUT writes a kustomize folder (kubectl apply -k OUT); without it the\n"
-    "  objects go to standard output.\n";
+    "  objects go to standard output. --no-capture leaves out the capture init\n"
+    "  container (no NET_ADMIN) and gives each app HTTP_PROXY instead.\n";
 
 constexpr std::string_view marker = "# Written by laneproxy inject";
 
@@ -70,6 +71,12 @@ std::optional<inject_args> parse(const std::vector<std::string>& args, std::ostr
   }
   if (a.paths.empty()) {
     err << "laneproxy inject: no PATH given\n" << usage;
+    return std::nullopt;
+  }
+  const auto& policy = a.options.pull_policy;
+  if (policy != "Always" && policy != "IfNotPresent" && policy != "Never") {
+    err << "laneproxy inject: --pull-policy " << policy
+        << ": Kubernetes knows Always, IfNotPresent and Never\n";
     return std::nullopt;
   }
   return a;

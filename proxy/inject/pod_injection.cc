@@ -172,6 +172,19 @@ void add_scrape_annotations(YAML::Node metadata) {
   annotations["prometheus.io/path"] = "/stats/prometheus";
 }
 
+// Without capture, an app reaches the mesh only through HTTP_PROXY: the
+// sidecar's outbound listener routes by Host. An app that sets its own
+// HTTP_PROXY keeps it.
+void send_calls_through_the_proxy(YAML::Node container) {
+  for (const auto& e : container["env"]) {
+    if (e["name"] && e["name"].as<std::string>("") == "HTTP_PROXY") return;
+  }
+  YAML::Node e;
+  e["name"] = "HTTP_PROXY";
+  e["value"] = "http://127.0.0.1:" + port_text(outbound_port);
+  container["env"].push_back(e);
+}
+
 }  // namespace
 
 std::string lane_service_name(const std::string& service, const std::string& subset) {
@@ -230,7 +243,11 @@ std::string inject_pod(YAML::Node pod_template, const std::string& bootstrap_map
   spec["initContainers"] = init;
   spec["volumes"].push_back(config_map_volume(mesh_volume, std::string(mesh_volume)));
   spec["volumes"].push_back(config_map_volume(bootstrap_volume, bootstrap_map));
-  if (o.capture) spec["volumes"].push_back(podinfo_volume_node());
+  if (o.capture) {
+    spec["volumes"].push_back(podinfo_volume_node());
+  } else {
+    for (auto c : spec["containers"]) send_calls_through_the_proxy(c);
+  }
   add_scrape_annotations(pod_template["metadata"]);
   return "";
 }

@@ -17,7 +17,7 @@ struct inject_options {
   std::string image = "laneproxy:local";
   std::string pull_policy = "IfNotPresent";
   std::string cluster_domain = "cluster.local";
-  bool capture = true;  // the capture init container (else apps need HTTP_PROXY)
+  bool capture = true;  // the capture init container (else apps get HTTP_PROXY)
 };
 
 // Istio's ports: every sidecar and gateway listens on these.

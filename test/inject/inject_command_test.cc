@@ -41,6 +41,35 @@ TEST(InjectCommand, WithoutOutputPrintsEveryObjectAsOneStream) {
             (std::map<std::string, int>{{"ConfigMap", 9}, {"Deployment", 7}, {"Service", 10}}));
 }
 
+TEST(InjectCommand, WithoutCaptureEveryAppCallsThroughTheProxy) {
+  const auto r = run({(repo / "config/swimlane").string(), "--no-capture"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  int apps = 0;
+  for (const auto& doc : YAML::LoadAll(r.out)) {
+    if (!doc.IsMap() || doc["kind"].as<std::string>() != "Deployment") continue;
+    const auto pod = doc["spec"]["template"]["spec"];
+    if (!pod["initContainers"]) continue;  // the gateway: no app
+    ++apps;
+    ASSERT_EQ(pod["initContainers"].size(), 1u);  // the proxy alone
+    EXPECT_EQ(pod["initContainers"][0]["name"].as<std::string>(), "laneproxy");
+    for (const auto& c : pod["containers"]) {
+      std::map<std::string, std::string> env;
+      for (const auto& e : c["env"])
+        env[e["name"].as<std::string>()] = e["value"].as<std::string>();
+      EXPECT_EQ(env["HTTP_PROXY"], "http://127.0.0.1:15001");
+      EXPECT_FALSE(env["app"].empty());  // the app's own variables kept
+    }
+  }
+  EXPECT_EQ(apps, 6);
+}
+
+TEST(InjectCommand, AnUnknownPullPolicyIsAUsageError) {
+  const auto r = run({(repo / "config/swimlane").string(), "--pull-policy", "Sometimes"});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("--pull-policy Sometimes"), std::string::npos) << r.err;
+  EXPECT_TRUE(r.out.empty());
+}
+
 TEST(InjectCommand, RewritingAFolderRemovesWhatIsGoneAndKeepsOtherFiles) {
   temp_dir dir;
   const auto out = (dir.path() / "k8s").string();
