@@ -78,15 +78,15 @@ class Compose:
     """docker/compose.yaml, run as `docker compose up` runs it, for one test.
 
     Container names and the network carry the test's tag. A relative bind
-    mount resolves against docker/, except the mesh (../config/swimlane),
-    which is a copy the test may edit. A published port gets a free port on
+    mount resolves against docker/ and mounts a copy under WORK (so the
+    test edits config/swimlane's copy). A published port gets a free port on
     the same loopback address. `service_healthy` is the service's own
     exec-form health check, run with `docker exec` until it passes."""
 
-    def __init__(self, mesh_copy):
+    def __init__(self, work):
         with open(COMPOSE) as f:
             self.spec = yaml.safe_load(f)
-        self.mesh_copy = mesh_copy
+        self.work = work
         self.network = TAG + "-mesh"
         self.started = []
         self.gateway_port = None
@@ -121,10 +121,7 @@ class Compose:
                      "--ip", spec["networks"]["mesh"]["ipv4_address"]]
         for v in spec.get("volumes", []):
             host, path, mode = v.split(":")
-            if host == "../config/swimlane":
-                host = self.mesh_copy
-            argv += ["-v", "%s:%s:%s" % (os.path.normpath(os.path.join(REPO, "docker", host)),
-                                         path, mode)]
+            argv += ["-v", "%s:%s:%s" % (self.copy_of(host), path, mode)]
         for p in spec.get("ports", []):
             address, _, container = p.split(":")
             argv += ["-p", "%s::%s" % (address, container)]
@@ -139,6 +136,15 @@ class Compose:
         if spec.get("ports"):
             port = docker("port", self.name(service), spec["ports"][0].split(":")[-1]).stdout
             self.gateway_port = int(port.split()[0].rsplit(":", 1)[1])
+
+    def copy_of(self, host):
+        """A bind mount's source as the image's user can read it, whatever
+        the checkout's modes; the mesh's copy is the one the test edits."""
+        source = os.path.normpath(os.path.join(REPO, "docker", host))
+        copy = os.path.join(self.work, os.path.relpath(source, REPO))
+        if not os.path.exists(copy):
+            readable_copy(source, copy)
+        return copy
 
     def wait_healthy(self, service):
         check = self.spec["services"][service]["healthcheck"]["test"]
@@ -187,9 +193,10 @@ class ImageTest(unittest.TestCase):
                           check=False)
         self.assertNotEqual(no_shell.returncode, 0)
         # The Argo CD plugin's generate step, as its sidecar runs it from this image.
+        repo = os.path.join(self.work, "repo")
+        readable_copy(os.path.join(REPO, "config", "swimlane"), repo)
         objects = docker("run", "--rm", "--network", "none", "--read-only", "-w", "/repo", "-v",
-                         os.path.join(REPO, "config", "swimlane") + ":/repo:ro", IMAGE,
-                         "inject", ".").stdout
+                         repo + ":/repo:ro", IMAGE, "inject", ".").stdout
         self.assertIn("name: laneproxy-mesh", objects)
         self.assertEqual(objects.count("\nkind: Deployment\n"), 7)  # 6 workloads, the gateway
         size = inspect(IMAGE)["Size"]
@@ -242,11 +249,10 @@ class ImageTest(unittest.TestCase):
         self.assertNotIn("REDIRECT", rules)
 
     def test_the_compose_demo_keeps_lanes_and_follows_a_weight_edited_on_the_host(self):
-        mesh = os.path.join(self.work, "swimlane")
-        readable_copy(os.path.join(REPO, "config", "swimlane"), mesh)
-        demo = Compose(mesh)
+        demo = Compose(self.work)
         self.addCleanup(demo.down)
         demo.up()
+        mesh = demo.copy_of("../config/swimlane")
         demo.wait_healthy("gateway")
 
         counts = {}
