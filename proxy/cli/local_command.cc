@@ -12,6 +12,7 @@ namespace {
 constexpr const char* usage =
     "usage: laneproxy local DIR [--port N] [--admin-port M] [--gateway NS/NAME]\n"
     "                           [--pod-base IP] [--overlay FILE] [--concurrency N]\n"
+    "                           [--access-log text|json|off]\n"
     "  Runs the mesh folder DIR on this machine: every Deployment as a pod (the\n"
     "  sample app laneproxy-mock with the Deployment's env, plus a laneproxy\n"
     "  sidecar) on its own loopback address, and the gateway on 127.0.0.1:N\n"
@@ -19,6 +20,7 @@ constexpr const char* usage =
     "  edits of DIR; stops everything on SIGINT or SIGTERM.\n"
     "  --pod-base IP   the first pod's address (default 127.0.1.1)\n"
     "  --concurrency N worker threads of each laneproxy (default 1)\n"
+    "  --access-log F  every proxy's access log format (default text)\n"
     "  --overlay FILE  run some Deployments as your own commands:\n"
     "                  pods: {mocka-v1: {command: [python3, app.py]}}\n";
 
@@ -65,6 +67,13 @@ int local_command(const std::vector<std::string>& args, std::ostream& out, std::
         return 2;
       }
       options.concurrency = n;
+    } else if (a == "--access-log" && has_value) {
+      const auto& f = args[++i];
+      if (f != "text" && f != "json" && f != "off") {
+        err << "laneproxy local: --access-log takes text, json or off\n";
+        return 2;
+      }
+      options.plan.access_log = f;
     } else if (a == "--gateway" && has_value) {
       options.plan.gateway = args[++i];
     } else if (a == "--pod-base" && has_value) {

@@ -155,7 +155,8 @@ std::optional<local_plan> plan_local(const config::mesh_snapshot& mesh,
   }
 
   const std::string endpoints = endpoints_yaml(mesh, plan.pods) + health_check_yaml(plan.pods);
-  const std::string head = "mesh: " + std::string(mesh_dir_placeholder) + "\n";
+  std::string head = "mesh: " + std::string(mesh_dir_placeholder) + "\n";
+  if (!options.access_log.empty()) head += "accessLog: \"" + options.access_log + "\"\n";
   for (auto& pod : plan.pods) {
     const auto& w = mesh.workloads.at(pod.key);
     pod.sidecar_bootstrap = head + "admin: " + address(pod.ip, pod_admin_port) +

@@ -20,6 +20,7 @@ struct local_options {
   std::uint16_t admin_port = 15000;
   std::string pod_base = "127.0.1.1";  // the first pod's address; later pods count up
   std::string gateway;                 // "namespace/name"; "" picks the only one
+  std::string access_log;              // every proxy's accessLog; "" leaves the default
   std::string app_command;             // the default app (laneproxy-mock)
   std::map<std::string, std::vector<std::string>> commands;  // Deployment name -> argv
 };

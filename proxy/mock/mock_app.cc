@@ -5,6 +5,9 @@
 #include <charconv>
 #include <cstdlib>
 #include <iostream>
+#include <memory>
+#include <tuple>
+#include <vector>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -52,21 +55,59 @@ std::string env(const char* name) {
   return v ? v : "";
 }
 
-// Calls the upstream and returns its body, or "" when the call fails.
+// Idle keep-alive connections to the next hop, as Go's net/http client (the
+// guide's app) keeps them. The app runs on one thread, so one list serves.
+std::vector<std::unique_ptr<beast::tcp_stream>> idle_upstreams;
+constexpr std::size_t max_idle_upstreams = 64;
+
+// A new connection to `hop`; nullptr when it cannot be made. An address
+// literal is connected to without a lookup (getaddrinfo runs on a thread).
+asio::awaitable<std::unique_ptr<beast::tcp_stream>> connect_to(const http_url& hop) {
+  auto ex = co_await asio::this_coro::executor;
+  auto stream = std::make_unique<beast::tcp_stream>(ex);
+  boost::system::error_code ec;
+  const auto address = asio::ip::make_address(hop.host, ec);
+  if (!ec) {
+    std::tie(ec) = co_await stream->async_connect(tcp::endpoint(address, hop.port), nothrow);
+  } else {
+    tcp::resolver resolver(ex);
+    auto [rec, results] =
+        co_await resolver.async_resolve(hop.host, std::to_string(hop.port), nothrow);
+    if (rec) co_return nullptr;
+    std::tie(ec, std::ignore) = co_await stream->async_connect(results, nothrow);
+  }
+  if (ec) co_return nullptr;
+  stream->socket().set_option(tcp::no_delay(true), ec);
+  co_return stream;
+}
+
+// One exchange on `stream`: the upstream's body and whether the connection
+// may carry another; nullopt when it failed (`timed_out` says if by time).
+asio::awaitable<std::optional<std::pair<std::string, bool>>> exchange(
+    beast::tcp_stream& stream, const http::request<http::empty_body>& req, unsigned timeout_ms,
+    bool& timed_out) {
+  stream.expires_after(std::chrono::milliseconds(timeout_ms));
+  auto [wec, wn] = co_await http::async_write(stream, req, nothrow);
+  timed_out = wec == beast::error::timeout;
+  if (wec) co_return std::nullopt;
+  beast::flat_buffer buf;
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(16u << 20);
+  auto [ec, n] = co_await http::async_read(stream, buf, parser, nothrow);
+  timed_out = ec == beast::error::timeout;
+  if (ec) co_return std::nullopt;
+  stream.expires_never();
+  // Bytes after the response would be read as the next one's: not reused.
+  const bool reusable = parser.keep_alive() && buf.size() == 0;
+  co_return std::pair{parser.release().body(), reusable};
+}
+
+// Calls the upstream and returns its body, or "" when the call fails. A
+// reused connection that fails is retried once on a new one (the peer may
+// have closed it while idle), as Go's client retries a GET.
 asio::awaitable<std::string> call_upstream(const mock_options& o, const http::fields& incoming) {
   const auto& url = *o.upstream;
   const http_url& hop = o.proxy ? *o.proxy : url;
-  auto ex = co_await asio::this_coro::executor;
-  beast::tcp_stream stream(ex);
-  stream.expires_after(std::chrono::milliseconds(o.upstream_timeout_ms));
-  tcp::resolver resolver(ex);
-  auto [rec, results] =
-      co_await resolver.async_resolve(hop.host, std::to_string(hop.port), nothrow);
-  if (rec) co_return std::string{};
-  auto [cec, ep] = co_await stream.async_connect(results, nothrow);
-  if (cec) co_return std::string{};
-  stream.socket().set_option(tcp::no_delay(true), cec);
-
   // Through a proxy the target is the absolute URL, as curl and Go send it.
   const std::string target = o.proxy ? "http://" + url.authority() + url.path : url.path;
   http::request<http::empty_body> req{http::verb::get, target, 11};
@@ -75,14 +116,28 @@ asio::awaitable<std::string> call_upstream(const mock_options& o, const http::fi
     const auto range = incoming.equal_range(name);
     for (auto it = range.first; it != range.second; ++it) req.insert(name, it->value());
   }
-  auto [wec, wn] = co_await http::async_write(stream, req, nothrow);
-  if (wec) co_return std::string{};
-  beast::flat_buffer buf;
-  http::response_parser<http::string_body> parser;
-  parser.body_limit(16u << 20);
-  auto [ec, n] = co_await http::async_read(stream, buf, parser, nothrow);
-  if (ec) co_return std::string{};
-  co_return parser.release().body();
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    std::unique_ptr<beast::tcp_stream> stream;
+    const bool reused = !idle_upstreams.empty();
+    if (reused) {
+      stream = std::move(idle_upstreams.back());
+      idle_upstreams.pop_back();
+    } else {
+      stream = co_await connect_to(hop);
+      if (!stream) co_return std::string{};
+    }
+    bool timed_out = false;
+    auto result = co_await exchange(*stream, req, o.upstream_timeout_ms, timed_out);
+    if (!result) {
+      if (reused && !timed_out) continue;
+      co_return std::string{};
+    }
+    if (result->second && idle_upstreams.size() < max_idle_upstreams) {
+      idle_upstreams.push_back(std::move(stream));
+    }
+    co_return std::move(result->first);
+  }
+  co_return std::string{};
 }
 
 // True when the connection opens with the HTTP/2 preface ("PRI"): a gRPC

@@ -15,6 +15,7 @@ namespace {
 
 using ::testing::Contains;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::Pair;
 
 std::string mesh_yaml(const std::vector<std::string>& versions) {
@@ -48,6 +49,20 @@ TEST(LocalPlan, EveryDeploymentIsAPodOnItsOwnAddress) {
                         "    - 127.0.1.4:15006\n"));
   EXPECT_THAT(plan->gateway_bootstrap, HasSubstr("  listen: 127.0.0.1:8080\n"));
   EXPECT_THAT(plan->gateway_bootstrap, HasSubstr("admin: 127.0.0.1:15000\n"));
+  EXPECT_THAT(plan->gateway_bootstrap, Not(HasSubstr("accessLog")));  // the bootstrap's default
+}
+
+TEST(LocalPlan, AnAccessLogFormatGoesToEveryProxy) {
+  const auto mesh = testing::compile_yaml(mesh_yaml({"v1", "v2"}));
+  config::diagnostics diag;
+  local_options options;
+  options.access_log = "off";
+  const auto plan = plan_local(mesh.snap(), options, {}, diag);
+  ASSERT_TRUE(plan);
+  EXPECT_THAT(plan->gateway_bootstrap, HasSubstr("\naccessLog: \"off\"\n"));
+  for (const auto& pod : plan->pods) {
+    EXPECT_THAT(pod.sidecar_bootstrap, HasSubstr("\naccessLog: \"off\"\n")) << pod.name;
+  }
 }
 
 TEST(LocalPlan, PodsKeepTheirAddressesAcrossEdits) {
