@@ -8,7 +8,8 @@
 # interleaved over several rounds; medians are reported. Then the same over
 # cleartext HTTP/2 (h2load, 64 connections, one stream at a time on each):
 # laneproxy's, nginx's and HAProxy's HTTP/2 listeners, each proxying to the
-# same HTTP/1.1 upstreams.
+# same HTTP/1.1 upstreams. Last, the system calls each proxy makes per
+# request (strace -c over 20,000 requests).
 #
 #   bash bench/peers.sh [--seconds S] [--rounds R] [--json] [BUILD_DIR]
 #
@@ -27,7 +28,7 @@ while [ $# -gt 0 ]; do
   shift
 done
 missing=()
-for p in nginx haproxy wrk h2load; do command -v "$p" >/dev/null || missing+=("$p"); done
+for p in nginx haproxy wrk h2load strace; do command -v "$p" >/dev/null || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
   sudo_cmd=()
   [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
@@ -146,6 +147,27 @@ for round in $(seq "$rounds"); do
   measure_h2 "nginx-h2" "$np2" "$nginx_worker"
   measure_h2 "haproxy-h2" "$hp2" "$haproxy_pid"
 done
+# System calls per request: strace -c on the process $3 while the target
+# $1 on port $2 serves a fixed count of keep-alive requests (strace slows
+# it; the count is what matters). Sets calls[$1] and top[$1] (the three
+# most frequent calls per request).
+declare -A calls top
+syscalls() {
+  local n=20000
+  strace -c -f -q -p "$3" -o "$work/$1.strace" &
+  local tracer=$!
+  sleep 0.5
+  taskset -c 1 "$bin/laneproxy-bench" "http://127.0.0.1:$2/mock" -n "$n" -c 64 >/dev/null
+  kill -INT "$tracer"
+  wait "$tracer" || true
+  calls[$1]=$(awk -v n="$n" '$NF == "total" {printf "%.2f", $4 / n}' "$work/$1.strace")
+  top[$1]=$(awk -v n="$n" '$1 ~ /^[0-9.]+$/ && NF >= 5 && $NF != "total" {print $4, $NF}' "$work/$1.strace" |
+    sort -rn | head -3 | awk -v n="$n" '{printf "%s%s %.2f", (NR > 1 ? ", " : ""), $2, $1 / n}')
+}
+syscalls laneproxy "$lp" "$lp_pid"
+syscalls nginx "$np" "$nginx_worker"
+syscalls haproxy "$hp" "$haproxy_pid"
+
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 declare -A rss=([upstream]=$(peak_kib "$upstream_worker") [laneproxy]=$(peak_kib "$lp_pid")
   [nginx]=$(peak_kib "$nginx_worker") [haproxy]=$(peak_kib "$haproxy_pid"))
@@ -177,6 +199,10 @@ table=bench/results/peers-$(date -u +%Y%m%d-%H%M%S).md
   done
   echo
   echo "The -h2 rows: HTTP/2 with prior knowledge from h2load (no latency percentiles); peak RSS is the process's over both protocols."
+  echo
+  echo "| proxy | system calls per request | most frequent, per request |"
+  echo "|---|---|---|"
+  for t in laneproxy nginx haproxy; do echo "| $t | ${calls[$t]} | ${top[$t]} |"; done
   echo "laneproxy with 1,000 idle keep-alive connections: RSS ${idle_rss} KiB"
 } | tee "$table"
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
