@@ -292,6 +292,7 @@ int run_mock(const mock_options& o) {
   signals.async_wait([&](const boost::system::error_code&, int) { ctx.stop(); });
   asio::co_spawn(ctx, accept_loop(acceptor, o), asio::detached);
   ctx.run();
+  idle_upstreams.clear();  // their sockets belong to ctx: closed before it goes
   return 0;
 }
 
