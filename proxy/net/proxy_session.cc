@@ -366,12 +366,10 @@ class session {
   // Waits for the first bytes of the next request on an idle connection;
   // false when it closed or stayed idle for `idle`. While it waits the
   // connection holds no block: the first bytes land in a small array of the
-  // session's own and are copied into down_buf_. Asio reads at once when
-  // the socket signalled bytes since its last drained read, and otherwise
-  // leaves the wait to epoll without a system call of its own: a read tried
-  // first would fail with EAGAIN about half the time under load, and a
-  // readiness wait re-arms the descriptor with epoll_ctl, each a system call
-  // per request.
+  // session's own and are copied into down_buf_. Asio tries the read at
+  // once (the next request is often there already) and otherwise leaves the
+  // wait to epoll with no further system call; a readiness wait would
+  // re-arm the descriptor with an epoll_ctl every time.
   task<bool> wait_for_request(std::chrono::milliseconds idle) {
     release_idle_memory();
     deadline_.arm(idle);
