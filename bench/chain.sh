@@ -81,8 +81,7 @@ taskset -c 0 "$bin/laneproxy" local config/swimlane --port "$gw" --admin-port "$
   --pod-base 127.0.77.1 --access-log off >"$work/local.log" 2>&1 &
 local_pid=$!
 pids+=($local_pid)
-for _ in $(seq 100); do grep -q "laneproxy local: ready" "$work/local.log" && break; sleep 0.1; done
-grep -q "laneproxy local: ready" "$work/local.log" || { cat "$work/local.log" >&2; exit 1; }
+wait_ready "$work/local.log" 100 "laneproxy local: ready"
 lp_apps="" lp_proxies="" sidecars=""
 for c in $(cat /proc/$local_pid/task/*/children); do
   cmd=$(tr '\0' ' ' <"/proc/$c/cmdline")

@@ -34,14 +34,16 @@ YAML
   } >"$file"
 }
 
-# Waits up to $2 tenths of a second (default 50) for "laneproxy: ready" in
-# the log $1.
+# Waits up to $2 tenths of a second (default 50) for the line $3 (default
+# "laneproxy: ready") in the log $1.
 wait_ready() {
+  local line=${3:-laneproxy: ready}
   for _ in $(seq "${2:-50}"); do
-    grep -q "laneproxy: ready" "$1" 2>/dev/null && return 0
+    grep -q "$line" "$1" 2>/dev/null && return 0
     sleep 0.1
   done
-  echo "laneproxy never got ready: $1" >&2
+  echo "never got \"$line\": $1" >&2
+  cat "$1" >&2 2>/dev/null || true
   return 1
 }
 

@@ -118,7 +118,7 @@ asio::awaitable<std::string> call_upstream(const mock_options& o, const http::fi
   }
   for (int attempt = 0; attempt < 2; ++attempt) {
     std::unique_ptr<beast::tcp_stream> stream;
-    const bool reused = !idle_upstreams.empty();
+    const bool reused = attempt == 0 && !idle_upstreams.empty();
     if (reused) {
       stream = std::move(idle_upstreams.back());
       idle_upstreams.pop_back();
