@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # laneproxy against its peers on loopback, in one run, with the same load
 # and the same cores: the upstream alone (the ceiling), the laneproxy
-# gateway, nginx (weighted upstream, keepalive) and HAProxy (weighted
+# gateway (on io_uring, and the same binary on epoll), nginx (weighted upstream, keepalive) and HAProxy (weighted
 # servers, http-reuse), all splitting 90:10 to the same two upstreams (a
 # small nginx answering "v1" / "v2"), one worker each. Proxies and upstreams
 # run on CPU 0, wrk (keep-alive, 64 connections) alone on CPU 1. Targets are
@@ -40,6 +40,7 @@ bin=$build/bin
 source bench/lib.sh
 
 u1=$(free_port) u2=$(free_port) lp=$(free_port) np=$(free_port) hp=$(free_port)
+lpe=$(free_port)
 np2=$(free_port) hp2=$(free_port)
 nginx_conf() {  # $1 name, $2 http block
   cat >"$work/$1.conf" <<NGINX
@@ -84,6 +85,7 @@ cp config/swimlane/*.yaml "$work/mesh/"
 sed -e '0,/weight: 50/s//weight: 90/' -e '0,/weight: 50/s//weight: 10/' \
   config/swimlane/mock-route.yaml >"$work/mesh/mock-route.yaml"
 gateway_bootstrap "$work/laneproxy.yaml" "$work/mesh" "$lp" "$u1" "$u2"
+gateway_bootstrap "$work/laneproxy-epoll.yaml" "$work/mesh" "$lpe" "$u1" "$u2"
 
 taskset -c 0 nginx -c "$work/upstreams.conf" -p "$work" &
 pids+=($!)
@@ -95,7 +97,14 @@ pids+=($haproxy_pid)
 taskset -c 0 "$bin/laneproxy" run --config "$work/laneproxy.yaml" --concurrency 1 >"$work/lp.log" 2>&1 &
 lp_pid=$!
 pids+=($lp_pid)
+# The same build with Asio's epoll reactor doing every socket's I/O.
+taskset -c 0 "$bin/laneproxy" run --config "$work/laneproxy-epoll.yaml" --concurrency 1 \
+  --io epoll >"$work/lpe.log" 2>&1 &
+lpe_pid=$!
+pids+=($lpe_pid)
 wait_ready "$work/lp.log"
+wait_ready "$work/lpe.log"
+grep -q "io_uring" "$work/lp.log" || echo "peers.sh: laneproxy runs without io_uring: $(grep ready "$work/lp.log")" >&2
 sleep 1
 worker_of() { pgrep -P "$(cat "$work/$1.pid")" | head -1; }
 upstream_worker=$(worker_of upstreams)
@@ -141,6 +150,7 @@ measure_h2() {
 for round in $(seq "$rounds"); do
   measure upstream "$u1" "$upstream_worker"
   measure laneproxy "$lp" "$lp_pid"
+  measure laneproxy-epoll "$lpe" "$lpe_pid"
   measure nginx "$np" "$nginx_worker"
   measure haproxy "$hp" "$haproxy_pid"
   measure_h2 "laneproxy-h2" "$lp" "$lp_pid"
@@ -165,11 +175,13 @@ syscalls() {
     sort -rn | head -3 | awk -v n="$n" '{printf "%s%s %.2f", (NR > 1 ? ", " : ""), $2, $1 / n}')
 }
 syscalls laneproxy "$lp" "$lp_pid"
+syscalls laneproxy-epoll "$lpe" "$lpe_pid"
 syscalls nginx "$np" "$nginx_worker"
 syscalls haproxy "$hp" "$haproxy_pid"
 
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 declare -A rss=([upstream]=$(peak_kib "$upstream_worker") [laneproxy]=$(peak_kib "$lp_pid")
+  [laneproxy-epoll]=$(peak_kib "$lpe_pid")
   [nginx]=$(peak_kib "$nginx_worker") [haproxy]=$(peak_kib "$haproxy_pid"))
 rss[laneproxy-h2]=${rss[laneproxy]} rss[nginx-h2]=${rss[nginx]} rss[haproxy-h2]=${rss[haproxy]}
 
@@ -194,15 +206,16 @@ table=bench/results/peers-$(date -u +%Y%m%d-%H%M%S).md
 {
   echo "| target | req/s | p50 ms | p99 ms | CPU µs/request | user µs | system µs | peak RSS KiB |"
   echo "|---|---|---|---|---|---|---|---|"
-  for t in upstream laneproxy nginx haproxy laneproxy-h2 nginx-h2 haproxy-h2; do
+  for t in upstream laneproxy laneproxy-epoll nginx haproxy laneproxy-h2 nginx-h2 haproxy-h2; do
     echo "| $t | $(echo "${rps[$t]}" | median) | $(echo "${p50[$t]}" | median) | $(echo "${p99[$t]}" | median) | $(echo "${cpu[$t]}" | median) | $(echo "${usr[$t]}" | median) | $(echo "${sys[$t]}" | median) | ${rss[$t]} |"
   done
   echo
+  echo "laneproxy: io_uring; laneproxy-epoll: the same binary with --io epoll (HTTP/1.1 rows only)."
   echo "The -h2 rows: HTTP/2 with prior knowledge from h2load (no latency percentiles); peak RSS is the process's over both protocols."
   echo
   echo "| proxy | system calls per request | most frequent, per request |"
   echo "|---|---|---|"
-  for t in laneproxy nginx haproxy; do echo "| $t | ${calls[$t]} | ${top[$t]} |"; done
+  for t in laneproxy laneproxy-epoll nginx haproxy; do echo "| $t | ${calls[$t]} | ${top[$t]} |"; done
   echo "laneproxy with 1,000 idle keep-alive connections: RSS ${idle_rss} KiB"
 } | tee "$table"
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
@@ -212,5 +225,5 @@ lp_cpu=$(echo "${cpu[laneproxy]}" | median) ng_cpu=$(echo "${cpu[nginx]}" | medi
 ha_cpu=$(echo "${cpu[haproxy]}" | median)
 echo "laneproxy/nginx: req/s $(ratio "$lp_rps" "$ng_rps"), CPU $(ratio "$lp_cpu" "$ng_cpu"); laneproxy/haproxy: req/s $(ratio "$lp_rps" "$ha_rps"), CPU $(ratio "$lp_cpu" "$ha_cpu") ($rounds rounds of ${seconds}s, medians; $table)"
 if [ "$json" = 1 ]; then
-  echo "{\"laneproxy_vs_nginx_rps_ratio\": $(ratio "$lp_rps" "$ng_rps"), \"laneproxy_vs_haproxy_rps_ratio\": $(ratio "$lp_rps" "$ha_rps"), \"laneproxy_vs_nginx_cpu_ratio\": $(ratio "$lp_cpu" "$ng_cpu"), \"laneproxy_vs_haproxy_cpu_ratio\": $(ratio "$lp_cpu" "$ha_cpu"), \"rps\": {\"upstream\": $(echo "${rps[upstream]}" | median), \"laneproxy\": $lp_rps, \"nginx\": $ng_rps, \"haproxy\": $ha_rps}, \"cpu_us_per_request\": {\"laneproxy\": $lp_cpu, \"nginx\": $ng_cpu, \"haproxy\": $ha_cpu}, \"peak_rss_kib\": {\"laneproxy\": ${rss[laneproxy]}, \"nginx\": ${rss[nginx]}, \"haproxy\": ${rss[haproxy]}}, \"laneproxy_rss_kib_1000_idle\": $idle_rss}"
+  echo "{\"laneproxy_vs_nginx_rps_ratio\": $(ratio "$lp_rps" "$ng_rps"), \"laneproxy_vs_haproxy_rps_ratio\": $(ratio "$lp_rps" "$ha_rps"), \"laneproxy_vs_nginx_cpu_ratio\": $(ratio "$lp_cpu" "$ng_cpu"), \"laneproxy_vs_haproxy_cpu_ratio\": $(ratio "$lp_cpu" "$ha_cpu"), \"rps\": {\"upstream\": $(echo "${rps[upstream]}" | median), \"laneproxy\": $lp_rps, \"laneproxy_epoll\": $(echo "${rps[laneproxy-epoll]}" | median), \"nginx\": $ng_rps, \"haproxy\": $ha_rps}, \"cpu_us_per_request\": {\"laneproxy\": $lp_cpu, \"laneproxy_epoll\": $(echo "${cpu[laneproxy-epoll]}" | median), \"nginx\": $ng_cpu, \"haproxy\": $ha_cpu}, \"peak_rss_kib\": {\"laneproxy\": ${rss[laneproxy]}, \"nginx\": ${rss[nginx]}, \"haproxy\": ${rss[haproxy]}}, \"syscalls_per_request\": {\"laneproxy\": ${calls[laneproxy]}, \"laneproxy_epoll\": ${calls[laneproxy-epoll]}, \"nginx\": ${calls[nginx]}, \"haproxy\": ${calls[haproxy]}}, \"laneproxy_rss_kib_1000_idle\": $idle_rss}"
 fi

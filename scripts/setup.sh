@@ -9,10 +9,11 @@
 #   all      build, plus what the tests and benchmarks use (the default)
 set -euo pipefail
 
-runtime=(libprometheus-cpp-core1.0 libyaml-cpp0.7 libre2-9 libnghttp2-14 libc-ares2 iptables)
+runtime=(libprometheus-cpp-core1.0 libyaml-cpp0.7 libre2-9 libnghttp2-14 libc-ares2 liburing2 iptables)
 build=(
   build-essential cmake ninja-build ccache pkg-config
   libboost1.81-dev libyaml-cpp-dev prometheus-cpp-dev libre2-dev libnghttp2-dev libc-ares-dev
+  liburing-dev
 )
 tests=(clang-format curl iproute2 npm libgtest-dev libgmock-dev libbenchmark-dev prometheus python3
   clang libclang-rt-14-dev nghttp2-client python3-grpcio python3-websockets

@@ -18,6 +18,7 @@
 #include "discovery/dns_resolver.h"
 #include "metrics/lanes_page.h"
 #include "metrics/proxy_metrics.h"
+#include "net/io_ring.h"
 #include "net/proxy_server.h"
 
 namespace laneproxy::cli {
@@ -31,6 +32,8 @@ constexpr const char* usage =
     "  --seed N         seed the weighted picks, for reproducible splits\n"
     "  --drain-seconds S  on SIGTERM, how long in-flight requests may finish\n"
     "                   (default: the bootstrap's timeouts.drain, 5 s)\n"
+    "  --io auto|io_uring|epoll  socket I/O (default: LANEPROXY_IO, else auto:\n"
+    "                   io_uring where the kernel allows it, else epoll)\n"
     "  The bootstrap and mesh files are watched; good changes go live, broken\n"
     "  ones are reported and never served. SIGHUP forces a reload.\n";
 
@@ -99,6 +102,7 @@ int run_command(const std::vector<std::string>& args, std::ostream& out, std::os
   unsigned concurrency = 0;
   std::optional<std::uint64_t> seed;
   std::optional<std::chrono::milliseconds> drain;
+  std::optional<net::io_backend> io;
   for (std::size_t i = 0; i < args.size(); ++i) {
     const auto& a = args[i];
     if (a == "-h" || a == "--help") {
@@ -117,6 +121,13 @@ int run_command(const std::vector<std::string>& args, std::ostream& out, std::os
         err << "laneproxy run: --concurrency takes a number from 1 to 256\n";
         return 2;
       }
+    } else if (a == "--io" && has_value) {
+      const auto b = net::parse_io_backend(args[++i]);
+      if (!b) {
+        err << "laneproxy run: --io takes auto, io_uring or epoll\n";
+        return 2;
+      }
+      io = *b;
     } else if (a == "--drain-seconds" && has_value) {
       try {
         const double d = std::stod(args[++i]);
@@ -181,6 +192,15 @@ int run_command(const std::vector<std::string>& args, std::ostream& out, std::os
 
   if (concurrency == 0) concurrency = boot.concurrency;
   if (concurrency == 0) concurrency = std::max(1u, std::thread::hardware_concurrency());
+  if (!io) {
+    std::string why;
+    io = net::io_backend_from_env(why);
+    if (!io) {
+      err << "laneproxy run: " << why << "\n";
+      return 2;
+    }
+  }
+  net::set_io_backend(*io);
   if (boot.metrics) {
     stats = std::make_unique<metrics::proxy_metrics>();
     stats->on_reload(first.proxy != nullptr, first.proxy.get());
@@ -188,6 +208,10 @@ int run_command(const std::vector<std::string>& args, std::ostream& out, std::os
   const auto log_format =
       metrics::parse_access_log_format(boot.access_log).value_or(metrics::access_log_format::off);
   server = std::make_unique<net::proxy_server>(concurrency, initial, seed, stats.get(), log_format);
+  if (*io == net::io_backend::io_uring && server->io_description() != "io_uring") {
+    err << "laneproxy run: --io io_uring: " << server->io_description() << "\n";
+    return 1;
+  }
   auto& shared = server->shared();
   if (stats) {
     reloads.on_result([&stats](bool accepted, const dataplane::proxy_config* live) {
@@ -234,8 +258,8 @@ int run_command(const std::vector<std::string>& args, std::ostream& out, std::os
   std::signal(SIGPIPE, SIG_IGN);
   server->start();
   reloads.start();
-  out << "laneproxy: ready (" << concurrency << " workers, mesh "
-      << (first.proxy ? first.mesh_version : std::string("none")) << ")\n"
+  out << "laneproxy: ready (" << concurrency << " workers, " << server->io_description()
+      << ", mesh " << (first.proxy ? first.mesh_version : std::string("none")) << ")\n"
       << std::flush;
   std::function<void(const boost::system::error_code&, int)> on_signal =
       [&](const boost::system::error_code& ec, int signal) {

@@ -3,6 +3,8 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 
+#include "net/io_ring.h"
+
 namespace laneproxy::net {
 
 body_pump::body_pump(asio::io_context& context, deadline_sweep& deadlines, callback on_expiry,
@@ -44,8 +46,7 @@ task<void> body_pump::run(request_parser& p, relay_leg leg, std::string_view hea
     state_ = timed_out                        ? state::timed_out
              : r == relay_result::bad_message ? state::bad_request
                                               : state::client_gone;
-    error_code ignored;
-    to_->close(ignored);
+    close_io(*to_);
   }
   if (!stop_) on_end_.run(on_end_.ctx);
   done_.cancel();
@@ -54,9 +55,8 @@ task<void> body_pump::run(request_parser& p, relay_leg leg, std::string_view hea
 task<void> body_pump::stop() {
   if (state_ != state::running) co_return;
   stop_ = true;
-  error_code ignored;
-  from_->cancel(ignored);
-  to_->cancel(ignored);
+  cancel_io(*from_);
+  cancel_io(*to_);
   while (state_ == state::running) co_await done_.async_wait(nothrow);
 }
 

@@ -152,8 +152,9 @@ void proxy_server::start() {
     }
   }
   for (auto& w : workers_) {
-    threads_.emplace_back([&ctx = w->context()] {
+    threads_.emplace_back([&ctx = w->context(), ring = w->ring()] {
       auto guard = asio::make_work_guard(ctx);
+      const io_ring::thread_binding binding(ring);
       // Sessions catch their own exceptions; this is the last line, so that
       // no handler's failure ever ends the process.
       for (;;) {
@@ -166,6 +167,12 @@ void proxy_server::start() {
       }
     });
   }
+}
+
+std::string proxy_server::io_description() const {
+  const auto& w = *workers_.front();
+  if (const_cast<worker&>(w).ring()) return "io_uring";
+  return w.ring_refused().empty() ? "epoll" : "epoll (" + w.ring_refused() + ")";
 }
 
 void proxy_server::publish(std::shared_ptr<const dataplane::proxy_config> config) {

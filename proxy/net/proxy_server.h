@@ -50,6 +50,9 @@ class proxy_server {
   void join();
 
   shared_state& shared() { return shared_; }
+  // The workers' socket I/O: "io_uring", "epoll", or "epoll (why io_uring
+  // could not be set up)".
+  std::string io_description() const;
 
  private:
   struct listener;

@@ -28,6 +28,7 @@
 #include "net/h2_translation.h"
 #include "net/http_headers.h"
 #include "net/io_buffer.h"
+#include "net/io_ring.h"
 #include "net/message_parser.h"
 #include "net/mirror.h"
 #include "net/original_destination.h"
@@ -366,14 +367,18 @@ class session {
   // Waits for the first bytes of the next request on an idle connection;
   // false when it closed or stayed idle for `idle`. While it waits the
   // connection holds no block: the first bytes land in a small array of the
-  // session's own and are copied into down_buf_. Asio tries the read at
-  // once (the next request is often there already) and otherwise leaves the
-  // wait to epoll with no further system call; a readiness wait would
-  // re-arm the descriptor with an epoll_ctl every time.
+  // session's own and are copied into down_buf_. On the ring the read is
+  // one more queued entry. Under epoll, Asio tries the read at once (the
+  // next request is often there already) and otherwise leaves the wait to
+  // epoll with no further system call; a readiness wait would re-arm the
+  // descriptor with an epoll_ctl every time.
   task<bool> wait_for_request(std::chrono::milliseconds idle) {
     release_idle_memory();
     deadline_.arm(idle);
-    auto [ec, n] = co_await down_.async_read_some(asio::buffer(first_bytes_), nothrow);
+    io_ring* ring = io_ring::current();
+    const auto into = asio::buffer(first_bytes_);
+    auto [ec, n] = ring ? co_await ring->async_read_some(down_.native_handle(), into, nothrow)
+                        : co_await down_.async_read_some(into, nothrow);
     if (ec || n == 0) co_return false;
     const auto space = down_buf_.prepare();
     if (space.size() < n) co_return false;  // max_size() is a header limit, at least 1 KiB
@@ -740,10 +745,9 @@ class session {
 
   static void expired(void* self) {
     auto& s = *static_cast<session*>(self);
-    error_code ignored;
-    s.down_.cancel(ignored);
+    cancel_io(s.down_);
     s.upstream_.cancel();
-    if (s.passthrough_) s.passthrough_->cancel(ignored);
+    if (s.passthrough_) cancel_io(*s.passthrough_);
   }
 
   bool draining() const { return worker_.shared().draining.load(std::memory_order_relaxed); }

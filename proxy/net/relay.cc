@@ -1,5 +1,7 @@
 #include "net/relay.h"
 
+#include "net/io_ring.h"
+
 #include <algorithm>
 #include <array>
 
@@ -23,6 +25,13 @@ bool write_now(socket_type& s, std::span<asio::const_buffer>& bufs) {
 
 task<bool> write_all(socket_type& s, std::span<asio::const_buffer> bufs,
                      deadline_sweep::entry& deadline, std::chrono::milliseconds timeout) {
+  if (io_ring* ring = io_ring::current()) {
+    // Queued with every other connection's writes of this turn of the loop,
+    // and submitted with them in one system call.
+    deadline.arm(timeout);
+    auto [ec, n] = co_await ring->async_write(s.native_handle(), bufs, nothrow);
+    co_return !ec;
+  }
   // What the socket takes at once goes without a trip through the event
   // loop (the usual case for a header and a small body).
   if (!write_now(s, bufs)) co_return false;
@@ -35,7 +44,9 @@ task<bool> write_all(socket_type& s, std::span<asio::const_buffer> bufs,
 task<error_code> read_more(socket_type& from, io_buffer& buf) {
   const auto space = buf.prepare();
   if (space.size() == 0) co_return http::error::buffer_overflow;
-  auto [ec, n] = co_await from.async_read_some(space, nothrow);
+  io_ring* ring = io_ring::current();
+  auto [ec, n] = ring ? co_await ring->async_read_some(from.native_handle(), space, nothrow)
+                      : co_await from.async_read_some(space, nothrow);
   buf.commit(n);
   co_return ec;
 }
@@ -188,8 +199,8 @@ task<void> tunnel_one_way(const tunnel_side& from, const tunnel_side& to,
     if (!co_await write_all(to.socket, out, deadline, idle)) break;
   }
   // An error or the idle timeout: the other way ends too.
-  from.socket.cancel(ignored);
-  to.socket.cancel(ignored);
+  cancel_io(from.socket);
+  cancel_io(to.socket);
   to.socket.shutdown(socket_type::shutdown_both, ignored);
   from.socket.shutdown(socket_type::shutdown_both, ignored);
 }

@@ -34,7 +34,8 @@ using error_code = boost::system::error_code;
 bool write_now(socket_type& s, std::span<asio::const_buffer>& bufs);
 
 // Writes all of `bufs`: at once when the socket takes them, else waiting
-// under `deadline`, armed for `timeout`.
+// under `deadline`, armed for `timeout`. With an io_ring, queued on it and
+// always under the deadline.
 task<bool> write_all(socket_type& s, std::span<asio::const_buffer> bufs,
                      deadline_sweep::entry& deadline, std::chrono::milliseconds timeout);
 
@@ -42,9 +43,9 @@ task<bool> write_all(socket_type& s, std::span<asio::const_buffer> bufs,
 // opposed to the connection's end or a timeout.
 bool is_protocol_error(const error_code& ec);
 
-// Reads what `from` has into `buf`, waiting under the deadline the caller
-// armed. http::error::buffer_overflow when `buf` is full: the part being
-// parsed (a header, a chunk-size line, a trailer) is larger than allowed.
+// Reads what `from` has into `buf` (through the thread's io_ring when it
+// has one), waiting under the deadline the caller armed. http::error::buffer_overflow when `buf` is
+// full: the part being parsed (a header, a chunk-size line, a trailer) is larger than allowed.
 task<error_code> read_more(socket_type& from, io_buffer& buf);
 
 // Parses a message header, reading as needed. A parse error, a full

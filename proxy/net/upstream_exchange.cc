@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <array>
 
+#include "net/io_ring.h"
+
 namespace laneproxy::net {
 
 namespace {
@@ -310,8 +312,7 @@ task<void> upstream_exchange::stop() {
 }
 
 void upstream_exchange::cancel() {
-  error_code ignored;
-  up_.cancel(ignored);
+  cancel_io(up_);
 }
 
 void upstream_exchange::reset() {
@@ -328,8 +329,7 @@ void upstream_exchange::release_memory() {
 
 void upstream_exchange::close() {
   buf_.clear();
-  error_code ignored;
-  if (up_.is_open()) up_.close(ignored);
+  if (up_.is_open()) close_io(up_);
 }
 
 // The response timeout runs from the end of the request; when the upstream

@@ -30,6 +30,7 @@
 #include "metrics/proxy_metrics.h"
 #include "net/deadline_sweep.h"
 #include "net/h2_upstream.h"
+#include "net/io_ring.h"
 #include "net/upstream_pool.h"
 #include "route/lane_selector.h"
 #include "route/weighted_pick.h"
@@ -76,14 +77,24 @@ class worker {
         random_(seed),
         access_log_(shared.access_log, shared.access_log_sink.get()) {
     if (shared.metrics) metrics_.emplace(*shared.metrics);
+    ring_ = io_ring::open(context_, configured_io_backend(), ring_refused_);
   }
-  // Sessions still suspended in the context's handlers are destroyed first,
-  // while the pool, metrics and deadlines they use are all still here.
-  ~worker() { context_.shutdown(); }
+  // Sessions still suspended in the ring's or the context's handlers are
+  // destroyed first, while the pool, metrics and deadlines they use are all
+  // still here.
+  ~worker() {
+    ring_.reset();
+    context_.shutdown();
+  }
   worker(const worker&) = delete;
   worker& operator=(const worker&) = delete;
 
   asio::io_context& context() { return context_; }
+  // The worker's io_uring, or nullptr: its sockets use epoll. The thread
+  // that runs the context binds it (io_ring::thread_binding).
+  io_ring* ring() { return ring_.get(); }
+  // Why io_uring was asked for and not set up; empty otherwise.
+  const std::string& ring_refused() const { return ring_refused_; }
   deadline_sweep& deadlines() { return deadlines_; }
   shared_state& shared() { return shared_; }
   upstream_pool& pool() { return pool_; }
@@ -128,6 +139,8 @@ class worker {
   // per-socket locks are skipped. Posting to it from other threads is safe.
   context_type context_{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
   deadline_sweep deadlines_{context_};
+  std::unique_ptr<io_ring> ring_;
+  std::string ring_refused_;
   upstream_pool pool_;
   h2_upstreams h2_{context_};
   route::default_random_source random_;

@@ -562,5 +562,26 @@ TEST_F(GatewayTest, SigtermStopsCleanly) {
   EXPECT_EQ(proxy->stop(SIGTERM), 0) << proxy->output();
 }
 
+TEST_F(GatewayTest, TheSocketBackendIsChosenAtStartSaidWhenReadyAndServesTheSame) {
+  dir.write("mesh/mesh.yaml", mesh_yaml);
+  const std::string boot =
+      "mesh: mesh\ngateway:\n  name: gw\n  listen: 127.0.0.1:0\n"
+      "endpoints:\n  mocka:\n    v2: [" +
+      v2.address() + "]\n";
+  const auto file = dir.write("boot.yaml", boot);
+  for (const std::string backend : {"io_uring", "epoll"}) {
+    child_process p({laneproxy_bin(), "run", "--config", file, "--io", backend});
+    const auto line = p.wait_for_line("gateway listening on");
+    ASSERT_FALSE(line.empty()) << p.output();
+    EXPECT_NE(p.wait_for_line("workers, " + backend + ", mesh"), "") << p.output();
+    http_client client(static_cast<std::uint16_t>(std::stoi(line.substr(line.rfind(':') + 1))));
+    for (int i = 0; i < 3; ++i) {
+      EXPECT_EQ(client.get("/split", {{"x-user", "alice"}}).body, "mocka-v2") << backend;
+    }
+  }
+  child_process bad({laneproxy_bin(), "run", "--config", file, "--io", "uring"});
+  EXPECT_NE(bad.wait_for_line("--io takes auto, io_uring or epoll"), "") << bad.output();
+}
+
 }  // namespace
 }  // namespace laneproxy::testing
