@@ -36,6 +36,7 @@ error_code error_of(int negative_errno) {
 
 void* allocate_op(std::size_t size) {
   if (size > op_block) return ::operator new(size);
+  if (ops.free.capacity() == 0) ops.free.reserve(cached_op_blocks);  // free_op never allocates
   if (ops.free.empty()) return ::operator new(op_block);
   void* p = ops.free.back();
   ops.free.pop_back();
@@ -43,8 +44,8 @@ void* allocate_op(std::size_t size) {
 }
 
 void free_op(void* p, std::size_t size) noexcept {
-  if (size <= op_block && ops.free.size() < cached_op_blocks) {
-    ops.free.push_back(p);  // capacity reserved at first use: never throws after
+  if (size <= op_block && ops.free.size() < ops.free.capacity()) {
+    ops.free.push_back(p);  // within the capacity reserved: no allocation
     return;
   }
   ::operator delete(p);
@@ -98,7 +99,6 @@ std::unique_ptr<io_ring> io_ring::open(asio::io_context& context, io_backend bac
     ::io_uring_queue_exit(ring.get());
     return nullptr;
   }
-  ops.free.reserve(cached_op_blocks);
   return std::unique_ptr<io_ring>(new io_ring(context, std::move(ring), fd));
 }
 
