@@ -189,12 +189,17 @@ void io_ring::start(op* o) {
   submit_op(o);
 }
 
-void io_ring::submit_op(op* o) {
+::io_uring_sqe* io_ring::next_sqe() {
   ::io_uring_sqe* sqe = ::io_uring_get_sqe(ring_.get());
   if (!sqe) {
     ::io_uring_submit(ring_.get());  // full: what is queued goes now
     sqe = ::io_uring_get_sqe(ring_.get());
   }
+  return sqe;
+}
+
+void io_ring::submit_op(op* o) {
+  ::io_uring_sqe* sqe = next_sqe();
   if (o->what == op::kind::read) {
     ::io_uring_prep_recv(sqe, o->fd, o->read_into.data(), o->read_into.size(), 0);
   } else {
@@ -227,11 +232,7 @@ void io_ring::cancel(int fd) {
   auto& st = state_of(fd);
   ++st.cancels;  // a partly written operation is not resubmitted
   if (st.pending == 0) return;
-  ::io_uring_sqe* sqe = ::io_uring_get_sqe(ring_.get());
-  if (!sqe) {
-    ::io_uring_submit(ring_.get());
-    sqe = ::io_uring_get_sqe(ring_.get());
-  }
+  ::io_uring_sqe* sqe = next_sqe();
   ::io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL);
   ::io_uring_sqe_set_data(sqe, nullptr);
   ::io_uring_submit(ring_.get());
@@ -322,18 +323,20 @@ void io_ring::finish(op* o, const error_code& ec, std::size_t n, bool invoke) {
   o->finish_fn(o, ec, n, invoke);
 }
 
+namespace {
+void cancel_ring_ops(socket_type& s) {
+  if (io_ring* r = io_ring::current(); r && s.is_open()) r->cancel(s.native_handle());
+}
+}  // namespace
+
 void cancel_io(socket_type& s) {
   error_code ignored;
   s.cancel(ignored);
-  if (io_ring* r = io_ring::current(); r && s.is_open() && r->pending(s.native_handle()) > 0) {
-    r->cancel(s.native_handle());
-  }
+  cancel_ring_ops(s);
 }
 
 void close_io(socket_type& s) {
-  if (io_ring* r = io_ring::current(); r && s.is_open() && r->pending(s.native_handle()) > 0) {
-    r->cancel(s.native_handle());
-  }
+  cancel_ring_ops(s);
   error_code ignored;
   s.close(ignored);
 }

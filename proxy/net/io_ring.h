@@ -10,9 +10,8 @@
 //
 // The event loop stays Asio's: the ring's descriptor is one more descriptor
 // in the worker's epoll set, so timers, connects, accepts and HTTP/2 keep
-// Asio's reactor, and the code above (read_some/write_some below, and
-// relay.h's read_more and write_all on them) takes one path whichever
-// backend runs.
+// Asio's reactor, and the code above (relay.h's read_more and write_all,
+// the session's idle wait) takes one path whichever backend runs.
 //
 // One ring per worker thread, used only from it (io_ring::current()).
 // Contract: a socket with ring operations pending is cancelled or closed
@@ -42,6 +41,7 @@
 #include "net/upstream_pool.h"
 
 struct io_uring;
+struct io_uring_sqe;
 
 namespace laneproxy::net {
 
@@ -117,6 +117,8 @@ class io_ring {
   template <class Handler>
   static op* make_op(Handler&& handler);
   void start(op* o);
+  // A free entry, submitting the queued ones first when there is none.
+  ::io_uring_sqe* next_sqe();
   void submit_op(op* o);
   void complete(op* o, int result);
   void finish(op* o, const error_code& ec, std::size_t n, bool invoke);

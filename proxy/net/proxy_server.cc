@@ -171,7 +171,7 @@ void proxy_server::start() {
 
 std::string proxy_server::io_description() const {
   const auto& w = *workers_.front();
-  if (const_cast<worker&>(w).ring()) return "io_uring";
+  if (w.ring()) return "io_uring";
   return w.ring_refused().empty() ? "epoll" : "epoll (" + w.ring_refused() + ")";
 }
 

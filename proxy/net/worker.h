@@ -92,7 +92,7 @@ class worker {
   asio::io_context& context() { return context_; }
   // The worker's io_uring, or nullptr: its sockets use epoll. The thread
   // that runs the context binds it (io_ring::thread_binding).
-  io_ring* ring() { return ring_.get(); }
+  io_ring* ring() const { return ring_.get(); }
   // Why io_uring was asked for and not set up; empty otherwise.
   const std::string& ring_refused() const { return ring_refused_; }
   deadline_sweep& deadlines() { return deadlines_; }

@@ -111,6 +111,16 @@ class GatewayTest : public ::testing::Test {
           return r;
         }) {}
 
+  // Writes the mesh above and a bootstrap whose mocka has endpoints in lane
+  // v2 only; returns the bootstrap's path.
+  std::string write_v2_only_bootstrap() {
+    dir.write("mesh/mesh.yaml", mesh_yaml);
+    return dir.write("boot.yaml",
+                     "mesh: mesh\ngateway:\n  name: gw\n  listen: 127.0.0.1:0\n"
+                     "endpoints:\n  mocka:\n    v2: [" +
+                         v2.address() + "]\n");
+  }
+
   // Starts laneproxy with the mesh above; `extra` is added to the bootstrap.
   void start(const std::string& extra = "", const std::string& v1_address = "") {
     dir.write("mesh/mesh.yaml", mesh_yaml);
@@ -348,12 +358,7 @@ TEST_F(GatewayTest, UpstreamResetBeforeHeadersAnswers503) {
 
 TEST_F(GatewayTest, NoEndpointsInTheLaneAnswersNoHealthyUpstream) {
   // mocka's v2 list exists but v1's does not.
-  dir.write("mesh/mesh.yaml", mesh_yaml);
-  const std::string boot =
-      "mesh: mesh\ngateway:\n  name: gw\n  listen: 127.0.0.1:0\n"
-      "endpoints:\n  mocka:\n    v2: [" +
-      v2.address() + "]\n";
-  child_process p({laneproxy_bin(), "run", "--config", dir.write("boot.yaml", boot)});
+  child_process p({laneproxy_bin(), "run", "--config", write_v2_only_bootstrap()});
   const auto line = p.wait_for_line("gateway listening on");
   ASSERT_FALSE(line.empty()) << p.output();
   http_client client(static_cast<std::uint16_t>(std::stoi(line.substr(line.rfind(':') + 1))));
@@ -563,12 +568,7 @@ TEST_F(GatewayTest, SigtermStopsCleanly) {
 }
 
 TEST_F(GatewayTest, TheSocketBackendIsChosenAtStartSaidWhenReadyAndServesTheSame) {
-  dir.write("mesh/mesh.yaml", mesh_yaml);
-  const std::string boot =
-      "mesh: mesh\ngateway:\n  name: gw\n  listen: 127.0.0.1:0\n"
-      "endpoints:\n  mocka:\n    v2: [" +
-      v2.address() + "]\n";
-  const auto file = dir.write("boot.yaml", boot);
+  const auto file = write_v2_only_bootstrap();
   for (const std::string backend : {"io_uring", "epoll"}) {
     child_process p({laneproxy_bin(), "run", "--config", file, "--io", backend});
     const auto line = p.wait_for_line("gateway listening on");

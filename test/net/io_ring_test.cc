@@ -26,12 +26,20 @@ struct socket_pair {
   socket_type a, b;
 };
 
-// A ring for `context`, or the reason the kernel refused one.
-std::unique_ptr<io_ring> ring_for(asio::io_context& context, std::string& why) {
-  return io_ring::open(context, io_backend::io_uring, why);
-}
+// A context and a ring for it. Where the kernel refuses a ring the test is
+// skipped, with the kernel's reason.
+class IoRing : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string why;
+    ring = io_ring::open(context, io_backend::io_uring, why);
+    if (!ring) GTEST_SKIP() << "no io_uring here: " << why;
+  }
+  asio::io_context context;
+  std::unique_ptr<io_ring> ring;
+};
 
-TEST(IoRing, ChoosesItsBackendByName) {
+TEST(IoBackend, ChoosesItsBackendByName) {
   EXPECT_EQ(parse_io_backend("auto"), io_backend::automatic);
   EXPECT_EQ(parse_io_backend("io_uring"), io_backend::io_uring);
   EXPECT_EQ(parse_io_backend("epoll"), io_backend::epoll);
@@ -42,11 +50,7 @@ TEST(IoRing, ChoosesItsBackendByName) {
   EXPECT_EQ(why, "");
 }
 
-TEST(IoRing, WritesEveryByteOfManyBuffersInOrderAndReadsThemBack) {
-  asio::io_context context;
-  std::string why;
-  auto ring = ring_for(context, why);
-  if (!ring) GTEST_SKIP() << "no io_uring here: " << why;
+TEST_F(IoRing, WritesEveryByteOfManyBuffersInOrderAndReadsThemBack) {
   socket_pair s(context);
   // 4 MiB in three buffers, far more than a socket buffer holds: the write
   // ends only once the reader, on the same thread, has made room for all.
@@ -97,11 +101,7 @@ TEST(IoRing, WritesEveryByteOfManyBuffersInOrderAndReadsThemBack) {
   EXPECT_EQ(read_ec, asio::error::eof);
 }
 
-TEST(IoRing, CancelAndCloseEndAPendingReadAsAborted) {
-  asio::io_context context;
-  std::string why;
-  auto ring = ring_for(context, why);
-  if (!ring) GTEST_SKIP() << "no io_uring here: " << why;
+TEST_F(IoRing, CancelAndCloseEndAPendingReadAsAborted) {
   const io_ring::thread_binding binding(ring.get());
   socket_pair s(context);
   std::array<char, 16> buf;
@@ -129,11 +129,7 @@ TEST(IoRing, CancelAndCloseEndAPendingReadAsAborted) {
   EXPECT_EQ(ring->pending(), 0u);
 }
 
-TEST(IoRing, AnOperationOnAClosedSocketFailsAsAsioFailsIt) {
-  asio::io_context context;
-  std::string why;
-  auto ring = ring_for(context, why);
-  if (!ring) GTEST_SKIP() << "no io_uring here: " << why;
+TEST_F(IoRing, AnOperationOnAClosedSocketFailsAsAsioFailsIt) {
   socket_type closed(context);
   std::array<char, 16> buf;
   error_code got;
@@ -143,11 +139,7 @@ TEST(IoRing, AnOperationOnAClosedSocketFailsAsAsioFailsIt) {
   EXPECT_EQ(got, asio::error::bad_descriptor);
 }
 
-TEST(IoRing, DestroyedWithReadsPendingItDestroysTheirHandlersUninvoked) {
-  asio::io_context context;
-  std::string why;
-  auto ring = ring_for(context, why);
-  if (!ring) GTEST_SKIP() << "no io_uring here: " << why;
+TEST_F(IoRing, DestroyedWithReadsPendingItDestroysTheirHandlersUninvoked) {
   socket_pair s(context);
   std::array<char, 16> buf;
   auto owner = std::make_shared<int>(0);
