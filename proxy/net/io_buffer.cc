@@ -1,5 +1,7 @@
 #include "net/io_buffer.h"
 
+#include "net/block_cache.h"
+
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -7,30 +9,10 @@
 namespace laneproxy::net {
 
 namespace {
-// Each worker thread keeps a few free blocks: enough for the connections
-// that are busy at once, not a reserve that grows with every idle one.
-constexpr std::size_t cached_blocks = 16;
-
-struct block_cache {
-  std::vector<char*> free;
-  ~block_cache() {
-    for (char* p : free) delete[] p;
-  }
-  char* take() {
-    if (free.empty()) return new char[block_size];
-    char* p = free.back();
-    free.pop_back();
-    return p;
-  }
-  void give(char* p) {
-    if (free.size() < cached_blocks) {
-      free.push_back(p);
-    } else {
-      delete[] p;
-    }
-  }
-};
-thread_local block_cache cache;
+// Each worker thread keeps the free blocks its busy connections will ask
+// for again: up to 128 (4 MiB, two for each of 64 busy connections),
+// trimmed each second to what the last second used (see block_cache.h).
+thread_local block_cache cache(block_size, 128, std::chrono::seconds(1));
 }  // namespace
 
 char* block::get() {
@@ -39,7 +21,7 @@ char* block::get() {
 }
 
 void block::release() {
-  if (data_) cache.give(data_);
+  if (data_) cache.give(data_, coarse_clock::now());
   data_ = nullptr;
 }
 
@@ -79,7 +61,7 @@ void io_buffer::release() {
 void io_buffer::free_storage() {
   if (data_) {
     if (capacity_ == block_size) {
-      cache.give(data_);
+      cache.give(data_, coarse_clock::now());
     } else {
       delete[] data_;
     }

@@ -3,9 +3,9 @@
 // Both hold memory only while a connection is busy: release() gives it back
 // when the connection goes idle, so that thousands of idle keep-alive
 // connections cost almost nothing, whatever size their last request was.
-// Blocks of block_size come from a small per-thread cache (one worker is one
-// thread), so a busy connection's take and give are a pointer swap, not a
-// malloc. Not thread-safe: one connection, on its worker's thread.
+// Blocks of block_size come from a per-thread cache (one worker is one
+// thread; see block_cache.h), so a busy connection's take and give are a
+// pointer swap, not a malloc. Not thread-safe: one connection, on its worker's thread.
 #pragma once
 
 #include <cstddef>

@@ -1,7 +1,10 @@
 #include "net/io_ring.h"
 
 #include <liburing.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
@@ -86,24 +89,41 @@ std::unique_ptr<io_ring> io_ring::open(asio::io_context& context, io_backend bac
   why.clear();
   if (backend == io_backend::epoll) return nullptr;
   auto ring = std::make_unique<::io_uring>();
-  const int rc = ::io_uring_queue_init(ring_entries, ring.get(), 0);
+  // Deferred task work (Linux 6.1): the kernel finishes a receive whose data
+  // came only when the worker asks for completions, not in an interrupt of
+  // whatever the worker was doing. Run at once, the receive would contend
+  // for the socket's lock with the sender, which holds it while it wakes
+  // us. The ring starts disabled, so that the thread that runs the worker,
+  // not the one that made it, becomes its one submitter.
+  bool deferred = true;
+  int rc = ::io_uring_queue_init(
+      ring_entries, ring.get(),
+      IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_R_DISABLED);
+  if (rc == -EINVAL) {  // an older kernel: task work runs as it comes
+    deferred = false;
+    rc = ::io_uring_queue_init(ring_entries, ring.get(), 0);
+  }
   if (rc < 0) {
     why = std::string("io_uring_setup: ") + std::strerror(-rc);
     return nullptr;
   }
-  // The ring's descriptor, duplicated so that Asio's descriptor object owns
-  // a descriptor of its own to close.
-  const int fd = ::dup(ring->ring_fd);
-  if (fd < 0) {
-    why = std::string("dup: ") + std::strerror(errno);
+  // What Asio's epoll waits on. Deferred work makes the ring's descriptor
+  // readable without waking its pollers; an eventfd registered with the
+  // ring is signalled for it. Otherwise the ring's descriptor, duplicated
+  // so that Asio's descriptor object owns one of its own to close.
+  const int fd = deferred ? ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK) : ::dup(ring->ring_fd);
+  if (fd < 0 || (deferred && (rc = ::io_uring_register_eventfd(ring.get(), fd)) < 0)) {
+    why = fd < 0 ? std::string(deferred ? "eventfd: " : "dup: ") + std::strerror(errno)
+                 : std::string("io_uring_register_eventfd: ") + std::strerror(-rc);
+    if (fd >= 0) ::close(fd);
     ::io_uring_queue_exit(ring.get());
     return nullptr;
   }
-  return std::unique_ptr<io_ring>(new io_ring(context, std::move(ring), fd));
+  return std::unique_ptr<io_ring>(new io_ring(context, std::move(ring), fd, deferred));
 }
 
-io_ring::io_ring(asio::io_context& context, std::unique_ptr<::io_uring> ring, int fd)
-    : context_(context), ring_(std::move(ring)), watch_(context, fd) {}
+io_ring::io_ring(asio::io_context& context, std::unique_ptr<::io_uring> ring, int fd, bool deferred)
+    : context_(context), ring_(std::move(ring)), watch_(context, fd), deferred_(deferred) {}
 
 io_ring::~io_ring() {
   closing_ = true;
@@ -123,7 +143,7 @@ void io_ring::drain_at_exit() {
       ::io_uring_prep_cancel(sqe, nullptr, IORING_ASYNC_CANCEL_ANY);
       ::io_uring_sqe_set_data(sqe, nullptr);
     }
-    ::io_uring_submit(ring_.get());
+    enter(false);
   }
   std::vector<op*> ended;
   while (pending_ > ended.size()) {
@@ -192,7 +212,7 @@ void io_ring::start(op* o) {
 ::io_uring_sqe* io_ring::next_sqe() {
   ::io_uring_sqe* sqe = ::io_uring_get_sqe(ring_.get());
   if (!sqe) {
-    ::io_uring_submit(ring_.get());  // full: what is queued goes now
+    enter(false);  // full: what is queued goes now
     sqe = ::io_uring_get_sqe(ring_.get());
   }
   return sqe;
@@ -235,8 +255,22 @@ void io_ring::cancel(int fd) {
   ::io_uring_sqe* sqe = next_sqe();
   ::io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL);
   ::io_uring_sqe_set_data(sqe, nullptr);
-  ::io_uring_submit(ring_.get());
+  enter(false);
   schedule_flush();
+}
+
+void io_ring::enter(bool get_events) {
+  // This thread becomes the submitter. (Debian's liburing 2.3 declares
+  // io_uring_enable_rings but does not export it: the system call itself.)
+  if (!enabled_ && deferred_) {
+    ::syscall(__NR_io_uring_register, ring_->ring_fd, IORING_REGISTER_ENABLE_RINGS, nullptr, 0);
+  }
+  enabled_ = true;
+  if (get_events && deferred_) {
+    ::io_uring_submit_and_get_events(ring_.get());
+  } else {
+    ::io_uring_submit(ring_.get());
+  }
 }
 
 void io_ring::schedule_flush() {
@@ -247,7 +281,8 @@ void io_ring::schedule_flush() {
 
 void io_ring::flush() {
   flush_posted_ = false;
-  if (::io_uring_sq_ready(ring_.get()) > 0) ::io_uring_submit(ring_.get());
+  // Deferred receives whose data has come finish in the same call.
+  if (::io_uring_sq_ready(ring_.get()) > 0) enter(true);
   // Writes the socket could take at once are complete already: their
   // handlers run now, without a wait on the ring's descriptor.
   reap();
@@ -279,7 +314,9 @@ void io_ring::arm() {
     armed_ = false;
     // (Also after finish() cancelled the wait: an operation may have been
     // started since, and reap() re-arms for it.)
-    if (!closing_) reap();
+    if (closing_) return;
+    if (deferred_ && enabled_) ::io_uring_get_events(ring_.get());  // the deferred work runs now
+    reap();
   });
 }
 

@@ -113,7 +113,11 @@ class io_ring {
     std::uint32_t cancels = 0;  // bumped by each cancel(); a resubmission checks it
   };
 
-  io_ring(asio::io_context& context, std::unique_ptr<::io_uring> ring, int fd);
+  io_ring(asio::io_context& context, std::unique_ptr<::io_uring> ring, int fd, bool deferred);
+  // Submits what is queued; with `get_events`, also runs the deferred task
+  // work, so that the completions it makes are there to reap. The first
+  // call makes the calling thread the ring's submitter.
+  void enter(bool get_events);
   template <class Handler>
   static op* make_op(Handler&& handler);
   void start(op* o);
@@ -131,13 +135,17 @@ class io_ring {
 
   asio::io_context& context_;
   std::unique_ptr<::io_uring> ring_;
-  asio::posix::stream_descriptor watch_;  // the ring's descriptor, in Asio's epoll set
+  // In Asio's epoll set: the ring's eventfd (deferred task work), else the
+  // ring's descriptor.
+  asio::posix::stream_descriptor watch_;
   std::vector<fd_state> fds_;
   op* head_ = nullptr;  // pending operations, for the destructor
   std::size_t pending_ = 0;
   bool flush_posted_ = false;
   bool armed_ = false;
   bool closing_ = false;
+  bool deferred_ = false;  // IORING_SETUP_DEFER_TASKRUN: one thread submits and reaps
+  bool enabled_ = false;   // the submitting thread has enabled the ring
 };
 
 // One operation: what the kernel is asked, and how its handler is finished.

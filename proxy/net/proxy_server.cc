@@ -152,9 +152,10 @@ void proxy_server::start() {
     }
   }
   for (auto& w : workers_) {
-    threads_.emplace_back([&ctx = w->context(), ring = w->ring()] {
+    threads_.emplace_back([w = w.get()] {
+      auto& ctx = w->context();
       auto guard = asio::make_work_guard(ctx);
-      const io_ring::thread_binding binding(ring);
+      const io_ring::thread_binding binding(w->ring());
       // Sessions catch their own exceptions; this is the last line, so that
       // no handler's failure ever ends the process.
       for (;;) {
@@ -165,13 +166,14 @@ void proxy_server::start() {
           std::fprintf(stderr, "laneproxy: worker: handler failed: %s\n", e.what());
         }
       }
+      w->close_ring();
     });
   }
 }
 
 std::string proxy_server::io_description() const {
   const auto& w = *workers_.front();
-  if (w.ring()) return "io_uring";
+  if (w.on_ring()) return "io_uring";
   return w.ring_refused().empty() ? "epoll" : "epoll (" + w.ring_refused() + ")";
 }
 

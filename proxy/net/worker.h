@@ -78,6 +78,7 @@ class worker {
         access_log_(shared.access_log, shared.access_log_sink.get()) {
     if (shared.metrics) metrics_.emplace(*shared.metrics);
     ring_ = io_ring::open(context_, configured_io_backend(), ring_refused_);
+    on_ring_ = ring_ != nullptr;
   }
   // Sessions still suspended in the ring's or the context's handlers are
   // destroyed first, while the pool, metrics and deadlines they use are all
@@ -93,6 +94,11 @@ class worker {
   // The worker's io_uring, or nullptr: its sockets use epoll. The thread
   // that runs the context binds it (io_ring::thread_binding).
   io_ring* ring() const { return ring_.get(); }
+  // Destroys the ring (see ~io_ring), on the thread that ran the context
+  // once it has stopped: only the ring's submitting thread can drain it.
+  void close_ring() { ring_.reset(); }
+  // Whether the worker was set up with a ring (true after close_ring() too).
+  bool on_ring() const { return on_ring_; }
   // Why io_uring was asked for and not set up; empty otherwise.
   const std::string& ring_refused() const { return ring_refused_; }
   deadline_sweep& deadlines() { return deadlines_; }
@@ -141,6 +147,7 @@ class worker {
   deadline_sweep deadlines_{context_};
   std::unique_ptr<io_ring> ring_;
   std::string ring_refused_;
+  bool on_ring_ = false;
   upstream_pool pool_;
   h2_upstreams h2_{context_};
   route::default_random_source random_;
