@@ -7,6 +7,7 @@
 #include <functional>
 #include <mutex>
 #include <optional>
+#include <syncstream>
 #include <thread>
 
 #include <boost/asio/io_context.hpp>
@@ -241,10 +242,14 @@ int run_command(const std::vector<std::string>& args, std::ostream& out, std::os
   if (boot.admin) listeners.emplace_back(dataplane::listener_role::admin, *boot.admin);
   if (boot.health) listeners.emplace_back(dataplane::listener_role::health, *boot.health);
   if (boot.stats) listeners.emplace_back(dataplane::listener_role::stats, *boot.stats);
+  // A line written in pieces goes out whole (std::osyncstream): the DNS
+  // resolver's thread writes to `out` too, and a line of its own landing in
+  // the middle of "listening on" would hide the port from whoever reads it.
   try {
     for (const auto& [role, address] : listeners) {
       const auto bound = server->listen(role, address);
-      out << "laneproxy: " << role_name(role) << " listening on " << bound << "\n";
+      std::osyncstream(out) << "laneproxy: " << role_name(role) << " listening on " << bound
+                            << "\n";
     }
   } catch (const std::system_error& e) {
     err << "laneproxy run: " << e.what() << "\n";
@@ -258,9 +263,10 @@ int run_command(const std::vector<std::string>& args, std::ostream& out, std::os
   std::signal(SIGPIPE, SIG_IGN);
   server->start();
   reloads.start();
-  out << "laneproxy: ready (" << concurrency << " workers, " << server->io_description()
-      << ", mesh " << (first.proxy ? first.mesh_version : std::string("none")) << ")\n"
-      << std::flush;
+  std::osyncstream(out) << "laneproxy: ready (" << concurrency << " workers, "
+                        << server->io_description() << ", mesh "
+                        << (first.proxy ? first.mesh_version : std::string("none")) << ")\n"
+                        << std::flush;
   std::function<void(const boost::system::error_code&, int)> on_signal =
       [&](const boost::system::error_code& ec, int signal) {
         if (ec || signal != SIGHUP) return;

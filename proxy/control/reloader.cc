@@ -1,5 +1,7 @@
 #include "control/reloader.h"
 
+#include <syncstream>
+
 #include "config/json_text.h"
 #include "dataplane/config_diff.h"
 
@@ -34,9 +36,9 @@ std::optional<config::dns_answers> reloader::resolve_names(const config::bootstr
     try {
       names_ = make_names_(boot.dns);
     } catch (const std::exception& e) {
-      log_ << "laneproxy: " << boot.file << ": dns: " << e.what()
-           << ": DNS-named endpoints have no addresses\n"
-           << std::flush;
+      std::osyncstream(log_) << "laneproxy: " << boot.file << ": dns: " << e.what()
+                             << ": DNS-named endpoints have no addresses\n"
+                             << std::flush;
       return std::nullopt;
     }
     names_settings_ = boot.dns;
@@ -46,9 +48,9 @@ std::optional<config::dns_answers> reloader::resolve_names(const config::bootstr
       if (watcher_) watcher_->poke();
     });
   } else if (!same_settings(names_settings_, boot.dns)) {
-    log_ << "laneproxy: " << boot.file
-         << ": dns: changed settings apply when the process restarts\n"
-         << std::flush;
+    std::osyncstream(log_) << "laneproxy: " << boot.file
+                           << ": dns: changed settings apply when the process restarts\n"
+                           << std::flush;
   }
   names_->track(names);
   names_->wait_first(first_answer_wait);
@@ -125,9 +127,9 @@ void reloader::refresh_endpoints() {
     live_ = next;
   }
   publish_(std::move(next));
-  log_ << "laneproxy: endpoints from DNS applied (mesh " << live_->mesh().version
-       << "): " << changes << "\n"
-       << std::flush;
+  std::osyncstream(log_) << "laneproxy: endpoints from DNS applied (mesh " << live_->mesh().version
+                         << "): " << changes << "\n"
+                         << std::flush;
 }
 
 bool reloader::reload(bool forced) {
