@@ -166,6 +166,7 @@ class session {
     upstream_.reset();
     request_.reset();
     arena_.reset();
+    decision_ = {};
     request_body_.clear();
     head_request_ = false;
     grpc_request_ = false;
@@ -195,7 +196,7 @@ class session {
     if (ec && !timed_out && !is_protocol_error(ec)) co_return false;  // the client went away
     // From here on the request counts, whatever becomes of it.
     x_.request_bytes = down_buf_.consumed() - mark;
-    dataplane::route_decision decision;  // outlives `done`, which reads it
+    auto& decision = decision_;  // outlives `done`, which reads it
     const finisher done(*this, parser, config);
     if (timed_out) {
       co_await reply(response_flag::request_header_timeout, 11, false);
@@ -789,6 +790,12 @@ class session {
   // coroutine frames, which are then small enough to be recycled.
   header_arena arena_;  // declared before the parsers that use it
   std::optional<request_parser> request_;
+  // The request's route decision. A member, not a local of serve_one: its
+  // 400 bytes would make serve_one's coroutine frame larger than the 1,020
+  // bytes Asio's per-thread frame cache can hold, and each frame it cannot
+  // hold costs a malloc and also evicts a cached frame, which costs the
+  // next coroutine one more (bench/allocs.sh).
+  dataplane::route_decision decision_;
   io_buffer down_buf_;
   std::array<char, 1024> first_bytes_;        // an idle connection's next bytes (wait_for_request)
   upstream_exchange upstream_;                // the upstream side, with the response parser
