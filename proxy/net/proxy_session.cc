@@ -790,11 +790,9 @@ class session {
   // coroutine frames, which are then small enough to be recycled.
   header_arena arena_;  // declared before the parsers that use it
   std::optional<request_parser> request_;
-  // The request's route decision. A member, not a local of serve_one: its
-  // 400 bytes would make serve_one's coroutine frame larger than the 1,020
-  // bytes Asio's per-thread frame cache can hold, and each frame it cannot
-  // hold costs a malloc and also evicts a cached frame, which costs the
-  // next coroutine one more (bench/allocs.sh).
+  // The request's route decision. A member, not a local of serve_one, whose
+  // frame every connection holds while it waits for its next request: it
+  // would be 400 bytes of that frame's 1,008.
   dataplane::route_decision decision_;
   io_buffer down_buf_;
   std::array<char, 1024> first_bytes_;        // an idle connection's next bytes (wait_for_request)

@@ -195,7 +195,7 @@ TEST_F(CanaryGuide, AGuardTakesAFailingCanarysWeightAway) {
   }
   auto guarded = route({{"v1", 60}, {"v2", 30}, {"v3", 10}});
   guarded.replace(guarded.find("  namespace: istio-system\n"), 0,
-                  "  annotations:\n    laneproxy.io/guard: \"error-rate > 10% over 60s, min 20 "
+                  "  annotations:\n    laneproxy.io/guard: \"error-rate > 10% over 600s, min 20 "
                   "requests\"\n");
   write("mock-route.yaml", guarded);
   const std::string overlay =
@@ -219,7 +219,8 @@ TEST_F(CanaryGuide, AGuardTakesAFailingCanarysWeightAway) {
   }
   ASSERT_LT(sent, 2000) << mesh.output();
   EXPECT_GT(before["status 500"], 0);
-  // While it rests (a minute), v1 and v2 share everything 60:30.
+  // While it rests (one window: ten minutes, far longer than these requests
+  // take on the slowest machine), v1 and v2 share everything 60:30.
   const auto after = tally(port, 2, 300);
   expect_split(after, {{"v1", 60}, {"v2", 30}}, 300);
   std::cout << "guard: tripped after " << sent << " requests (" << before["status 500"]
