@@ -3,18 +3,19 @@
 # real laneproxy gateway (bench/alloc_count.cc preloaded: every malloc of
 # every thread) with the layout of bench/peers.sh: one worker, a 90:10
 # split to two upstreams, metrics on, access log off, 64 keep-alive
-# connections. After a warm-up, the count is read before and after a fixed
-# number of requests; the difference over the requests is the figure. Over
-# HTTP/1.1 on each socket backend, and over cleartext HTTP/2 (h2load, one
-# stream at a time on each connection).
+# connections (--connections N to change it). After a warm-up, the count
+# is read before and after a fixed number of requests; the difference over
+# the requests is the figure. Over HTTP/1.1 on each socket backend, and
+# over cleartext HTTP/2 (h2load, one stream at a time on each connection).
 #
-#   bash bench/allocs.sh [--requests N] [BUILD_DIR]
+#   bash bench/allocs.sh [--requests N] [--connections N] [BUILD_DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-requests=100000 build=build
+requests=100000 connections=64 build=build
 while [ $# -gt 0 ]; do
   case $1 in
     --requests) requests=$2; shift ;;
+    --connections) connections=$2; shift ;;
     *) build=$1 ;;
   esac
   shift
@@ -64,9 +65,9 @@ row() {
   wait_ready "$log"
   load() {
     if [ "$3" = h2 ]; then
-      h2load -n "$1" -c 64 -m 1 "http://127.0.0.1:$2/mock" >/dev/null
+      h2load -n "$1" -c "$connections" -m 1 "http://127.0.0.1:$2/mock" >/dev/null
     else
-      "$bin/laneproxy-bench" "http://127.0.0.1:$2/mock" -n "$1" -c 64 >/dev/null
+      "$bin/laneproxy-bench" "http://127.0.0.1:$2/mock" -n "$1" -c "$connections" >/dev/null
     fi
   }
   load $((requests / 5)) "$port" "$3"  # warm-up: pools, buffers, metric series
