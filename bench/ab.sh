@@ -29,22 +29,11 @@ done
 source bench/lib.sh
 
 u1=$(free_port) u2=$(free_port)
-cat >"$work/upstreams.conf" <<NGINX
-worker_processes 1;
-daemon off;
-error_log $work/upstreams-error.log;
-pid $work/upstreams.pid;
-events { worker_connections 4096; }
-http { access_log off;
-  server { listen 127.0.0.1:$u1; location / { return 200 'v1'; } }
-  server { listen 127.0.0.1:$u2; location / { return 200 'v2'; } } }
-NGINX
+nginx_conf upstreams "server { listen 127.0.0.1:$u1; location / { return 200 'v1'; } }
+  server { listen 127.0.0.1:$u2; location / { return 200 'v2'; } }"
 taskset -c 0 nginx -c "$work/upstreams.conf" -p "$work" &
 pids+=($!)
-mkdir -p "$work/mesh"
-cp config/swimlane/*.yaml "$work/mesh/"
-sed -e '0,/weight: 50/s//weight: 90/' -e '0,/weight: 50/s//weight: 10/' \
-  config/swimlane/mock-route.yaml >"$work/mesh/mock-route.yaml"
+split_mesh
 declare -A port pid
 for t in A B; do
   binary=$a

@@ -36,10 +36,7 @@ for v in 1 2; do
   app=mocka version=v$v bind=127.0.0.1:$port "$bin/laneproxy-mock" >"$work/u$v.log" 2>&1 &
   pids+=($!)
 done
-mkdir -p "$work/mesh"
-cp config/swimlane/*.yaml "$work/mesh/"
-sed -e '0,/weight: 50/s//weight: 90/' -e '0,/weight: 50/s//weight: 10/' \
-  config/swimlane/mock-route.yaml >"$work/mesh/mock-route.yaml"
+split_mesh
 
 # Allocations and bytes counted so far by the gateway $1, its counts in $2.
 reading() {

@@ -34,6 +34,28 @@ YAML
   } >"$file"
 }
 
+# The sample mesh (config/swimlane) in $work/mesh with mocka split 90:10
+# between v1 and v2, the split every comparison with nginx and HAProxy uses.
+split_mesh() {
+  mkdir -p "$work/mesh"
+  cp config/swimlane/*.yaml "$work/mesh/"
+  sed -e '0,/weight: 50/s//weight: 90/' -e '0,/weight: 50/s//weight: 10/' \
+    config/swimlane/mock-route.yaml >"$work/mesh/mock-route.yaml"
+}
+
+# Writes $work/$1.conf: one nginx worker in the foreground, its error log
+# and pid in $work, no access log, and the http block's content $2.
+nginx_conf() {
+  cat >"$work/$1.conf" <<NGINX
+worker_processes 1;
+daemon off;
+error_log $work/$1-error.log;
+pid $work/$1.pid;
+events { worker_connections 4096; }
+http { access_log off; $2 }
+NGINX
+}
+
 # Waits up to $2 tenths of a second (default 50) for the line $3 (default
 # "laneproxy: ready") in the log $1.
 wait_ready() {

@@ -42,16 +42,6 @@ source bench/lib.sh
 u1=$(free_port) u2=$(free_port) lp=$(free_port) np=$(free_port) hp=$(free_port)
 lpe=$(free_port)
 np2=$(free_port) hp2=$(free_port)
-nginx_conf() {  # $1 name, $2 http block
-  cat >"$work/$1.conf" <<NGINX
-worker_processes 1;
-daemon off;
-error_log $work/$1-error.log;
-pid $work/$1.pid;
-events { worker_connections 4096; }
-http { access_log off; $2 }
-NGINX
-}
 nginx_conf upstreams "server { listen 127.0.0.1:$u1; location / { return 200 'v1'; } }
   server { listen 127.0.0.1:$u2; location / { return 200 'v2'; } }"
 nginx_conf proxy "upstream app { server 127.0.0.1:$u1 weight=9; server 127.0.0.1:$u2 weight=1; keepalive 64; }
@@ -80,10 +70,7 @@ backend app
   server v1 127.0.0.1:$u1 weight 9
   server v2 127.0.0.1:$u2 weight 1
 HAPROXY
-mkdir -p "$work/mesh"
-cp config/swimlane/*.yaml "$work/mesh/"
-sed -e '0,/weight: 50/s//weight: 90/' -e '0,/weight: 50/s//weight: 10/' \
-  config/swimlane/mock-route.yaml >"$work/mesh/mock-route.yaml"
+split_mesh
 gateway_bootstrap "$work/laneproxy.yaml" "$work/mesh" "$lp" "$u1" "$u2"
 gateway_bootstrap "$work/laneproxy-epoll.yaml" "$work/mesh" "$lpe" "$u1" "$u2"
 
